@@ -1,0 +1,38 @@
+# Everything runs inside .venv, made on first use: a fresh machine needs only
+# Python (with venv) and a C compiler.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+KERNELS_BUILT := $(VENV)/.kernels-built
+KERNEL_SOURCES := $(wildcard swingsync_fast/kernels/*.pyx swingsync_fast/kernels/*.pxd)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench build clean
+
+run: build
+	$(BIN)/python -m swingsync_fast serve --host $(HOST) --port $(PORT)
+
+test: build
+	$(BIN)/python -m pytest -q tests
+
+bench: build
+	$(BIN)/python -m pytest -q bench --benchmark-only --benchmark-columns=min,median,mean,max,rounds
+
+build: $(KERNELS_BUILT)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): $(BIN)/python pyproject.toml setup.py
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(KERNELS_BUILT): $(INSTALLED) $(KERNEL_SOURCES)
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch $@
+
+clean:
+	rm -rf build $(VENV) swingsync_fast/kernels/*.c swingsync_fast/kernels/*.so

@@ -1,0 +1,26 @@
+"""SwingSync fast: real-time golf swing analysis."""
+
+from .analyzer import (
+    Fault,
+    FrameResult,
+    LiveAnalyzer,
+    Recording,
+    SwingEvent,
+    SwingSummary,
+    analyze_recording,
+)
+from .config import SessionConfig
+from .thresholds import Thresholds
+
+__all__ = [
+    "Fault",
+    "FrameResult",
+    "LiveAnalyzer",
+    "Recording",
+    "SessionConfig",
+    "SwingEvent",
+    "SwingSummary",
+    "Thresholds",
+    "analyze_recording",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,230 @@
+"""The public analysis API: one LiveAnalyzer per player stream.
+
+It owns the session's preallocated buffers and hands each frame to the
+Cython kernel; everything here is bookkeeping around ``Kernel.step``.
+``analyze_recording`` is the same analyser fed from a recorded sequence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+
+from .catalog import COORDINATE_SYSTEMS, FAULT_BY_ID, FAULT_IDS, KPI_NAMES, P_POSITIONS, PHASES
+from .config import SessionConfig
+from .kernels.stepper import PHASE_BEGAN, SWING_ENDED, USABLE, Kernel
+from .landmarks import FRAME_SHAPE
+from .thresholds import Thresholds
+
+DEFAULT_CAPACITY = 512  # ring slots: 17 s at 30 FPS
+DEFAULT_MIN_VISIBILITY = 0.5
+
+
+class Fault(msgspec.Struct, frozen=True, gc=False):
+    fault_id: str
+    name: str
+    severity: float
+    phases: tuple[str, ...]
+
+
+class SwingEvent(msgspec.Struct, frozen=True, gc=False):
+    """A phase began at ``frame_index`` (reported when confirmed, which may be a few frames later)."""
+
+    phase: str
+    frame_index: int
+    timestamp: float
+
+
+class SwingSummary(msgspec.Struct, frozen=True):
+    swing_index: int
+    takeaway_frame: int
+    top_frame: int
+    impact_frame: int
+    finish_frame: int
+    takeaway_time: float
+    top_time: float
+    impact_time: float
+    finish_time: float
+    backswing_s: float
+    downswing_s: float
+    follow_through_s: float
+    tempo_ratio: float | None
+    peak_x_factor: float | None
+    kpis_address: dict[str, float | None]
+    kpis_top: dict[str, float | None]
+    kpis_impact: dict[str, float | None]
+    faults: list[Fault]
+
+
+class FrameResult(msgspec.Struct, gc=False):
+    frame_index: int
+    timestamp: float
+    usable: bool
+    swing_phase: str
+    p_position: str | None
+    kpis: dict[str, float | None] | None
+    faults: list[Fault]
+    event: SwingEvent | None = None
+    swing: SwingSummary | None = None
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _kpi_dict(values: Sequence[float]) -> dict[str, float | None]:
+    return {name: (v if v == v else None) for name, v in zip(KPI_NAMES, values)}
+
+
+def _faults(severities: Sequence[float]) -> list[Fault]:
+    return [
+        Fault(fault_id, FAULT_BY_ID[fault_id].name, round(s, 3), FAULT_BY_ID[fault_id].phases)
+        for fault_id, s in zip(FAULT_IDS, severities)
+        if s > 0.0
+    ]
+
+
+class LiveAnalyzer:
+    """Frame-by-frame swing analysis for one player.
+
+    Write a frame with :meth:`push`, or decode it straight into
+    :meth:`slot` and call :meth:`commit`. Frames must come in time order.
+    """
+
+    def __init__(
+        self,
+        config: SessionConfig | None = None,
+        *,
+        thresholds: Thresholds | None = None,
+        capacity: int = DEFAULT_CAPACITY,
+        min_visibility: float = DEFAULT_MIN_VISIBILITY,
+    ) -> None:
+        if capacity < 16:
+            raise ValueError("capacity must be at least 16 frames")
+        self.config = config or SessionConfig()
+        self.thresholds = thresholds or Thresholds.for_player(
+            self.config.club_used, self.config.skill_level
+        )
+        self.ring = np.zeros((capacity, *FRAME_SHAPE), dtype=np.float32)
+        self.kpi_ring = np.full((capacity, len(KPI_NAMES)), np.nan, dtype=np.float32)
+        self.swings: list[SwingSummary] = []
+        self._severities = np.zeros(len(FAULT_IDS), dtype=np.float64)
+        self._next = 0
+        limits, spans = self.thresholds.arrays()
+        self._kernel = Kernel(
+            self.ring,
+            self.kpi_ring,
+            COORDINATE_SYSTEMS.index(self.config.coordinate_system),
+            self.config.image_aspect,
+            self.config.handedness == "right",
+            min_visibility,
+            limits,
+            spans,
+            self.thresholds.tempo_low,
+            self.thresholds.tempo_high,
+        )
+
+    @property
+    def phase(self) -> str:
+        return PHASES[self._kernel.phase]
+
+    @property
+    def swing_count(self) -> int:
+        """Swings counted so far (a swing counts at impact)."""
+        return self._kernel.swings
+
+    def slot(self) -> np.ndarray:
+        """The (33, 4) float32 ring row the next frame goes into; fill it, then :meth:`commit`."""
+        return self.ring[self._next]
+
+    def push(self, frame_index: int, timestamp: float, keypoints: np.ndarray) -> FrameResult:
+        """Analyse one frame: ``keypoints`` is (33, 4) x, y, z, visibility in MediaPipe order."""
+        if np.shape(keypoints) != FRAME_SHAPE:
+            raise ValueError(f"keypoints must have shape {FRAME_SHAPE}, got {np.shape(keypoints)}")
+        self.ring[self._next] = keypoints
+        return self.commit(frame_index, timestamp)
+
+    def commit(self, frame_index: int, timestamp: float, *, with_kpis: bool = True) -> FrameResult:
+        """Analyse the frame already written into :meth:`slot`."""
+        slot = self._next
+        self._next = slot + 1 if slot + 1 < len(self.ring) else 0
+        kernel = self._kernel
+        flags = kernel.step(slot, frame_index, timestamp)
+        kernel.severities(self._severities)
+        result = FrameResult(
+            frame_index=frame_index,
+            timestamp=timestamp,
+            usable=bool(flags & USABLE),
+            swing_phase=PHASES[kernel.phase],
+            p_position=P_POSITIONS[kernel.p_position],
+            kpis=_kpi_dict(self.kpi_ring[slot].tolist()) if with_kpis else None,
+            faults=_faults(self._severities.tolist()) if self._severities.any() else [],
+        )
+        if flags & PHASE_BEGAN:
+            phase, frame, t = kernel.event
+            result.event = SwingEvent(PHASES[phase], frame, t)
+        if flags & SWING_ENDED:
+            result.swing = self._summary(kernel.swing_record())
+            self.swings.append(result.swing)
+        return result
+
+    def _summary(self, r: dict) -> SwingSummary:
+        takeaway_frame, takeaway_t = r["takeaway"]
+        top_frame, top_t = r["top"]
+        impact_frame, impact_t = r["impact"]
+        finish_frame, finish_t = r["finish"]
+        return SwingSummary(
+            swing_index=r["number"],
+            takeaway_frame=takeaway_frame,
+            top_frame=top_frame,
+            impact_frame=impact_frame,
+            finish_frame=finish_frame,
+            takeaway_time=takeaway_t,
+            top_time=top_t,
+            impact_time=impact_t,
+            finish_time=finish_t,
+            backswing_s=top_t - takeaway_t,
+            downswing_s=impact_t - top_t,
+            follow_through_s=finish_t - impact_t,
+            tempo_ratio=_finite_or_none(r["tempo"]),
+            peak_x_factor=_finite_or_none(r["peak_x_factor"]),
+            kpis_address=_kpi_dict(r["address_kpis"]),
+            kpis_top=_kpi_dict(r["top_kpis"]),
+            kpis_impact=_kpi_dict(r["impact_kpis"]),
+            faults=_faults(r["severities"]),
+        )
+
+
+class Recording(msgspec.Struct):
+    frames: list[FrameResult]
+    swings: list[SwingSummary]
+
+
+def analyze_recording(
+    keypoints: np.ndarray,
+    timestamps: Sequence[float] | np.ndarray,
+    config: SessionConfig | None = None,
+    *,
+    frame_indices: Sequence[int] | np.ndarray | None = None,
+    thresholds: Thresholds | None = None,
+    min_visibility: float = DEFAULT_MIN_VISIBILITY,
+) -> Recording:
+    """Analyse a recorded sequence (N, 33, 4) exactly as a live stream of it would be."""
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    if keypoints.ndim != 3 or keypoints.shape[1:] != FRAME_SHAPE:
+        raise ValueError(f"keypoints must have shape (N, 33, 4), got {keypoints.shape}")
+    times = np.asarray(timestamps, dtype=np.float64)
+    if times.shape != (len(keypoints),):
+        raise ValueError("need one timestamp per frame")
+    indices = np.arange(len(keypoints)) if frame_indices is None else np.asarray(frame_indices)
+    if indices.shape != (len(keypoints),):
+        raise ValueError("need one frame index per frame")
+    analyzer = LiveAnalyzer(config, thresholds=thresholds, min_visibility=min_visibility)
+    frames = [
+        analyzer.push(int(i), float(t), frame)
+        for i, t, frame in zip(indices.tolist(), times.tolist(), keypoints)
+    ]
+    return Recording(frames=frames, swings=analyzer.swings)

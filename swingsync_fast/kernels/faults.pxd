@@ -1,0 +1,44 @@
+# Fault rules: per-frame metrics, each debounced over its phase window.
+
+cdef enum:  # Fault
+    SWAY = 0
+    SLIDE = 1
+    EARLY_EXTENSION = 2
+    LOSS_OF_POSTURE = 3
+    REVERSE_SPINE = 4
+    INSUFFICIENT_SHOULDER_TURN = 5
+    CHICKEN_WING = 6
+    BENT_LEAD_ARM = 7
+    CASTING = 8
+    HEAD_MOVEMENT = 9
+    TRAIL_KNEE_STRAIGHTENING = 10
+    HANGING_BACK = 11
+    POOR_TEMPO = 12
+    NUM_FAULTS = 13
+
+cdef struct Peak:          # max over frames of min(this frame, previous frame)
+    double value           # -inf until two consecutive frames were seen
+    double prev            # NaN when the previous frame was outside the window
+
+cdef struct FaultTracker:
+    Peak peak[13]
+    double severity[13]    # 0 = not seen in this swing
+    bint judged[13]        # a "falls short" rule has been decided
+    double limit[13]
+    double span[13]        # how far past the limit severity reaches 1
+    double tempo_low
+    double tempo_high
+    double address_spine_tilt
+    double address_trail_knee
+    double top_wrist_hinge
+    double top_rise
+
+cdef void peak_reset(Peak* p) noexcept nogil
+cdef void peak_track(Peak* p, double value) noexcept nogil
+cdef void faults_begin(FaultTracker* f, const double* address_kpis) noexcept nogil
+cdef void faults_top(FaultTracker* f, double top_wrist_hinge, double top_rise) noexcept nogil
+cdef void faults_step(FaultTracker* f, const double* kpis, int phase, int p_position,
+                      double rise, double since_impact) noexcept nogil
+cdef void faults_judge_turn(FaultTracker* f) noexcept nogil
+cdef void faults_judge_weight(FaultTracker* f) noexcept nogil
+cdef void faults_judge_tempo(FaultTracker* f, double tempo) noexcept nogil

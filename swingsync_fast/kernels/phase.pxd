@@ -1,0 +1,49 @@
+# The causal swing phase state machine and its address reference.
+from .frame cimport Body, Reference
+
+cdef enum:  # Phase
+    IDLE = 0
+    SETUP = 1
+    TAKEAWAY = 2
+    BACKSWING = 3
+    TOP = 4
+    DOWNSWING = 5
+    IMPACT = 6
+    FOLLOW_THROUGH = 7
+    FINISH = 8
+
+cdef struct Marker:        # a frame the machine points back to
+    long frame
+    double t
+    int slot
+
+cdef struct PhaseMachine:
+    int phase
+    int p_position         # 0 = none, 1..10 = P1..P10
+    bint has_ref
+    Reference ref
+    double t_phase         # when the current phase began
+    double t_usable        # last usable frame
+    # stillness: both points stay within a radius of where they settled
+    double anchor_hands[3]
+    double anchor_hips[3]
+    Marker anchor          # when they settled
+    double finish_hands[3]
+    # the swing being tracked
+    Marker at_address      # last frame with the hands at their address spot
+    Marker takeaway
+    Marker top
+    Marker impact
+    Marker finish
+    double rise_max        # highest hands in the backswing, torso lengths above address
+    double impact_gap      # closest hands to address in the downswing, torso lengths
+    int swings             # swings counted (at impact)
+    # what the last step did
+    int event_phase        # phase that began on this step, -1 = none
+    Marker event
+    bint swing_done        # the swing ended (finish reached) on this step
+
+cdef void machine_reset(PhaseMachine* m) noexcept nogil
+cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
+                       bint right_handed, int convention) noexcept nogil
+cdef double hands_rise(const PhaseMachine* m, const Body* b) noexcept nogil

@@ -1,0 +1,233 @@
+# cython: language_level=3
+"""Causal phase detection from the hands' path relative to the address pose.
+
+Every threshold is in torso lengths (hip centre to shoulder centre at
+address) and seconds, so the machine works in metres or image units and at
+any frame rate. Tops and impacts are reported at the frame where they
+happened (the highest / the closest-to-address hands) once the hands have
+clearly moved on, which takes one to three frames at 30 FPS.
+"""
+
+from libc.math cimport sqrt, exp, NAN, INFINITY
+from .geometry cimport dist3
+from .frame cimport (Body, Reference, make_reference, blend_body,
+                     LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_WRIST, TRAIL_WRIST)
+
+from . import tuning
+
+cdef double STILL_RADIUS = tuning.STILL_RADIUS
+cdef double ADDRESS_STILL_S = tuning.ADDRESS_STILL_S
+cdef double HANDS_LOW = tuning.HANDS_LOW
+cdef double GRIP_MAX = tuning.GRIP_MAX
+cdef double ADDRESS_SMOOTH_S = tuning.ADDRESS_SMOOTH_S
+cdef double AT_ADDRESS = tuning.AT_ADDRESS
+cdef double TAKEAWAY_START = tuning.TAKEAWAY_START
+cdef double BACKSWING_RISE = tuning.BACKSWING_RISE
+cdef double ARM_PARALLEL = tuning.ARM_PARALLEL
+cdef double TOP_MIN_RISE = tuning.TOP_MIN_RISE
+cdef double TOP_DROP = tuning.TOP_DROP
+cdef double IMPACT_ZONE = tuning.IMPACT_ZONE
+cdef double IMPACT_NEAR = tuning.IMPACT_NEAR
+cdef double IMPACT_PASS = tuning.IMPACT_PASS
+cdef double WALKED = tuning.WALKED
+cdef double FINISH_STILL_S = tuning.FINISH_STILL_S
+cdef double FINISH_MIN_S = tuning.FINISH_MIN_S
+cdef double FINISH_LEAVE = tuning.FINISH_LEAVE
+cdef double TAKEAWAY_MAX_S = tuning.TAKEAWAY_MAX_S
+cdef double BACKSWING_MAX_S = tuning.BACKSWING_MAX_S
+cdef double DOWNSWING_MAX_S = tuning.DOWNSWING_MAX_S
+cdef double FOLLOW_MAX_S = tuning.FOLLOW_MAX_S
+cdef double GAP_MAX_S = tuning.GAP_MAX_S
+
+
+cdef void machine_reset(PhaseMachine* m) noexcept nogil:
+    m.phase = IDLE
+    m.p_position = 0
+    m.has_ref = False
+    m.t_phase = NAN
+    m.t_usable = NAN
+    m.anchor.t = NAN
+    m.swings = 0
+    m.event_phase = -1
+    m.swing_done = False
+
+
+cdef inline void _mark(Marker* mk, long frame, double t, int slot) noexcept nogil:
+    mk.frame = frame
+    mk.t = t
+    mk.slot = slot
+
+
+cdef inline void _enter(PhaseMachine* m, int phase, const Marker* at) noexcept nogil:
+    m.phase = phase
+    m.t_phase = at.t
+    m.event_phase = phase
+    m.event = at[0]
+
+
+cdef double hands_rise(const PhaseMachine* m, const Body* b) noexcept nogil:
+    """Hands above their address height, in address torso lengths (NaN before an address)."""
+    if not m.has_ref:
+        return NAN
+    return (b.hands[1] - m.ref.body.hands[1]) / m.ref.body.torso
+
+
+cdef inline bint _arm_level(const Body* b, int wrist, int shoulder, double s) noexcept nogil:
+    """The arm is at or above parallel: its wrist is level with its shoulder."""
+    cdef double y = b.p[wrist][1] if b.ok[wrist] else b.hands[1]
+    return y >= b.p[shoulder][1] - ARM_PARALLEL * s
+
+
+cdef inline double _hip_travel(const PhaseMachine* m, const Body* b) noexcept nogil:
+    cdef double dx = b.hip_mid[0] - m.ref.body.hip_mid[0]
+    cdef double dz = b.hip_mid[2] - m.ref.body.hip_mid[2]
+    return sqrt(dx * dx + dz * dz) / m.ref.body.torso
+
+
+cdef bint _looks_like_address(const Body* b) noexcept nogil:
+    """Hands low and, where both wrists are seen, together on a grip."""
+    if (b.hands[1] - b.shoulder_mid[1]) / b.torso > HANDS_LOW:
+        return False
+    if b.ok[LEAD_WRIST] and b.ok[TRAIL_WRIST]:
+        return dist3(b.p[LEAD_WRIST], b.p[TRAIL_WRIST]) / b.torso < GRIP_MAX
+    return True
+
+
+cdef void _finish(PhaseMachine* m, const Marker* at) noexcept nogil:
+    m.finish = at[0]
+    m.p_position = 10
+    m.swing_done = True
+    _enter(m, FINISH, at)
+
+
+cdef void _abandon(PhaseMachine* m, const Marker* now) noexcept nogil:
+    if m.phase == FOLLOW_THROUGH:
+        # the swing was counted at impact: close it rather than lose it
+        _finish(m, now)
+        return
+    m.p_position = 0
+    _enter(m, IDLE, now)
+
+
+cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
+                       bint right_handed, int convention) noexcept nogil:
+    cdef Marker now
+    _mark(&now, frame, t, slot)
+    m.event_phase = -1
+    m.swing_done = False
+    if TAKEAWAY <= m.phase <= FOLLOW_THROUGH and t - m.t_usable > GAP_MAX_S:
+        _abandon(m, &now)
+    if not usable:
+        return
+    cdef double dt = t - m.t_usable if m.t_usable == m.t_usable else 0.0
+    m.t_usable = t
+
+    cdef double s = m.ref.body.torso if m.has_ref else b.torso
+    cdef double rise, gap, still_for
+    cdef int k
+    # stillness of hands and hips, for address and finish
+    if (m.anchor.t != m.anchor.t
+            or dist3(b.hands, m.anchor_hands) > STILL_RADIUS * s
+            or dist3(b.hip_mid, m.anchor_hips) > STILL_RADIUS * s):
+        for k in range(3):
+            m.anchor_hands[k] = b.hands[k]
+            m.anchor_hips[k] = b.hip_mid[k]
+        m.anchor = now
+    still_for = t - m.anchor.t
+
+    cdef int phase = m.phase
+    if phase == FINISH:
+        if dist3(b.hands, m.finish_hands) > FINISH_LEAVE * s:
+            m.p_position = 0
+            _enter(m, IDLE, &now)
+        return
+    if phase == IDLE:
+        if still_for >= ADDRESS_STILL_S and _looks_like_address(b):
+            m.ref.body = b[0]
+            if make_reference(&m.ref.body, right_handed, convention, &m.ref):
+                m.has_ref = True
+                m.p_position = 1
+                m.at_address = now
+                _enter(m, SETUP, &now)
+        return
+
+    if _hip_travel(m, b) > WALKED:
+        _abandon(m, &now)
+        return
+    rise = hands_rise(m, b)
+    gap = dist3(b.hands, m.ref.body.hands) / m.ref.body.torso
+
+    if phase == SETUP:
+        if gap < AT_ADDRESS:
+            # still at address: keep refining the address pose
+            blend_body(&m.ref.body, b, 1.0 - exp(-dt / ADDRESS_SMOOTH_S))
+            make_reference(&m.ref.body, right_handed, convention, &m.ref)
+            m.at_address = now
+        elif gap > TAKEAWAY_START:
+            m.takeaway = m.at_address
+            _enter(m, TAKEAWAY, &m.at_address)
+        return
+
+    if phase == TAKEAWAY:
+        if rise > BACKSWING_RISE:
+            m.p_position = 2
+            m.rise_max = rise
+            m.top = now
+            _enter(m, BACKSWING, &now)
+        elif gap < AT_ADDRESS:
+            m.at_address = now
+            _enter(m, SETUP, &now)
+        elif t - m.takeaway.t > TAKEAWAY_MAX_S:
+            _abandon(m, &now)
+        return
+
+    if phase == BACKSWING:
+        if m.p_position < 3 and _arm_level(b, LEAD_WRIST, LEAD_SHOULDER, s):
+            m.p_position = 3
+        if rise > m.rise_max:
+            m.rise_max = rise
+            m.top = now
+        elif m.rise_max >= TOP_MIN_RISE and rise < m.rise_max - TOP_DROP:
+            m.p_position = 4
+            m.impact_gap = INFINITY
+            _enter(m, TOP, &m.top)
+        elif t - m.takeaway.t > BACKSWING_MAX_S:
+            _abandon(m, &now)
+        return
+
+    if phase == TOP:
+        _enter(m, DOWNSWING, &now)
+    if phase == TOP or phase == DOWNSWING:
+        if m.p_position < 5 and not _arm_level(b, LEAD_WRIST, LEAD_SHOULDER, s):
+            m.p_position = 5
+        if m.p_position == 5 and rise < BACKSWING_RISE:
+            m.p_position = 6
+        if rise < IMPACT_ZONE:
+            if gap < m.impact_gap:
+                m.impact_gap = gap
+                m.impact = now
+            elif m.impact_gap < IMPACT_NEAR and gap > m.impact_gap + IMPACT_PASS:
+                m.p_position = 7
+                m.swings += 1
+                _enter(m, IMPACT, &m.impact)
+                return
+        if t - m.top.t > DOWNSWING_MAX_S:
+            _abandon(m, &now)
+        return
+
+    if phase == IMPACT:
+        _enter(m, FOLLOW_THROUGH, &now)
+        return
+    # FOLLOW_THROUGH
+    if m.p_position == 7 and rise > BACKSWING_RISE:
+        m.p_position = 8
+    if m.p_position == 8 and _arm_level(b, TRAIL_WRIST, TRAIL_SHOULDER, s):
+        m.p_position = 9
+    if still_for >= FINISH_STILL_S and m.anchor.t - m.impact.t >= FINISH_MIN_S:
+        for k in range(3):
+            m.finish_hands[k] = m.anchor_hands[k]
+        _finish(m, &m.anchor)
+    elif t - m.impact.t > FOLLOW_MAX_S:
+        for k in range(3):
+            m.finish_hands[k] = b.hands[k]
+        _finish(m, &now)
