@@ -171,6 +171,14 @@ class LiveAnalyzer:
             self.swings.append(result.swing)
         return result
 
+    def close(self) -> SwingSummary | None:
+        """End of stream: a swing already past impact is summarised now rather than lost."""
+        if self._kernel.close() & SWING_ENDED:
+            summary = self._summary(self._kernel.swing_record())
+            self.swings.append(summary)
+            return summary
+        return None
+
     def _summary(self, r: dict) -> SwingSummary:
         takeaway_frame, takeaway_t = r["takeaway"]
         top_frame, top_t = r["top"]
@@ -227,4 +235,5 @@ def analyze_recording(
         analyzer.push(int(i), float(t), frame)
         for i, t, frame in zip(indices.tolist(), times.tolist(), keypoints)
     ]
+    analyzer.close()
     return Recording(frames=frames, swings=analyzer.swings)

@@ -23,7 +23,7 @@ cdef struct PhaseMachine:
     bint has_ref
     Reference ref
     double t_phase         # when the current phase began
-    double t_usable        # last usable frame
+    Marker last            # last usable frame
     # stillness: both points stay within a radius of where they settled
     double anchor_hands[3]
     double anchor_hips[3]
@@ -46,4 +46,5 @@ cdef struct PhaseMachine:
 cdef void machine_reset(PhaseMachine* m) noexcept nogil
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
                        bint right_handed, int convention) noexcept nogil
+cdef void machine_close(PhaseMachine* m) noexcept nogil
 cdef double hands_rise(const PhaseMachine* m, const Body* b) noexcept nogil

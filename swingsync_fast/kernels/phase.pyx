@@ -9,9 +9,8 @@ clearly moved on, which takes one to three frames at 30 FPS.
 """
 
 from libc.math cimport sqrt, exp, NAN, INFINITY
-from .geometry cimport dist3
 from .frame cimport (Body, Reference, make_reference, blend_body,
-                     LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_WRIST, TRAIL_WRIST)
+                     LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_WRIST, TRAIL_WRIST, MEDIAPIPE_IMAGE)
 
 from . import tuning
 
@@ -45,7 +44,7 @@ cdef void machine_reset(PhaseMachine* m) noexcept nogil:
     m.p_position = 0
     m.has_ref = False
     m.t_phase = NAN
-    m.t_usable = NAN
+    m.last.t = NAN
     m.anchor.t = NAN
     m.swings = 0
     m.event_phase = -1
@@ -63,6 +62,12 @@ cdef inline void _enter(PhaseMachine* m, int phase, const Marker* at) noexcept n
     m.t_phase = at.t
     m.event_phase = phase
     m.event = at[0]
+
+
+cdef inline double _dist(const double* a, const double* b, double depth_weight) noexcept nogil:
+    """Distance with the depth axis weighted: MediaPipe's image depth is too noisy to trust."""
+    cdef double dx = a[0] - b[0], dy = a[1] - b[1], dz = a[2] - b[2]
+    return sqrt(dx * dx + dy * dy + depth_weight * dz * dz)
 
 
 cdef double hands_rise(const PhaseMachine* m, const Body* b) noexcept nogil:
@@ -84,12 +89,12 @@ cdef inline double _hip_travel(const PhaseMachine* m, const Body* b) noexcept no
     return sqrt(dx * dx + dz * dz) / m.ref.body.torso
 
 
-cdef bint _looks_like_address(const Body* b) noexcept nogil:
+cdef bint _looks_like_address(const Body* b, double depth_weight) noexcept nogil:
     """Hands low and, where both wrists are seen, together on a grip."""
     if (b.hands[1] - b.shoulder_mid[1]) / b.torso > HANDS_LOW:
         return False
     if b.ok[LEAD_WRIST] and b.ok[TRAIL_WRIST]:
-        return dist3(b.p[LEAD_WRIST], b.p[TRAIL_WRIST]) / b.torso < GRIP_MAX
+        return _dist(b.p[LEAD_WRIST], b.p[TRAIL_WRIST], depth_weight) / b.torso < GRIP_MAX
     return True
 
 
@@ -109,26 +114,35 @@ cdef void _abandon(PhaseMachine* m, const Marker* now) noexcept nogil:
     _enter(m, IDLE, now)
 
 
+cdef void machine_close(PhaseMachine* m) noexcept nogil:
+    """End of stream: a swing already past impact finishes at the last usable frame."""
+    m.event_phase = -1
+    m.swing_done = False
+    if m.phase == IMPACT or m.phase == FOLLOW_THROUGH:
+        _finish(m, &m.last)
+
+
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
                        bint right_handed, int convention) noexcept nogil:
     cdef Marker now
     _mark(&now, frame, t, slot)
     m.event_phase = -1
     m.swing_done = False
-    if TAKEAWAY <= m.phase <= FOLLOW_THROUGH and t - m.t_usable > GAP_MAX_S:
+    if TAKEAWAY <= m.phase <= FOLLOW_THROUGH and t - m.last.t > GAP_MAX_S:
         _abandon(m, &now)
     if not usable:
         return
-    cdef double dt = t - m.t_usable if m.t_usable == m.t_usable else 0.0
-    m.t_usable = t
+    cdef double dt = t - m.last.t if m.last.t == m.last.t else 0.0
+    m.last = now
 
     cdef double s = m.ref.body.torso if m.has_ref else b.torso
+    cdef double w = 0.0 if convention == MEDIAPIPE_IMAGE else 1.0
     cdef double rise, gap, still_for
     cdef int k
     # stillness of hands and hips, for address and finish
     if (m.anchor.t != m.anchor.t
-            or dist3(b.hands, m.anchor_hands) > STILL_RADIUS * s
-            or dist3(b.hip_mid, m.anchor_hips) > STILL_RADIUS * s):
+            or _dist(b.hands, m.anchor_hands, w) > STILL_RADIUS * s
+            or _dist(b.hip_mid, m.anchor_hips, w) > STILL_RADIUS * s):
         for k in range(3):
             m.anchor_hands[k] = b.hands[k]
             m.anchor_hips[k] = b.hip_mid[k]
@@ -137,25 +151,25 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
 
     cdef int phase = m.phase
     if phase == FINISH:
-        if dist3(b.hands, m.finish_hands) > FINISH_LEAVE * s:
+        if _dist(b.hands, m.finish_hands, w) > FINISH_LEAVE * s:
             m.p_position = 0
             _enter(m, IDLE, &now)
         return
     if phase == IDLE:
-        if still_for >= ADDRESS_STILL_S and _looks_like_address(b):
+        if still_for >= ADDRESS_STILL_S and _looks_like_address(b, w):
             m.ref.body = b[0]
             if make_reference(&m.ref.body, right_handed, convention, &m.ref):
                 m.has_ref = True
                 m.p_position = 1
                 m.at_address = now
-                _enter(m, SETUP, &now)
+                _enter(m, SETUP, &m.anchor)   # the address began when the golfer settled
         return
 
     if _hip_travel(m, b) > WALKED:
         _abandon(m, &now)
         return
     rise = hands_rise(m, b)
-    gap = dist3(b.hands, m.ref.body.hands) / m.ref.body.torso
+    gap = _dist(b.hands, m.ref.body.hands, w) / m.ref.body.torso
 
     if phase == SETUP:
         if gap < AT_ADDRESS:

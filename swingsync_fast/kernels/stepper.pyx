@@ -12,7 +12,7 @@ from libc.string cimport memcpy
 from .geometry cimport dist3
 from .frame cimport (Body, Reference, read_body, compute_kpis, NUM_KPIS, X_FACTOR, WRIST_HINGE,
                      MEDIAPIPE_IMAGE)
-from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, hands_rise,
+from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, machine_close, hands_rise,
                      SETUP, TAKEAWAY, BACKSWING, TOP, DOWNSWING, IMPACT, FOLLOW_THROUGH, FINISH)
 from .faults cimport (FaultTracker, NUM_FAULTS, peak_reset, peak_track, faults_begin, faults_top,
                       faults_step, faults_judge_turn, faults_judge_weight, faults_judge_tempo)
@@ -148,7 +148,18 @@ cdef class Kernel:
             faults_step(&self.faults, self.frame_kpis, m.phase, m.p_position, rise, t - m.impact.t)
             peak_track(&self.record.x_factor,
                        self.frame_kpis[X_FACTOR] if BACKSWING <= m.phase <= IMPACT else NAN)
+        return self._after_machine(flags)
+
+    def close(self):
+        """End of stream: finish a swing that is past impact. Returns step() flags."""
+        machine_close(&self.machine)
+        return self._after_machine(0)
+
+    cdef int _after_machine(self, int flags) noexcept nogil:
+        cdef PhaseMachine* m = &self.machine
         if m.swing_done:
+            if m.event_phase == FINISH and not flags & _PHASE_BEGAN:
+                flags |= _PHASE_BEGAN
             faults_judge_weight(&self.faults)
             self.record.finish = m.finish
             flags |= _SWING_ENDED

@@ -6,7 +6,7 @@ at any frame rate.
 """
 
 STILL_RADIUS = 0.10  # hands/hips may wander this much and still be "still"
-ADDRESS_STILL_S = 0.5  # stillness that arms the machine
+ADDRESS_STILL_S = 0.3  # stillness that arms the machine
 HANDS_LOW = -0.6  # address: hands at least this far below the shoulders
 GRIP_MAX = 0.5  # address: wrists closer than this hold one club
 ADDRESS_SMOOTH_S = 0.25  # time constant of the address pose average

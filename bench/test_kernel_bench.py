@@ -1,0 +1,82 @@
+"""Per-frame budgets of the analysis: Cython step, LiveAnalyzer.push, and the numpy reference.
+
+Run with ``make bench``. Budgets (medians) are asserted here, never in tests/.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from swingsync_fast import LiveAnalyzer, SessionConfig
+from swingsync_fast.simulator import random_swing_spec, simulate
+
+STEP_BUDGET_S = 5e-6
+PUSH_BUDGET_S = 25e-6
+
+
+@pytest.fixture(scope="module")
+def stream():
+    rng = np.random.default_rng(3)
+    specs = [random_swing_spec(rng, club="driver") for _ in range(3)]
+    return simulate(specs, club="driver", fps=30.0, noise_m=0.004, seed=3)
+
+
+def _frames(stream):
+    """An endless, time-ordered replay of the stream (the pose loops, time keeps going)."""
+    n = len(stream.timestamps)
+    span = float(stream.timestamps[-1] - stream.timestamps[0]) + 1.0
+    for k in itertools.count():
+        i = k % n
+        yield k, float(stream.timestamps[i]) + (k // n) * span, stream.keypoints[i]
+
+
+def test_cython_step(benchmark, stream):
+    """The kernel alone: keypoints already in the ring (as the server decodes them there)."""
+    analyzer = LiveAnalyzer(SessionConfig(), capacity=len(stream.keypoints))
+    analyzer.ring[:] = stream.keypoints
+    kernel = analyzer._kernel
+    frames = _frames(stream)
+    n = len(stream.keypoints)
+
+    def step():
+        k, t, _ = next(frames)
+        kernel.step(k % n, k, t)
+
+    benchmark.pedantic(step, rounds=20000, iterations=1, warmup_rounds=500)
+    assert benchmark.stats.stats.median <= STEP_BUDGET_S
+
+
+def test_live_analyzer_push(benchmark, stream):
+    analyzer = LiveAnalyzer(SessionConfig())
+    frames = _frames(stream)
+
+    def push():
+        k, t, keypoints = next(frames)
+        analyzer.push(k, t, keypoints)
+
+    benchmark.pedantic(push, rounds=20000, iterations=1, warmup_rounds=500)
+    assert benchmark.stats.stats.median <= PUSH_BUDGET_S
+
+
+def test_numpy_reference_step(benchmark, stream):
+    """For scale only: the same maths in numpy, no budget."""
+    from swingsync_fast.kernels.reference import ReferenceKernel
+
+    analyzer = LiveAnalyzer(SessionConfig(), capacity=len(stream.keypoints))
+    analyzer.ring[:] = stream.keypoints
+    limits, spans = analyzer.thresholds.arrays()
+    reference = ReferenceKernel(
+        analyzer.ring, analyzer.kpi_ring, 0, 1.0, True, 0.5, limits, spans,
+        analyzer.thresholds.tempo_low, analyzer.thresholds.tempo_high,
+    )
+    frames = _frames(stream)
+    n = len(stream.keypoints)
+
+    def step():
+        k, t, _ = next(frames)
+        reference.step(k % n, k, t)
+
+    benchmark.pedantic(step, rounds=2000, iterations=1, warmup_rounds=50)

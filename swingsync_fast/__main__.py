@@ -1,0 +1,105 @@
+"""Command line: ``python -m swingsync_fast COMMAND``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from .catalog import COORDINATE_SYSTEMS, HANDEDNESS
+
+
+def _print_swing(swing) -> None:
+    faults = ", ".join(f"{f.fault_id} {f.severity:.2f}" for f in swing.faults) or "none"
+    tempo = f"{swing.tempo_ratio:.1f}:1" if swing.tempo_ratio else "n/a"
+    top = swing.kpis_top
+    print(
+        f"  swing {swing.swing_index}: frames {swing.takeaway_frame}-{swing.finish_frame}, "
+        f"top {swing.top_frame}, impact {swing.impact_frame}, tempo {tempo}, "
+        f"shoulder turn {top['shoulder_turn'] or float('nan'):.0f} deg, "
+        f"x-factor {top['x_factor'] or float('nan'):.0f} deg; faults: {faults}"
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import LiveAnalyzer, SessionConfig
+    from .simulator import random_swing_spec, simulate
+
+    rng = np.random.default_rng(args.seed)
+    specs = [random_swing_spec(rng, club=args.club), random_swing_spec(
+        rng, club=args.club, faults=frozenset({"SWAY", "CASTING"}))]
+    stream = simulate(specs, club=args.club, fps=args.fps, noise_m=0.004, seed=args.seed)
+    analyzer = LiveAnalyzer(SessionConfig(club_used=args.club))
+    print(f"Simulated {len(specs)} {args.club} swings, {len(stream.timestamps)} frames at {args.fps:g} FPS")
+    for index, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints):
+        result = analyzer.push(index, t, frame)
+        if result.event is not None:
+            print(f"  {result.event.timestamp:6.2f}s frame {result.event.frame_index:4d}: "
+                  f"{result.event.phase} ({result.p_position or '-'})")
+        if result.swing is not None:
+            _print_swing(result.swing)
+    analyzer.close()
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from . import SessionConfig, analyze_recording
+    from .recordings import read_keypoint_csv
+
+    data = read_keypoint_csv(args.file)
+    config = SessionConfig(
+        club_used=args.club,
+        skill_level=args.skill,
+        handedness=args.handedness,
+        coordinate_system=args.coordinates,
+        image_aspect=args.aspect,
+    )
+    times = (data.frames - data.frames[0]) / args.fps
+    recording = analyze_recording(data.keypoints, times, config, frame_indices=data.frames)
+    usable = sum(f.usable for f in recording.frames)
+    print(f"{args.file}: {len(recording.frames)} frames ({usable} usable), "
+          f"{len(recording.swings)} swing(s)")
+    for swing in recording.swings:
+        _print_swing(swing)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    print("The streaming server is not built yet (issue: Streaming server). "
+          "Meanwhile `python -m swingsync_fast demo` runs the analysis on simulated swings.",
+          file=sys.stderr)
+    return _demo(argparse.Namespace(club="driver", fps=30.0, seed=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m swingsync_fast")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="analyse simulated swings and print what is found")
+    demo.add_argument("--club", default="driver")
+    demo.add_argument("--fps", type=float, default=30.0)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.set_defaults(run=_demo)
+
+    analyze = commands.add_parser("analyze", help="analyse a MediaPipe keypoint CSV (.csv or .csv.gz)")
+    analyze.add_argument("file")
+    analyze.add_argument("--fps", type=float, default=30.0, help="real frames per second of the recording")
+    analyze.add_argument("--club", default="driver")
+    analyze.add_argument("--skill", default="intermediate")
+    analyze.add_argument("--handedness", choices=HANDEDNESS, default="right")
+    analyze.add_argument("--coordinates", choices=COORDINATE_SYSTEMS, default="mediapipe_image")
+    analyze.add_argument("--aspect", type=float, default=1.0, help="image width / height")
+    analyze.set_defaults(run=_analyze)
+
+    serve = commands.add_parser("serve", help="run the streaming server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The analysis on real MediaPipe keypoints from phone video, against hand labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from swingsync_fast.evaluation import (
+    REAL_CLIP_FPS as CLIP_FPS,
+    analyse_labelled_clip as analyse,
+    event_timeline,
+    label_agreement,
+    real_agreement_markdown,
+)
+
+
+def first_frame(labels: list[str], label: str) -> int:
+    return labels.index(label)
+
+
+@pytest.mark.parametrize("name", ["swing1", "swing3", "swing4"])
+def test_one_swing_with_top_and_impact_near_the_labels(realdata_dir, name):
+    data, recording = analyse(realdata_dir, name)
+    assert len(recording.swings) == 1
+    swing = recording.swings[0]
+    # Labels put the downswing's first frame just after the top and the
+    # follow-through's first frame just after impact. Allow GolfDB's
+    # tolerance scaled to the clip's rate, and two frames more for the labels.
+    slack = max(1, round(CLIP_FPS[name] / 30.0)) * 3
+    top_label = first_frame(data.labels, "Downswing")
+    impact_label = first_frame(data.labels, "Follow-through")
+    assert abs(swing.top_frame - top_label) <= slack
+    assert abs(swing.impact_frame - impact_label) <= 2 * slack
+    assert swing.top_frame < swing.impact_frame
+
+
+@pytest.mark.parametrize("name", ["swing1", "swing3", "swing4"])
+def test_phase_timeline_agrees_with_labels(realdata_dir, name):
+    data, recording = analyse(realdata_dir, name)
+    agreement = label_agreement(event_timeline(recording.frames), data.labels)
+    agree = sum(a for a, _ in agreement.values())
+    total = sum(n for _, n in agreement.values())
+    assert agree / total >= 0.85, agreement
+    for label in ("Backswing", "Downswing", "Follow-through"):
+        a, n = agreement[label]
+        assert a / n >= 0.7, (label, agreement)
+
+
+def test_clip_starting_mid_takeaway_is_not_counted(realdata_dir):
+    """swing5 starts after the takeaway began: with no address there is no swing to count."""
+    data, recording = analyse(realdata_dir, "swing5")
+    assert data.labels[0] == "Takeaway"
+    assert recording.swings == []
+
+
+def test_frames_are_usable_exactly_when_the_core_is_seen(realdata_dir):
+    """Hands hidden behind the head in the follow-through make frames unusable; nothing else does."""
+    for name in CLIP_FPS:
+        data, recording = analyse(realdata_dir, name)
+        assert len(recording.frames) == len(data.keypoints)
+        visibility = data.keypoints[:, :, 3]
+        core_seen = (visibility[:, [11, 12, 23, 24]].min(axis=1) >= 0.5) & (
+            visibility[:, [15, 16]].max(axis=1) >= 0.5
+        )
+        usable = np.array([f.usable for f in recording.frames])
+        assert np.array_equal(usable, core_seen), name
+
+
+def test_agreement_table_covers_every_clip(realdata_dir):
+    table = real_agreement_markdown(realdata_dir)
+    assert all(f"| {name} |" in table for name in CLIP_FPS)
