@@ -30,15 +30,16 @@ cdef struct FaultTracker:
     double tempo_high
     double address_spine_tilt
     double address_trail_knee
-    double top_wrist_hinge
+    Peak top_wrist_hinge   # the hinge set at the top (debounced peak of the late backswing)
     double top_rise
 
 cdef void peak_reset(Peak* p) noexcept nogil
 cdef void peak_track(Peak* p, double value) noexcept nogil
 cdef void faults_begin(FaultTracker* f, const double* address_kpis) noexcept nogil
-cdef void faults_top(FaultTracker* f, double top_wrist_hinge, double top_rise) noexcept nogil
+cdef void faults_top(FaultTracker* f, double top_rise) noexcept nogil
 cdef void faults_step(FaultTracker* f, const double* kpis, int phase, int p_position,
                       double rise, double since_impact) noexcept nogil
+cdef void faults_impact_frame(FaultTracker* f, const double* kpis) noexcept nogil
 cdef void faults_judge_turn(FaultTracker* f) noexcept nogil
 cdef void faults_judge_weight(FaultTracker* f) noexcept nogil
 cdef void faults_judge_tempo(FaultTracker* f, double tempo) noexcept nogil

@@ -55,12 +55,11 @@ cdef void faults_begin(FaultTracker* f, const double* address_kpis) noexcept nog
         f.judged[i] = False
     f.address_spine_tilt = address_kpis[SPINE_TILT]
     f.address_trail_knee = address_kpis[TRAIL_KNEE_ANGLE]
-    f.top_wrist_hinge = NAN
+    peak_reset(&f.top_wrist_hinge)
     f.top_rise = NAN
 
 
-cdef void faults_top(FaultTracker* f, double top_wrist_hinge, double top_rise) noexcept nogil:
-    f.top_wrist_hinge = top_wrist_hinge
+cdef void faults_top(FaultTracker* f, double top_rise) noexcept nogil:
     f.top_rise = top_rise
 
 
@@ -88,19 +87,30 @@ cdef void faults_step(FaultTracker* f, const double* k, int phase, int p_positio
     _exceeds(f, LOSS_OF_POSTURE, backswing or downswing, f.address_spine_tilt - k[SPINE_TILT])
     _exceeds(f, REVERSE_SPINE, late_backswing, -k[SIDE_BEND])
     _exceeds(f, BENT_LEAD_ARM, late_backswing, 180.0 - k[LEAD_ELBOW_ANGLE])
-    _exceeds(f, CHICKEN_WING, after_impact and since_impact <= CHICKEN_WING_WINDOW_S,
-             180.0 - k[LEAD_ELBOW_ANGLE])
-    _exceeds(f, CASTING, phase == DOWNSWING and rise >= casting_rise,
-             f.top_wrist_hinge - k[WRIST_HINGE])
+    peak_track(&f.top_wrist_hinge, k[WRIST_HINGE] if late_backswing else NAN)
+    cdef double top_hinge = f.top_wrist_hinge.value if f.top_wrist_hinge.value > -INFINITY else NAN
+    _exceeds(f, CASTING, phase == DOWNSWING and rise >= casting_rise, top_hinge - k[WRIST_HINGE])
     _exceeds(f, HEAD_MOVEMENT, TAKEAWAY <= phase <= IMPACT,
              sqrt(k[HEAD_SWAY] * k[HEAD_SWAY] + k[HEAD_LIFT] * k[HEAD_LIFT]))
     _exceeds(f, TRAIL_KNEE_STRAIGHTENING, backswing, k[TRAIL_KNEE_ANGLE] - f.address_trail_knee)
 
     peak_track(&f.peak[INSUFFICIENT_SHOULDER_TURN], k[SHOULDER_TURN] if backswing else NAN)
-    peak_track(&f.peak[HANGING_BACK],
-               k[WEIGHT_SHIFT] if after_impact and since_impact <= HANGING_BACK_WINDOW_S else NAN)
+    _after_impact(f, k, after_impact, since_impact)
     if phase == FOLLOW_THROUGH and since_impact > HANGING_BACK_WINDOW_S:
         faults_judge_weight(f)
+
+
+cdef void faults_impact_frame(FaultTracker* f, const double* k) noexcept nogil:
+    """Feed the impact frame itself once impact is confirmed (it was read as downswing)."""
+    _after_impact(f, k, True, 0.0)
+
+
+cdef inline void _after_impact(FaultTracker* f, const double* k, bint after_impact,
+                               double since_impact) noexcept nogil:
+    _exceeds(f, CHICKEN_WING, after_impact and since_impact <= CHICKEN_WING_WINDOW_S,
+             180.0 - k[LEAD_ELBOW_ANGLE])
+    peak_track(&f.peak[HANGING_BACK],
+               k[WEIGHT_SHIFT] if after_impact and since_impact <= HANGING_BACK_WINDOW_S else NAN)
 
 
 cdef inline void _falls_short(FaultTracker* f, int fault) noexcept nogil:

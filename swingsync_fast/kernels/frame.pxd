@@ -50,6 +50,8 @@ cdef struct Body:
     double hands[3]        # centre of the grip (mean of the wrists)
     double hip_mid[3]
     double shoulder_mid[3]
+    double feet[3]         # ankle midpoint: the fixed point of a swing (MediaPipe world
+    bint feet_ok           # coordinates are hip-centred, so hips cannot be the origin)
     double torso           # hip mid to shoulder mid, in input units
 
 cdef struct Reference:

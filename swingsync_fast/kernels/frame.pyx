@@ -53,6 +53,8 @@ cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint 
         return False
     mid3(out.p[LEAD_SHOULDER], out.p[TRAIL_SHOULDER], out.shoulder_mid)
     mid3(out.p[LEAD_HIP], out.p[TRAIL_HIP], out.hip_mid)
+    out.feet_ok = out.ok[LEAD_ANKLE] and out.ok[TRAIL_ANKLE]
+    mid3(out.p[LEAD_ANKLE], out.p[TRAIL_ANKLE], out.feet)
     cdef double d[3]
     sub3(out.shoulder_mid, out.hip_mid, d)
     out.torso = norm3(d)
@@ -149,6 +151,8 @@ cdef void blend_body(Body* acc, const Body* b, double alpha) noexcept nogil:
         acc.hands[k] += alpha * (b.hands[k] - acc.hands[k])
     mid3(acc.p[LEAD_SHOULDER], acc.p[TRAIL_SHOULDER], acc.shoulder_mid)
     mid3(acc.p[LEAD_HIP], acc.p[TRAIL_HIP], acc.hip_mid)
+    acc.feet_ok = acc.ok[LEAD_ANKLE] and acc.ok[TRAIL_ANKLE]
+    mid3(acc.p[LEAD_ANKLE], acc.p[TRAIL_ANKLE], acc.feet)
     cdef double d[3]
     sub3(acc.shoulder_mid, acc.hip_mid, d)
     acc.torso = norm3(d)
@@ -189,20 +193,30 @@ cdef void compute_kpis(const Body* b, const Reference* ref, bint has_ref, double
     out[SPINE_TILT] = degrees(atan2(dot3(d, ref.ball), d[1]))
     out[SIDE_BEND] = degrees(atan2(-dot3(d, ref.target), d[1]))
 
+    # Travel is measured from the feet, which stay planted through a swing.
+    if not (b.feet_ok and a.feet_ok):
+        return
     if b.ok[NOSE] and a.ok[NOSE]:
-        sub3(b.p[NOSE], a.p[NOSE], d)
+        _travel(b, a, b.p[NOSE], a.p[NOSE], d)
         out[HEAD_SWAY] = -dot3(d, ref.target) * m
         out[HEAD_LIFT] = d[1] * m
-
-    sub3(b.hip_mid, a.hip_mid, d)
+    _travel(b, a, b.hip_mid, a.hip_mid, d)
     out[PELVIS_SWAY] = -dot3(d, ref.target) * m
     out[PELVIS_THRUST] = dot3(d, ref.ball) * m
-    out[HAND_HEIGHT] = (b.hands[1] - a.hands[1]) * m
+    _travel(b, a, b.hands, a.hands, d)
+    out[HAND_HEIGHT] = d[1] * m
 
     cdef double stance
-    if a.ok[LEAD_ANKLE] and a.ok[TRAIL_ANKLE]:
-        sub3(a.p[LEAD_ANKLE], a.p[TRAIL_ANKLE], d)
-        stance = dot3(d, ref.target)
-        if fabs(stance) > 1e-6:
-            sub3(b.hip_mid, a.p[TRAIL_ANKLE], d)
-            out[WEIGHT_SHIFT] = 2.0 * dot3(d, ref.target) / stance - 1.0
+    sub3(b.p[LEAD_ANKLE], b.p[TRAIL_ANKLE], d)
+    stance = dot3(d, ref.target)
+    if fabs(stance) > 1e-6:
+        sub3(b.hip_mid, b.p[TRAIL_ANKLE], d)
+        out[WEIGHT_SHIFT] = 2.0 * dot3(d, ref.target) / stance - 1.0
+
+
+cdef inline void _travel(const Body* b, const Body* a, const double* now, const double* then,
+                         double* out) noexcept nogil:
+    """How far a point moved since address, relative to the feet."""
+    cdef int k
+    for k in range(3):
+        out[k] = (now[k] - b.feet[k]) - (then[k] - a.feet[k])

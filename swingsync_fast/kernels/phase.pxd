@@ -17,6 +17,14 @@ cdef struct Marker:        # a frame the machine points back to
     double t
     int slot
 
+cdef struct Extremum:      # a peak or trough of a sampled signal, with its neighbours
+    double t               # sample time of the extreme sample
+    double value
+    double before_t        # the sample just before it
+    double before
+    double after_t         # the sample just after it (NaN until one arrives)
+    double after
+
 cdef struct PhaseMachine:
     int phase
     int p_position         # 0 = none, 1..10 = P1..P10
@@ -24,6 +32,7 @@ cdef struct PhaseMachine:
     Reference ref
     double t_phase         # when the current phase began
     Marker last            # last usable frame
+    double hands[3]        # grip centre, lightly smoothed over time against jitter
     # stillness: both points stay within a radius of where they settled
     double anchor_hands[3]
     double anchor_hips[3]
@@ -31,12 +40,18 @@ cdef struct PhaseMachine:
     double finish_hands[3]
     # the swing being tracked
     Marker at_address      # last frame with the hands at their address spot
+    double at_address_gap  # and how far from it they were then
     Marker takeaway
     Marker top
     Marker impact
     Marker finish
-    double rise_max        # highest hands in the backswing, torso lengths above address
-    double impact_gap      # closest hands to address in the downswing, torso lengths
+    Extremum highest       # hands' rise above address in the backswing, torso lengths
+    Extremum closest       # hands' distance from address in the downswing, torso lengths
+    double top_time        # sub-frame estimates of the top and impact
+    double impact_time
+    double prev_t          # the previous usable frame's time, rise and gap
+    double prev_rise
+    double prev_gap
     int swings             # swings counted (at impact)
     # what the last step did
     int event_phase        # phase that began on this step, -1 = none
@@ -47,4 +62,4 @@ cdef void machine_reset(PhaseMachine* m) noexcept nogil
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
                        bint right_handed, int convention) noexcept nogil
 cdef void machine_close(PhaseMachine* m) noexcept nogil
-cdef double hands_rise(const PhaseMachine* m, const Body* b) noexcept nogil
+cdef double hands_rise(const PhaseMachine* m) noexcept nogil

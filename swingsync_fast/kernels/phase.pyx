@@ -8,7 +8,7 @@ happened (the highest / the closest-to-address hands) once the hands have
 clearly moved on, which takes one to three frames at 30 FPS.
 """
 
-from libc.math cimport sqrt, exp, NAN, INFINITY
+from libc.math cimport sqrt, exp, fmin, fmax, NAN, INFINITY
 from .frame cimport (Body, Reference, make_reference, blend_body,
                      LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_WRIST, TRAIL_WRIST, MEDIAPIPE_IMAGE)
 
@@ -37,6 +37,9 @@ cdef double BACKSWING_MAX_S = tuning.BACKSWING_MAX_S
 cdef double DOWNSWING_MAX_S = tuning.DOWNSWING_MAX_S
 cdef double FOLLOW_MAX_S = tuning.FOLLOW_MAX_S
 cdef double GAP_MAX_S = tuning.GAP_MAX_S
+cdef double HAND_SMOOTH_S = tuning.HAND_SMOOTH_S
+cdef double TAKEAWAY_BACKTRACK = tuning.TAKEAWAY_BACKTRACK
+cdef double READDRESS_GAP = tuning.READDRESS_GAP
 
 
 cdef void machine_reset(PhaseMachine* m) noexcept nogil:
@@ -70,11 +73,11 @@ cdef inline double _dist(const double* a, const double* b, double depth_weight) 
     return sqrt(dx * dx + dy * dy + depth_weight * dz * dz)
 
 
-cdef double hands_rise(const PhaseMachine* m, const Body* b) noexcept nogil:
+cdef double hands_rise(const PhaseMachine* m) noexcept nogil:
     """Hands above their address height, in address torso lengths (NaN before an address)."""
     if not m.has_ref:
         return NAN
-    return (b.hands[1] - m.ref.body.hands[1]) / m.ref.body.torso
+    return (m.hands[1] - m.ref.body.hands[1]) / m.ref.body.torso
 
 
 cdef inline bint _arm_level(const Body* b, int wrist, int shoulder, double s) noexcept nogil:
@@ -83,10 +86,14 @@ cdef inline bint _arm_level(const Body* b, int wrist, int shoulder, double s) no
     return y >= b.p[shoulder][1] - ARM_PARALLEL * s
 
 
-cdef inline double _hip_travel(const PhaseMachine* m, const Body* b) noexcept nogil:
-    cdef double dx = b.hip_mid[0] - m.ref.body.hip_mid[0]
-    cdef double dz = b.hip_mid[2] - m.ref.body.hip_mid[2]
-    return sqrt(dx * dx + dz * dz) / m.ref.body.torso
+cdef inline double _hip_travel(const PhaseMachine* m, const Body* b, double depth_weight) noexcept nogil:
+    """Horizontal travel of the hips over the feet since address (0 when the feet are unseen)."""
+    cdef const Body* a = &m.ref.body
+    if not (b.feet_ok and a.feet_ok):
+        return 0.0
+    cdef double dx = (b.hip_mid[0] - b.feet[0]) - (a.hip_mid[0] - a.feet[0])
+    cdef double dz = (b.hip_mid[2] - b.feet[2]) - (a.hip_mid[2] - a.feet[2])
+    return sqrt(dx * dx + depth_weight * dz * dz) / a.torso
 
 
 cdef bint _looks_like_address(const Body* b, double depth_weight) noexcept nogil:
@@ -96,6 +103,85 @@ cdef bint _looks_like_address(const Body* b, double depth_weight) noexcept nogil
     if b.ok[LEAD_WRIST] and b.ok[TRAIL_WRIST]:
         return _dist(b.p[LEAD_WRIST], b.p[TRAIL_WRIST], depth_weight) / b.torso < GRIP_MAX
     return True
+
+
+cdef void _start_takeaway(PhaseMachine* m, const Marker* now, double gap) noexcept nogil:
+    """Place the start of the takeaway between the last frame at address and now.
+
+    The hands leave address from rest, so their distance grows about as the
+    square of time: the start is where that curve through both frames meets
+    zero. Without it the backswing, and so the tempo, reads short.
+    """
+    m.takeaway = m.at_address
+    if m.at_address_gap <= 0.0 or gap <= m.at_address_gap:
+        return
+    cdef double span = now.t - m.at_address.t
+    cdef double back = span / (sqrt(gap / m.at_address_gap) - 1.0)
+    if back > TAKEAWAY_BACKTRACK * span:
+        back = TAKEAWAY_BACKTRACK * span
+    if m.at_address.t - back < m.t_phase:
+        back = m.at_address.t - m.t_phase
+    m.takeaway.t = m.at_address.t - back
+    m.takeaway.frame = m.at_address.frame - <long>(back / span * (now.frame - m.at_address.frame) + 0.5)
+
+
+cdef inline void _extreme_start(Extremum* e, double t, double value, double before_t,
+                                double before) noexcept nogil:
+    e.t = t
+    e.value = value
+    e.before_t = before_t
+    e.before = before
+    e.after_t = NAN
+    e.after = NAN
+
+
+cdef inline void _extreme_next(Extremum* e, double t, double value) noexcept nogil:
+    """A sample that did not beat the extreme: the first one is its right neighbour."""
+    if e.after_t != e.after_t:
+        e.after_t = t
+        e.after = value
+
+
+cdef double _peak_time(const Extremum* e) noexcept nogil:
+    """Vertex of the parabola through the peak and its neighbours (a smooth turn, like the top)."""
+    cdef double t1 = e.before_t, t2 = e.t, t3 = e.after_t
+    cdef double y1 = e.before, y2 = e.value, y3 = e.after
+    if not (t1 < t2 < t3):
+        return t2
+    cdef double a = ((y3 - y2) / (t3 - t2) - (y1 - y2) / (t1 - t2)) / (t3 - t1)
+    if not a < 0.0:
+        return t2
+    cdef double slope12 = (y2 - y1) / (t2 - t1)
+    # y = y1 + slope12 (t - t1) + a (t - t1)(t - t2); its derivative is zero at:
+    cdef double vertex = 0.5 * (t1 + t2) - slope12 / (2.0 * a)
+    return fmin(fmax(vertex, t1), t3)
+
+
+cdef double _trough_time(const Extremum* e) noexcept nogil:
+    """Tip of the V through the trough and its neighbours (a fast pass, like impact)."""
+    cdef double t1 = e.before_t, t2 = e.t, t3 = e.after_t
+    cdef double y1 = e.before, y2 = e.value, y3 = e.after
+    if not (t1 < t2 < t3):
+        return t2
+    cdef double left = (y1 - y2) / (t2 - t1), right = (y3 - y2) / (t3 - t2)
+    cdef double slope = max(left, right)
+    if not slope > 0.0:
+        return t2
+    if left >= right:   # the tip lies after the trough sample
+        return (y2 - y3 + slope * (t2 + t3)) / (2.0 * slope)
+    return (y1 - y2 + slope * (t1 + t2)) / (2.0 * slope)
+
+
+cdef void _arm(PhaseMachine* m, const Body* b, const Marker* now, bint right_handed,
+               int convention) noexcept nogil:
+    """A stable address: take this pose as the reference and wait for a takeaway."""
+    m.ref.body = b[0]
+    if make_reference(&m.ref.body, right_handed, convention, &m.ref):
+        m.has_ref = True
+        m.p_position = 1
+        m.at_address = now[0]
+        m.at_address_gap = 0.0
+        _enter(m, SETUP, &m.anchor)   # the address began when the golfer settled
 
 
 cdef void _finish(PhaseMachine* m, const Marker* at) noexcept nogil:
@@ -132,13 +218,17 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
         _abandon(m, &now)
     if not usable:
         return
-    cdef double dt = t - m.last.t if m.last.t == m.last.t else 0.0
+    cdef double dt = t - m.last.t if m.last.t == m.last.t else INFINITY
     m.last = now
+    # after a gap the old grip says nothing: start again from this frame
+    cdef double alpha = 1.0 - exp(-dt / HAND_SMOOTH_S) if dt <= GAP_MAX_S else 1.0
+    cdef int k
+    for k in range(3):
+        m.hands[k] += alpha * (b.hands[k] - m.hands[k])
 
     cdef double s = m.ref.body.torso if m.has_ref else b.torso
     cdef double w = 0.0 if convention == MEDIAPIPE_IMAGE else 1.0
     cdef double rise, gap, still_for
-    cdef int k
     # stillness of hands and hips, for address and finish
     if (m.anchor.t != m.anchor.t
             or _dist(b.hands, m.anchor_hands, w) > STILL_RADIUS * s
@@ -157,19 +247,18 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
         return
     if phase == IDLE:
         if still_for >= ADDRESS_STILL_S and _looks_like_address(b, w):
-            m.ref.body = b[0]
-            if make_reference(&m.ref.body, right_handed, convention, &m.ref):
-                m.has_ref = True
-                m.p_position = 1
-                m.at_address = now
-                _enter(m, SETUP, &m.anchor)   # the address began when the golfer settled
+            _arm(m, b, &now, right_handed, convention)
         return
 
-    if _hip_travel(m, b) > WALKED:
+    if _hip_travel(m, b, w) > WALKED:
         _abandon(m, &now)
         return
-    rise = hands_rise(m, b)
-    gap = _dist(b.hands, m.ref.body.hands, w) / m.ref.body.torso
+    rise = hands_rise(m)
+    gap = _dist(m.hands, m.ref.body.hands, w) / m.ref.body.torso
+    cdef double prev_t = m.prev_t, prev_rise = m.prev_rise, prev_gap = m.prev_gap
+    m.prev_t = t
+    m.prev_rise = rise
+    m.prev_gap = gap
 
     if phase == SETUP:
         if gap < AT_ADDRESS:
@@ -177,20 +266,25 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
             blend_body(&m.ref.body, b, 1.0 - exp(-dt / ADDRESS_SMOOTH_S))
             make_reference(&m.ref.body, right_handed, convention, &m.ref)
             m.at_address = now
+            m.at_address_gap = _dist(m.hands, m.ref.body.hands, w) / m.ref.body.torso
         elif gap > TAKEAWAY_START:
-            m.takeaway = m.at_address
-            _enter(m, TAKEAWAY, &m.at_address)
+            _start_takeaway(m, &now, gap)
+            _enter(m, TAKEAWAY, &m.takeaway)
         return
 
     if phase == TAKEAWAY:
         if rise > BACKSWING_RISE:
             m.p_position = 2
-            m.rise_max = rise
             m.top = now
+            _extreme_start(&m.highest, t, rise, prev_t, prev_rise)
             _enter(m, BACKSWING, &now)
         elif gap < AT_ADDRESS:
             m.at_address = now
+            m.at_address_gap = gap
             _enter(m, SETUP, &now)
+        elif gap > READDRESS_GAP and still_for >= ADDRESS_STILL_S and _looks_like_address(b, w):
+            # settled well away from the old spot (that "takeaway" was a step): address here
+            _arm(m, b, &now, right_handed, convention)
         elif t - m.takeaway.t > TAKEAWAY_MAX_S:
             _abandon(m, &now)
         return
@@ -198,12 +292,15 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
     if phase == BACKSWING:
         if m.p_position < 3 and _arm_level(b, LEAD_WRIST, LEAD_SHOULDER, s):
             m.p_position = 3
-        if rise > m.rise_max:
-            m.rise_max = rise
+        if rise > m.highest.value:
             m.top = now
-        elif m.rise_max >= TOP_MIN_RISE and rise < m.rise_max - TOP_DROP:
+            _extreme_start(&m.highest, t, rise, prev_t, prev_rise)
+            return
+        _extreme_next(&m.highest, t, rise)
+        if m.highest.value >= TOP_MIN_RISE and rise < m.highest.value - TOP_DROP:
             m.p_position = 4
-            m.impact_gap = INFINITY
+            m.top_time = _peak_time(&m.highest)
+            _extreme_start(&m.closest, NAN, INFINITY, NAN, NAN)
             _enter(m, TOP, &m.top)
         elif t - m.takeaway.t > BACKSWING_MAX_S:
             _abandon(m, &now)
@@ -217,14 +314,17 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
         if m.p_position == 5 and rise < BACKSWING_RISE:
             m.p_position = 6
         if rise < IMPACT_ZONE:
-            if gap < m.impact_gap:
-                m.impact_gap = gap
+            if gap < m.closest.value:
                 m.impact = now
-            elif m.impact_gap < IMPACT_NEAR and gap > m.impact_gap + IMPACT_PASS:
-                m.p_position = 7
-                m.swings += 1
-                _enter(m, IMPACT, &m.impact)
-                return
+                _extreme_start(&m.closest, t, gap, prev_t, prev_gap)
+            else:
+                _extreme_next(&m.closest, t, gap)
+                if m.closest.value < IMPACT_NEAR and gap > m.closest.value + IMPACT_PASS:
+                    m.p_position = 7
+                    m.swings += 1
+                    m.impact_time = _trough_time(&m.closest)
+                    _enter(m, IMPACT, &m.impact)
+                    return
         if t - m.top.t > DOWNSWING_MAX_S:
             _abandon(m, &now)
         return

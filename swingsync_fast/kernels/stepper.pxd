@@ -13,6 +13,8 @@ cdef struct SwingRecord:
     double top_kpis[17]
     double impact_kpis[17]
     Peak x_factor
+    double top_time        # sub-frame estimates
+    double impact_time
     double tempo
 
 cdef class Kernel:

@@ -10,12 +10,12 @@ the object and in the KPI ring. Results are read back through properties.
 from libc.math cimport exp, NAN, INFINITY
 from libc.string cimport memcpy
 from .geometry cimport dist3
-from .frame cimport (Body, Reference, read_body, compute_kpis, NUM_KPIS, X_FACTOR, WRIST_HINGE,
+from .frame cimport (Body, Reference, read_body, compute_kpis, NUM_KPIS, X_FACTOR,
                      MEDIAPIPE_IMAGE)
 from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, machine_close, hands_rise,
                      SETUP, TAKEAWAY, BACKSWING, TOP, DOWNSWING, IMPACT, FOLLOW_THROUGH, FINISH)
 from .faults cimport (FaultTracker, NUM_FAULTS, peak_reset, peak_track, faults_begin, faults_top,
-                      faults_step, faults_judge_turn, faults_judge_weight, faults_judge_tempo)
+                      faults_step, faults_impact_frame, faults_judge_turn, faults_judge_weight, faults_judge_tempo)
 
 import numpy as np
 from . import tuning
@@ -144,7 +144,7 @@ cdef class Kernel:
             flags |= _PHASE_BEGAN
             self._on_phase(m)
         if usable and TAKEAWAY <= m.phase <= FOLLOW_THROUGH:
-            rise = hands_rise(m, &self.body)
+            rise = hands_rise(m)
             faults_step(&self.faults, self.frame_kpis, m.phase, m.p_position, rise, t - m.impact.t)
             peak_track(&self.record.x_factor,
                        self.frame_kpis[X_FACTOR] if BACKSWING <= m.phase <= IMPACT else NAN)
@@ -179,15 +179,18 @@ cdef class Kernel:
         elif phase == TOP:
             self._copy_row(m.top.slot, self.record.top_kpis)
             self.record.top = m.top
-            faults_top(&self.faults, self.record.top_kpis[WRIST_HINGE], m.rise_max)
+            self.record.top_time = m.top_time
+            faults_top(&self.faults, m.highest.value)
         elif phase == DOWNSWING:
             faults_judge_turn(&self.faults)
         elif phase == IMPACT:
             self._copy_row(m.impact.slot, self.record.impact_kpis)
+            faults_impact_frame(&self.faults, self.record.impact_kpis)
             self.record.impact = m.impact
             self.record.number = m.swings
-            self.record.tempo = ((m.top.t - m.takeaway.t) / (m.impact.t - m.top.t)
-                                 if m.impact.t > m.top.t else NAN)
+            self.record.impact_time = m.impact_time
+            self.record.tempo = ((m.top_time - m.takeaway.t) / (m.impact_time - m.top_time)
+                                 if m.impact_time > m.top_time else NAN)
             faults_judge_tempo(&self.faults, self.record.tempo)
 
     cdef void _copy_row(self, int slot, double* out) noexcept nogil:
@@ -240,8 +243,8 @@ cdef class Kernel:
         return {
             "number": r.number,
             "takeaway": (r.takeaway.frame, r.takeaway.t),
-            "top": (r.top.frame, r.top.t),
-            "impact": (r.impact.frame, r.impact.t),
+            "top": (r.top.frame, r.top_time),
+            "impact": (r.impact.frame, r.impact_time),
             "finish": (r.finish.frame, r.finish.t),
             "tempo": r.tempo,
             "address_kpis": [r.address_kpis[i] for i in range(NUM_KPIS)],
