@@ -1,0 +1,1 @@
+"""The streaming server: a Starlette app on uvicorn (the wire protocol is in docs/protocol.md)."""

@@ -1,0 +1,105 @@
+"""Per-connection message limits: a token bucket with flood detection, bad-message runs.
+
+All of them take the receive time in ``perf_counter_ns`` units from the
+caller, so the hot path reads the clock once per message.
+"""
+
+from __future__ import annotations
+
+import enum
+
+NS = 1_000_000_000
+WARN_EVERY_NS = NS  # at most one rate_limited warning per second
+
+
+class Admission(enum.Enum):
+    ADMITTED = "admitted"
+    DROPPED = "dropped"  # over the rate; already warned this second
+    DROPPED_WARN = "dropped_warn"  # over the rate; tell the client once
+    FLOOD = "flood"  # sustained excess: close the connection
+
+
+class FloodGuard:
+    """Flags a flood: ``windows`` consecutive windows each with at least ``threshold`` drops."""
+
+    __slots__ = ("threshold", "windows", "_window_ns", "_origin_ns", "_index", "_drops", "_streak")
+
+    def __init__(self, threshold: int, window_s: float, windows: int, now_ns: int) -> None:
+        self.threshold = max(1, threshold)
+        self.windows = windows
+        self._window_ns = int(window_s * NS)
+        self._origin_ns = now_ns
+        self._index = -1
+        self._drops = 0
+        self._streak = 0  # flooded windows in a row, the current one included once it floods
+
+    def dropped(self, now_ns: int) -> bool:
+        """Count one dropped message; True when the flood is sustained."""
+        index = (now_ns - self._origin_ns) // self._window_ns
+        if index != self._index:
+            # The streak survives only an adjacent window that flooded too.
+            if index != self._index + 1 or self._drops < self.threshold:
+                self._streak = 0
+            self._index = index
+            self._drops = 0
+        self._drops += 1
+        if self._drops == self.threshold:
+            self._streak += 1
+        return self._streak >= self.windows
+
+
+class RateLimiter:
+    """A token bucket (``rate`` a second, up to ``burst``), the flood guard, the once-a-second warning."""
+
+    __slots__ = ("burst", "tokens", "updated_ns", "flood", "dropped", "_per_ns", "_warned_ns")
+
+    def __init__(
+        self, rate: float, burst: int, flood_window_s: float, flood_windows: int, now_ns: int
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a rate limit needs a positive rate and a burst of at least 1")
+        self._per_ns = rate / NS
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.updated_ns = now_ns
+        self.flood = FloodGuard(round(rate * flood_window_s), flood_window_s, flood_windows, now_ns)
+        self.dropped = 0
+        self._warned_ns = now_ns - WARN_EVERY_NS
+
+    def admit(self, now_ns: int) -> Admission:
+        """One message arrives: take a token, or say what to do with it."""
+        tokens = self.tokens + (now_ns - self.updated_ns) * self._per_ns
+        if tokens > self.burst:
+            tokens = self.burst
+        self.updated_ns = now_ns
+        if tokens >= 1.0:
+            self.tokens = tokens - 1.0
+            return Admission.ADMITTED
+        self.tokens = tokens
+        self.dropped += 1
+        if self.flood.dropped(now_ns):
+            return Admission.FLOOD
+        if now_ns - self._warned_ns >= WARN_EVERY_NS:
+            self._warned_ns = now_ns
+            return Admission.DROPPED_WARN
+        return Admission.DROPPED
+
+
+class BadMessageRun:
+    """Bad messages in a row; a good one resets the run."""
+
+    __slots__ = ("limit", "run", "total")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.run = 0
+        self.total = 0
+
+    def bad(self) -> bool:
+        """Count one bad message; True when the run reached the limit."""
+        self.run += 1
+        self.total += 1
+        return self.run >= self.limit
+
+    def good(self) -> None:
+        self.run = 0

@@ -1,0 +1,205 @@
+"""One streaming session: its analyser, counters and latency, and the per-frame path.
+
+Everything a session needs per frame is made here once, at session start
+(the analyser's ring, the scratch for raw frames, the encoder for its
+layout), so a frame is: order check, write into the slot, ``commit``,
+encode. The socket I/O around it lives in ``connection.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from time import perf_counter_ns
+from typing import Protocol
+
+import msgspec
+
+from ..analyzer import FrameResult, LiveAnalyzer, SwingSummary
+from .codec import (
+    RESULT_ENCODERS,
+    FrameError,
+    Payload,
+    RawFrameReader,
+    message_encoder,
+    swing_event_message,
+    write_keypoints,
+)
+from .latency import LatencyHistogram
+from .protocol import (
+    ErrorCode,
+    FrameLayout,
+    SessionEnded,
+    SessionEndedData,
+    SwingSummaryMessage,
+)
+from .store import SessionRecord, SessionState, SessionStats
+
+# Leaving degraded mode takes this many frames in a row at no more than half the target.
+RECOVER_AFTER_FRAMES = 30
+
+
+class OutOfOrder(FrameError):
+    code = ErrorCode.OUT_OF_ORDER
+
+
+class FeedbackLane(Protocol):
+    """Where swing feedback will be requested (the feedback lane is a later issue).
+
+    Called on the event loop when a swing ends; an implementation must only
+    enqueue work and return, never await a model or block the socket.
+    """
+
+    def swing_ended(self, session: StreamSession, summary: SwingSummary) -> None: ...
+
+
+class StreamSession:
+    __slots__ = (
+        "record", "session_id", "layout", "analyzer", "latency", "outbox", "degraded",
+        "encode", "frames_received", "frames_analysed", "frames_skipped", "frames_rejected",
+        "frames_degraded", "kpis_calculated", "swings", "faults_detected",
+        "_encode_result", "_raw", "_every", "_countdown", "_kpis", "_target_ns", "_calm",
+        "_last_timestamp", "_started_ns", "_feedback",
+    )
+
+    def __init__(
+        self, record: SessionRecord, layout: FrameLayout, *, feedback: FeedbackLane | None = None
+    ) -> None:
+        config = record.config
+        self.record = record
+        self.session_id = record.session_id
+        self.layout = layout
+        self.analyzer = LiveAnalyzer(config)
+        self.latency = LatencyHistogram()
+        # Swing events and summaries of the last frame, sent after its result.
+        self.outbox: list[Payload] = []
+        self.degraded = False
+        self.encode = message_encoder(layout)
+        self.frames_received = 0
+        self.frames_analysed = 0
+        self.frames_skipped = 0
+        self.frames_rejected = 0
+        self.frames_degraded = 0
+        self.kpis_calculated = 0
+        self.swings = 0
+        self.faults_detected = 0
+        self._encode_result = RESULT_ENCODERS[layout]
+        self._raw = RawFrameReader()
+        self._every = config.analysis_frequency
+        self._countdown = 1  # the first frame is analysed
+        self._kpis = config.enable_real_time_kpis
+        self._target_ns = int(config.target_latency_ms * 1_000_000)
+        self._calm = 0
+        self._last_timestamp = -math.inf
+        self._started_ns = perf_counter_ns()
+        self._feedback = feedback
+
+    # ---------------------------------------------------------------- per frame
+
+    def frame(self, frame_index: int, timestamp: float, keypoints: object, received_ns: int) -> Payload | None:
+        """A decoded frame (its numbers already range-checked): the result to send, or None if skipped."""
+        if not self._take(timestamp):
+            return None
+        write_keypoints(self.analyzer.slot(), keypoints)
+        return self._commit(frame_index, timestamp, received_ns)
+
+    def raw_frame(self, payload: bytes, received_ns: int) -> Payload | None:
+        """A raw float32 frame: checked in the slot before anything counts it."""
+        frame_index, timestamp = self._raw.read_into(self.analyzer.slot(), payload)
+        if not self._take(timestamp):
+            return None
+        return self._commit(frame_index, timestamp, received_ns)
+
+    def _take(self, timestamp: float) -> bool:
+        """Order check, then analysis_frequency: True if this frame is to be analysed."""
+        if not timestamp > self._last_timestamp:
+            raise OutOfOrder(
+                f"timestamp {timestamp!r} is not after the previous frame's {self._last_timestamp!r}"
+            )
+        self._last_timestamp = timestamp
+        self.frames_received += 1
+        self._countdown -= 1
+        if self._countdown:
+            self.frames_skipped += 1
+            return False
+        self._countdown = self._every
+        return True
+
+    def _commit(self, frame_index: int, timestamp: float, received_ns: int) -> Payload:
+        degraded = self.degraded
+        with_kpis = self._kpis and not degraded
+        result = self.analyzer.commit(frame_index, timestamp, with_kpis=with_kpis)
+        self.frames_analysed += 1
+        if with_kpis:
+            self.kpis_calculated += 1
+        elif degraded:
+            self.frames_degraded += 1
+        if result.event is not None or result.swing is not None:
+            self._milestones(result)
+        return self._encode_result(result, (perf_counter_ns() - received_ns) // 1000, degraded)
+
+    def sent(self, elapsed_ns: int) -> None:
+        """A result went out ``elapsed_ns`` after its frame came in: account it, degrade or recover."""
+        self.latency.record(elapsed_ns)
+        if elapsed_ns > self._target_ns:
+            self.degraded = True
+            self._calm = 0
+        elif self.degraded:
+            if 2 * elapsed_ns <= self._target_ns:
+                self._calm += 1
+                if self._calm >= RECOVER_AFTER_FRAMES:
+                    self.degraded = False
+            else:
+                self._calm = 0
+
+    def _milestones(self, result: FrameResult) -> None:
+        if result.event is not None:
+            self.outbox.append(self.encode(swing_event_message(result.event, result.frame_index)))
+        if result.swing is not None:
+            self._swing_ended(result.swing)
+
+    def _swing_ended(self, summary: SwingSummary) -> None:
+        self.swings += 1
+        self.faults_detected += len(summary.faults)
+        self.outbox.append(self.encode(SwingSummaryMessage(summary)))
+        if self._feedback is not None:
+            self._feedback.swing_ended(self, summary)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def end(self, reason: str) -> tuple[list[Payload], SessionRecord]:
+        """Close the analysis (a swing past impact is summarised now): final messages and record."""
+        self.outbox.clear()
+        summary = self.analyzer.close()
+        if summary is not None:
+            self._swing_ended(summary)
+        stats = self.stats()
+        self.outbox.append(
+            self.encode(
+                SessionEnded(
+                    SessionEndedData(
+                        self.session_id, reason, self.frames_received, self.frames_analysed,
+                        self.swings, stats.duration_s,
+                    )
+                )
+            )
+        )
+        record = msgspec.structs.replace(
+            self.record, state=SessionState.ENDED, ended_at=time.time(), end_reason=reason, stats=stats
+        )
+        messages, self.outbox = self.outbox, []
+        return messages, record
+
+    def stats(self) -> SessionStats:
+        return SessionStats(
+            frames_received=self.frames_received,
+            frames_analysed=self.frames_analysed,
+            frames_skipped=self.frames_skipped,
+            frames_rejected=self.frames_rejected,
+            frames_degraded=self.frames_degraded,
+            kpis_calculated=self.kpis_calculated,
+            swings=self.swings,
+            faults_detected=self.faults_detected,
+            duration_s=round((perf_counter_ns() - self._started_ns) / 1e9, 3),
+            latency=self.latency.summary(),
+        )
