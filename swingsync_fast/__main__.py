@@ -66,10 +66,32 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    print("The streaming server is not built yet (issue: Streaming server). "
-          "Meanwhile `python -m swingsync_fast demo` runs the analysis on simulated swings.",
-          file=sys.stderr)
-    return _demo(argparse.Namespace(club="driver", fps=30.0, seed=1))
+    from .server.auth import KeyFileError, read_key
+    from .server.serve import run
+    from .server.settings import Settings
+
+    try:
+        settings = Settings.from_env(**({"dev_no_auth": True} if args.dev_no_auth else {}))
+        if not settings.secret_key and settings.key_file.exists():
+            read_key(settings.key_file)  # a bad key file fails here, plainly, not inside startup
+        run(args.host, args.port, settings, log_level=args.log_level)
+    except (KeyFileError, ValueError) as exc:
+        print(f"cannot serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from .server.auth import KeyFileError, mint_token, resolve_secret
+    from .server.settings import Settings
+
+    try:
+        key, _ = resolve_secret(Settings.from_env())
+    except (KeyFileError, ValueError) as exc:
+        print(f"cannot mint a token: {exc}", file=sys.stderr)
+        return 2
+    print(mint_token(key, args.user, args.role, args.ttl))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the streaming server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    serve.add_argument("--dev-no-auth", action="store_true",
+                       help="DEVELOPMENT ONLY: accept calls without a token (logged loudly)")
     serve.set_defaults(run=_serve)
+
+    token = commands.add_parser("token", help="mint a JWT for USER, signed with the server's key")
+    token.add_argument("user")
+    token.add_argument("--role", choices=("player", "coach", "admin"), default="player")
+    token.add_argument("--ttl", type=float, default=24 * 3600, help="seconds until it expires (default a day)")
+    token.set_defaults(run=_token)
 
     args = parser.parse_args(argv)
     return args.run(args)

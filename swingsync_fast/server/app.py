@@ -1,0 +1,76 @@
+"""The Starlette application: routes, error handlers, and the runtime's lifespan.
+
+``app`` is built from the environment (``uvicorn swingsync_fast.server.app:app``);
+``create_app(settings)`` builds one from explicit settings (``serve``, tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from . import rest
+from .auth import AuthError
+from .openapi import openapi_document
+from .responses import JSONResponse, error_response
+from .runtime import Runtime
+from .settings import Settings
+from .stream import PATH as STREAM_PATH
+from .stream import stream_socket
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    document = openapi_document()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = Runtime(settings)
+        app.state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+
+    sessions = "/api/v1/stream/sessions"
+    routes = [
+        WebSocketRoute(STREAM_PATH, stream_socket),
+        Route(sessions, rest.create_session, methods=["POST"]),
+        Route(sessions, rest.list_sessions, methods=["GET"]),
+        Route(sessions + "/{session_id}", rest.get_session, methods=["GET"]),
+        Route(sessions + "/{session_id}", rest.delete_session, methods=["DELETE"]),
+        Route(sessions + "/{session_id}/stats", rest.session_stats, methods=["GET"]),
+        Route("/api/v1/stream/system/stats", rest.system_stats, methods=["GET"]),
+        Route("/streaming/status", rest.streaming_status, methods=["GET"]),
+        Route("/health", rest.health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            AuthError: rest.auth_error_response,
+            rest.ApiError: rest.auth_error_response,
+            HTTPException: http_error,
+        },
+    )
+
+
+app = create_app()

@@ -1,0 +1,115 @@
+"""The OpenAPI 3.1 description of the REST API, its schemas generated from the msgspec Structs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .. import __version__
+from .rest import CreateSessionRequest, Health, SessionList, SessionStatsView, StreamingStatus
+from .registry import SystemStats
+from .store import SessionRecord
+
+_REF = "#/components/schemas/{name}"
+
+
+class ErrorBody(msgspec.Struct):
+    code: str
+    message: str
+
+
+class ErrorEnvelope(msgspec.Struct, tag="error", tag_field="type"):
+    data: ErrorBody
+
+
+def _ref(struct: type) -> dict[str, str]:
+    return {"$ref": _REF.format(name=struct.__name__)}
+
+
+def _json(struct: type, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(struct)}}}
+
+
+_ERRORS = {
+    "401": _json(ErrorEnvelope, "No token, or a bad, expired or wrongly signed one"),
+    "403": _json(ErrorEnvelope, "The token's user may not do this"),
+}
+_NOT_FOUND = {"404": _json(ErrorEnvelope, "No such session visible to the caller")}
+_SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _op(summary: str, responses: dict[str, Any], *, secured: bool = True, **extra: Any) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **(_ERRORS if secured else {})}}
+    if not secured:
+        op["security"] = []
+    op.update(extra)
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(
+        [CreateSessionRequest, SessionRecord, SessionList, SessionStatsView, SystemStats,
+         StreamingStatus, Health, ErrorEnvelope],
+        ref_template=_REF,
+    )
+    sessions = "/api/v1/stream/sessions"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "SwingSync fast",
+            "version": __version__,
+            "description": "REST side of the streaming server; the WebSocket protocol is in docs/protocol.md.",
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            sessions: {
+                "post": _op(
+                    "Create a session to stream into later (start_session with data.session_id)",
+                    {"201": _json(SessionRecord, "The new session"),
+                     "422": _json(ErrorEnvelope, "The config is not valid")},
+                    requestBody={"required": False,
+                                 "content": {"application/json": {"schema": _ref(CreateSessionRequest)}}},
+                ),
+                "get": _op(
+                    "Sessions visible to the caller, newest first",
+                    {"200": _json(SessionList, "The sessions")},
+                    parameters=[{"name": "limit", "in": "query", "required": False,
+                                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+                ),
+            },
+            sessions + "/{session_id}": {
+                "get": _op("One session (live figures while it streams)",
+                           {"200": _json(SessionRecord, "The session"), **_NOT_FOUND},
+                           parameters=[_SESSION_ID]),
+                "delete": _op("Delete a session; a live one is ended first (its socket stays open)",
+                              {"204": {"description": "Deleted"}, **_NOT_FOUND}, parameters=[_SESSION_ID]),
+            },
+            sessions + "/{session_id}/stats": {
+                "get": _op("A session's counters and latency percentiles",
+                           {"200": _json(SessionStatsView, "The stats"), **_NOT_FOUND},
+                           parameters=[_SESSION_ID]),
+            },
+            "/api/v1/stream/system/stats": {
+                "get": _op("Process-wide counters and latency percentiles (admins)",
+                           {"200": _json(SystemStats, "The stats")}),
+            },
+            "/streaming/status": {
+                "get": _op("Whether the server streams, and its limits",
+                           {"200": _json(StreamingStatus, "The status")}),
+            },
+            "/health": {
+                "get": _op("Liveness; 503 while draining",
+                           {"200": _json(Health, "Serving"), "503": _json(Health, "Shutting down")},
+                           secured=False),
+            },
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                           "description": "HS256, claims sub, role (player|coach|admin), exp; "
+                                          "also accepted as ?token="},
+            },
+        },
+    }

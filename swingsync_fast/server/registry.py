@@ -1,0 +1,313 @@
+"""Who is connected and which sessions are live, in this process.
+
+The registry admits sockets (per-user and total caps, not while draining),
+starts and ends sessions against the ``SessionStore``, reaps idle sockets,
+drains everything on shutdown, and keeps the totals of sessions that have
+ended so system stats cover the whole life of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from .codec import Payload
+from .latency import LatencyHistogram, LatencySummary
+from .protocol import CloseCode, ErrorCode, FrameLayout, StreamConfig
+from .session import FeedbackLane, StreamSession
+from .settings import Settings
+from .store import SessionRecord, SessionState, SessionStore
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+logger = logging.getLogger("swingsync_fast.server")
+
+
+class Refused(Exception):
+    """A socket the registry will not take; ``status`` is the HTTP status of the handshake denial."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class SessionRefused(Exception):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class SystemStats(msgspec.Struct, frozen=True):
+    uptime_s: float
+    draining: bool
+    connections: int
+    users_connected: int
+    sessions_active: int
+    sessions_started: int
+    frames_received: int
+    frames_analysed: int
+    frames_dropped: int  # over the rate limit
+    frames_rejected: int
+    bad_messages: int
+    kpis_calculated: int
+    swings: int
+    faults_detected: int
+    connections_refused: int
+    latency: LatencySummary
+
+
+class _Totals:
+    """Counters of connections and sessions that are gone."""
+
+    __slots__ = (
+        "frames_received", "frames_analysed", "frames_rejected", "kpis_calculated", "swings",
+        "faults_detected", "frames_dropped", "bad_messages", "latency",
+    )
+
+    def __init__(self) -> None:
+        self.frames_received = self.frames_analysed = self.frames_rejected = 0
+        self.kpis_calculated = self.swings = self.faults_detected = 0
+        self.frames_dropped = self.bad_messages = 0
+        self.latency = LatencyHistogram()
+
+    def add_session(self, s: StreamSession) -> None:
+        self.frames_received += s.frames_received
+        self.frames_analysed += s.frames_analysed
+        self.frames_rejected += s.frames_rejected
+        self.kpis_calculated += s.kpis_calculated
+        self.swings += s.swings
+        self.faults_detected += s.faults_detected
+        self.latency.merge(s.latency)
+
+
+class Registry:
+    def __init__(self, settings: Settings, store: SessionStore, feedback: FeedbackLane | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.feedback = feedback  # None until the feedback lane exists
+        self.connections: set[Connection] = set()
+        self.by_user: defaultdict[str, set[Connection]] = defaultdict(set)
+        self.live: dict[str, Connection] = {}  # session id -> the socket streaming it
+        self.draining = False
+        self.sessions_started = 0
+        self.connections_refused = 0
+        self.started_ns = perf_counter_ns()
+        self._totals = _Totals()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+
+    # ---------------------------------------------------------------- connections
+
+    def add(self, conn: Connection) -> None:
+        """Reserve a place for a socket before its handshake completes, or raise Refused."""
+        if self.draining:
+            self.connections_refused += 1
+            raise Refused(503, "shutting_down", "the server is shutting down; reconnect shortly")
+        if len(self.connections) >= self.settings.max_connections:
+            self.connections_refused += 1
+            raise Refused(503, "server_full", f"the server holds its maximum of {self.settings.max_connections} sockets")
+        mine = self.by_user[conn.user_id]
+        if len(mine) >= self.settings.max_connections_per_user:
+            self.connections_refused += 1
+            raise Refused(
+                429, "too_many_connections",
+                f"user {conn.user_id!r} already has {len(mine)} sockets open (the limit)",
+            )
+        mine.add(conn)
+        self.connections.add(conn)
+        self._empty.clear()
+
+    async def remove(self, conn: Connection) -> None:
+        """The socket is gone: end its session quietly and forget it."""
+        session = conn.detach_session()
+        if session is not None:
+            await self.end_session(session, "disconnected")
+        self._totals.frames_dropped += conn.limiter.dropped
+        self._totals.bad_messages += conn.bad.total
+        self.connections.discard(conn)
+        mine = self.by_user.get(conn.user_id)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self.by_user[conn.user_id]
+        if not self.connections:
+            self._empty.set()
+
+    # ---------------------------------------------------------------- sessions
+
+    async def start_session(
+        self, conn: Connection, config: StreamConfig | None, session_id: str | None, binary: bool
+    ) -> StreamSession:
+        """A new session, or one created over REST, streaming on ``conn``."""
+        user_id = conn.user_id
+        if session_id is not None:
+            if config is not None:
+                raise SessionRefused(
+                    ErrorCode.INVALID_MESSAGE, "give either data.config or data.session_id, not both"
+                )
+            record = await self.store.get(session_id)
+            if record is None or record.user_id != user_id:
+                raise SessionRefused(ErrorCode.SESSION_NOT_FOUND, f"no session {session_id!r} of yours")
+            if record.state is SessionState.ENDED:
+                raise SessionRefused(ErrorCode.SESSION_ENDED, f"session {session_id!r} has ended")
+            if session_id in self.live:
+                raise SessionRefused(ErrorCode.SESSION_BUSY, f"session {session_id!r} is streaming on another socket")
+            config = record.config
+        else:
+            config = config or StreamConfig()
+            if config.user_id and config.user_id != user_id:
+                raise SessionRefused(
+                    ErrorCode.WRONG_USER, f"config.user_id {config.user_id!r} is not this socket's user {user_id!r}"
+                )
+            record = None
+        layout = config.frame_layout or (FrameLayout.BINARY if binary else FrameLayout.SEED)
+        config = msgspec.structs.replace(config, user_id=user_id, frame_layout=layout)
+        now = time.time()
+        if record is None:
+            record = new_record(user_id, config, SessionState.ACTIVE, now)
+            record.started_at = now
+            is_new = True
+        else:
+            record = msgspec.structs.replace(record, config=config, state=SessionState.ACTIVE, started_at=now)
+            is_new = False
+        # Checked and taken with no await in between, so two sockets cannot both attach it.
+        if record.session_id in self.live:
+            raise SessionRefused(ErrorCode.SESSION_BUSY, f"session {record.session_id!r} is streaming on another socket")
+        session = StreamSession(record, layout, feedback=self.feedback)
+        self.live[record.session_id] = conn
+        self.sessions_started += 1
+        await (self.store.add(record) if is_new else self.store.save(record))
+        return session
+
+    async def end_session(self, session: StreamSession, reason: str) -> list[Payload]:
+        """End a session already detached from its socket: its last messages, and its record saved."""
+        messages, record = session.end(reason)
+        self.live.pop(session.session_id, None)
+        self._totals.add_session(session)
+        if await self.store.get(session.session_id) is not None:  # deleted meanwhile: nothing to save
+            await self.store.save(record)
+        return messages
+
+    def live_session(self, session_id: str) -> StreamSession | None:
+        conn = self.live.get(session_id)
+        return None if conn is None else conn.session
+
+    # ---------------------------------------------------------------- idle, shutdown
+
+    def start(self) -> None:
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_idle(), name="swingsync-idle-reaper")
+
+    async def _reap_idle(self) -> None:
+        idle_ns = int(self.settings.idle_timeout_s * 1e9)
+        period = min(1.0, self.settings.idle_timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = perf_counter_ns()
+            for conn in list(self.connections):
+                if conn.is_open and now - conn.last_seen_ns > idle_ns:
+                    self._spawn(
+                        conn.shutdown(
+                            CloseCode.IDLE_TIMEOUT, "idle timeout", end_reason="idle_timeout",
+                            error=(ErrorCode.IDLE_TIMEOUT, f"no message for {self.settings.idle_timeout_s:g} s"),
+                        )
+                    )
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Refuse new sockets, send every live session its last messages, close all with 1001."""
+        if self.draining:
+            return
+        self.draining = True
+        if self.connections:
+            logger.info("draining %d socket(s)", len(self.connections))
+        await asyncio.gather(
+            *(c.shutdown(CloseCode.GOING_AWAY, "server shutting down", end_reason="server_shutdown")
+              for c in list(self.connections)),
+            return_exceptions=True,
+        )
+        try:
+            await asyncio.wait_for(self._empty.wait(), self.settings.shutdown_grace_s)
+        except asyncio.TimeoutError:
+            logger.warning("%d socket(s) still open after the shutdown grace period", len(self.connections))
+
+    async def stop(self) -> None:
+        await self.drain()
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # ---------------------------------------------------------------- figures
+
+    def system_stats(self) -> SystemStats:
+        totals = self._totals
+        latency = LatencyHistogram()
+        latency.merge(totals.latency)
+        received = totals.frames_received
+        analysed = totals.frames_analysed
+        rejected = totals.frames_rejected
+        kpis = totals.kpis_calculated
+        swings = totals.swings
+        faults = totals.faults_detected
+        dropped = totals.frames_dropped
+        bad = totals.bad_messages
+        for conn in self.connections:
+            dropped += conn.limiter.dropped
+            bad += conn.bad.total
+            s = conn.session
+            if s is not None:
+                received += s.frames_received
+                analysed += s.frames_analysed
+                rejected += s.frames_rejected
+                kpis += s.kpis_calculated
+                swings += s.swings
+                faults += s.faults_detected
+                latency.merge(s.latency)
+        return SystemStats(
+            uptime_s=round((perf_counter_ns() - self.started_ns) / 1e9, 3),
+            draining=self.draining,
+            connections=len(self.connections),
+            users_connected=len(self.by_user),
+            sessions_active=len(self.live),
+            sessions_started=self.sessions_started,
+            frames_received=received,
+            frames_analysed=analysed,
+            frames_dropped=dropped,
+            frames_rejected=rejected,
+            bad_messages=bad,
+            kpis_calculated=kpis,
+            swings=swings,
+            faults_detected=faults,
+            connections_refused=self.connections_refused,
+            latency=latency.summary(),
+        )
+
+
+def new_record(user_id: str, config: StreamConfig, state: SessionState, now: float,
+               participants: list[str] | None = None) -> SessionRecord:
+    return SessionRecord(
+        session_id=uuid.uuid4().hex,
+        user_id=user_id,
+        session_name=config.session_name,
+        config=config,
+        state=state,
+        created_at=now,
+        participants=list(participants or ()),
+    )

@@ -1,0 +1,201 @@
+"""REST: sessions, their stats, system stats, status and health.
+
+Every endpoint but ``/health`` (and the OpenAPI document) needs a token.
+A session is visible to its owner, its participants and admins; only the
+owner or an admin may delete it. Sessions others cannot see answer 404, so
+ids do not leak.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import __version__
+from .auth import AuthError, Principal, Role
+from .protocol import ConnectionLimits, FrameLayout, StreamConfig
+from .registry import SystemStats, new_record
+from .responses import JSONResponse, error_response
+from .runtime import Runtime
+from .store import SessionRecord, SessionState, SessionStats
+
+UserId = Annotated[str, Meta(min_length=1, max_length=128)]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class CreateSessionRequest(StreamConfig, kw_only=True):
+    """A session config (the seed's fields) plus who else may watch it."""
+
+    participants: Annotated[list[UserId], Meta(max_length=16)] = msgspec.field(default_factory=list)
+
+
+class SessionList(msgspec.Struct):
+    sessions: list[SessionRecord]
+
+
+class SessionStatsView(msgspec.Struct):
+    session_id: str
+    state: SessionState
+    stats: SessionStats | None  # None until the session has streamed
+
+
+class StreamingStatus(msgspec.Struct):
+    status: Literal["running", "draining"]
+    version: str
+    uptime_s: float
+    auth: Literal["jwt", "disabled"]
+    connections: int
+    sessions_active: int
+    frame_layouts: list[FrameLayout]
+    limits: ConnectionLimits
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok", "draining"]
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _caller(request: Request) -> Principal:
+    return _runtime(request).auth.authenticate(request)
+
+
+async def _visible_record(request: Request, principal: Principal) -> SessionRecord:
+    session_id = request.path_params["session_id"]
+    record = await _runtime(request).store.get(session_id)
+    if record is None or not record.visible_to(principal.user_id, principal.is_admin):
+        raise ApiError(404, "not_found", f"no session {session_id!r} visible to you")
+    return record
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "too_large", f"a request body may be at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "too_large", f"a request body may be at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
+    session = runtime.registry.live_session(record.session_id)
+    if session is None:
+        return record
+    return msgspec.structs.replace(session.record, stats=session.stats())
+
+
+async def create_session(request: Request) -> Response:
+    principal = _caller(request)
+    runtime = _runtime(request)
+    try:
+        raw = await _read_body(request, runtime.settings.max_message_bytes)
+        body = msgspec.json.decode(raw or b"{}", type=CreateSessionRequest)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ApiError(422, "invalid_config", str(exc)) from None
+    owner = body.user_id or principal.user_id
+    if owner != principal.user_id and not principal.is_admin:
+        raise ApiError(403, "wrong_user", f"you may create sessions for {principal.user_id!r} only")
+    fields = {f: getattr(body, f) for f in StreamConfig.__struct_fields__}
+    config = StreamConfig(**{**fields, "user_id": owner})
+    record = new_record(owner, config, SessionState.CREATED, time.time(), body.participants)
+    await runtime.store.add(record)
+    return JSONResponse(record, 201, headers={"Location": f"/api/v1/stream/sessions/{record.session_id}"})
+
+
+async def list_sessions(request: Request) -> Response:
+    principal = _caller(request)
+    runtime = _runtime(request)
+    try:
+        limit = int(request.query_params.get("limit", "100"))
+    except ValueError:
+        raise ApiError(422, "invalid_request", "limit must be an integer") from None
+    if not 1 <= limit <= 1000:
+        raise ApiError(422, "invalid_request", "limit must be between 1 and 1000")
+    records = await runtime.store.visible_to(principal.user_id, principal.is_admin, limit)
+    return JSONResponse(SessionList([_with_live_stats(runtime, r) for r in records]))
+
+
+async def get_session(request: Request) -> Response:
+    principal = _caller(request)
+    record = await _visible_record(request, principal)
+    return JSONResponse(_with_live_stats(_runtime(request), record))
+
+
+async def delete_session(request: Request) -> Response:
+    principal = _caller(request)
+    runtime = _runtime(request)
+    record = await _visible_record(request, principal)
+    if record.user_id != principal.user_id and not principal.is_admin:
+        raise ApiError(403, "forbidden", "only the session's owner or an admin may delete it")
+    conn = runtime.registry.live.get(record.session_id)
+    if conn is not None:
+        await conn.end_session_from_server("deleted")
+    await runtime.store.delete(record.session_id)
+    return Response(status_code=204)
+
+
+async def session_stats(request: Request) -> Response:
+    principal = _caller(request)
+    runtime = _runtime(request)
+    record = _with_live_stats(runtime, await _visible_record(request, principal))
+    return JSONResponse(SessionStatsView(record.session_id, record.state, record.stats))
+
+
+async def system_stats(request: Request) -> Response:
+    principal = _caller(request)
+    if principal.role is not Role.ADMIN:
+        raise ApiError(403, "forbidden", "system stats are for admins")
+    stats: SystemStats = _runtime(request).registry.system_stats()
+    return JSONResponse(stats)
+
+
+async def streaming_status(request: Request) -> Response:
+    _caller(request)
+    runtime = _runtime(request)
+    registry = runtime.registry
+    settings = runtime.settings
+    return JSONResponse(
+        StreamingStatus(
+            status="draining" if registry.draining else "running",
+            version=__version__,
+            uptime_s=round(time.time() - runtime.started_at, 3),
+            auth="disabled" if settings.dev_no_auth else "jwt",
+            connections=len(registry.connections),
+            sessions_active=len(registry.live),
+            frame_layouts=list(FrameLayout),
+            limits=ConnectionLimits(
+                settings.max_message_bytes, settings.frames_per_second, settings.frame_burst,
+                settings.idle_timeout_s,
+            ),
+        )
+    )
+
+
+async def health(request: Request) -> Response:
+    draining = _runtime(request).registry.draining
+    return JSONResponse(Health("draining" if draining else "ok"), 503 if draining else 200)
+
+
+def auth_error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, (AuthError, ApiError))
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.status, exc.code, exc.message, headers)
