@@ -49,7 +49,8 @@ def test_token_bucket_allows_the_burst_then_the_rate():
     assert limiter.admit(1) is Admission.DROPPED  # warned already this second
     assert limiter.admit(NS // 60 + 1) is Admission.ADMITTED  # one token back after 1/60 s
     assert limiter.admit(NS // 60 + 2) is Admission.DROPPED
-    refilled = [limiter.admit(NS + 10) for _ in range(60)]  # about 59 tokens came back meanwhile
+    later = NS + NS // 120  # 59 and a half intervals after the last admitted message
+    refilled = [limiter.admit(later) for _ in range(60)]
     assert refilled.count(Admission.ADMITTED) == 59
     assert refilled[59] is Admission.DROPPED_WARN  # a second after the last warning: warn again
     assert limiter.dropped == 4

@@ -19,6 +19,9 @@ class Admission(enum.Enum):
     FLOOD = "flood"  # sustained excess: close the connection
 
 
+_ADMITTED = Admission.ADMITTED
+
+
 class FloodGuard:
     """Flags a flood: ``windows`` consecutive windows each with at least ``threshold`` drops."""
 
@@ -49,33 +52,36 @@ class FloodGuard:
 
 
 class RateLimiter:
-    """A token bucket (``rate`` a second, up to ``burst``), the flood guard, the once-a-second warning."""
+    """A token bucket (``rate`` a second, up to ``burst``), the flood guard, the once-a-second warning.
 
-    __slots__ = ("burst", "tokens", "updated_ns", "flood", "dropped", "_per_ns", "_warned_ns")
+    The bucket is kept as GCRA's theoretical arrival time, one integer: a
+    message is admitted if it is no earlier than ``burst - 1`` intervals
+    before that time, which is exactly a bucket of ``burst`` tokens refilled
+    at ``rate``, for a couple of integer operations a message.
+    """
+
+    __slots__ = ("flood", "dropped", "_tat_ns", "_interval_ns", "_tolerance_ns", "_warned_ns")
 
     def __init__(
         self, rate: float, burst: int, flood_window_s: float, flood_windows: int, now_ns: int
     ) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("a rate limit needs a positive rate and a burst of at least 1")
-        self._per_ns = rate / NS
-        self.burst = float(burst)
-        self.tokens = float(burst)
-        self.updated_ns = now_ns
+        self._interval_ns = max(1, round(NS / rate))
+        self._tolerance_ns = (burst - 1) * self._interval_ns
+        self._tat_ns = now_ns  # a full bucket
         self.flood = FloodGuard(round(rate * flood_window_s), flood_window_s, flood_windows, now_ns)
         self.dropped = 0
         self._warned_ns = now_ns - WARN_EVERY_NS
 
     def admit(self, now_ns: int) -> Admission:
         """One message arrives: take a token, or say what to do with it."""
-        tokens = self.tokens + (now_ns - self.updated_ns) * self._per_ns
-        if tokens > self.burst:
-            tokens = self.burst
-        self.updated_ns = now_ns
-        if tokens >= 1.0:
-            self.tokens = tokens - 1.0
-            return Admission.ADMITTED
-        self.tokens = tokens
+        tat = self._tat_ns
+        if tat < now_ns:
+            tat = now_ns
+        if tat - now_ns <= self._tolerance_ns:
+            self._tat_ns = tat + self._interval_ns
+            return _ADMITTED
         self.dropped += 1
         if self.flood.dropped(now_ns):
             return Admission.FLOOD
