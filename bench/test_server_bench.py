@@ -1,0 +1,121 @@
+"""Server-side per-frame budget: decode -> ring slot -> kernel -> encode, in every layout.
+
+What is timed is ``Connection.receive``, the exact code the socket loop runs
+for a message (rate limit, decode, write into the analyser's slot, commit,
+encode the reply), minus the socket itself. Budgets (medians) are asserted
+here, never in tests/. Run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from time import perf_counter_ns
+
+import msgspec
+import numpy as np
+import pytest
+
+from swingsync_fast.landmarks import LANDMARK_NAMES
+from swingsync_fast.server.auth import Principal, Role
+from swingsync_fast.server.connection import Connection
+from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
+from swingsync_fast.server.registry import Registry
+from swingsync_fast.server.settings import Settings
+from swingsync_fast.server.store import MemorySessionStore
+from swingsync_fast.simulator import random_swing_spec, simulate
+
+SEED_JSON_BUDGET_S = 50e-6
+COMPACT_BUDGET_S = 15e-6
+ROUNDS = 20000
+
+
+@pytest.fixture(scope="module")
+def stream():
+    rng = np.random.default_rng(3)
+    specs = [random_swing_spec(rng, club="driver") for _ in range(3)]
+    return simulate(specs, club="driver", fps=30.0, noise_m=0.004, seed=3)
+
+
+def _seed(i: int, t: float, frame: np.ndarray) -> str:
+    keypoints = {
+        name: {"x": x, "y": y, "z": z, "visibility": v}
+        for name, (x, y, z, v) in zip(LANDMARK_NAMES, frame.tolist())
+    }
+    return json.dumps({"type": "frame_data", "data": {"frame_index": i, "timestamp": t, "keypoints": keypoints}})
+
+
+def _compact(i: int, t: float, frame: np.ndarray) -> str:
+    data = {"frame_index": i, "timestamp": t, "keypoints": frame.ravel().tolist()}
+    return json.dumps({"type": "frame_data", "data": data})
+
+
+def _raw(i: int, t: float, frame: np.ndarray) -> bytes:
+    return RAW_HEADER.pack(RAW_MAGIC, i, t) + frame.astype("<f4").tobytes()
+
+
+def _msgpack(i: int, t: float, frame: np.ndarray) -> bytes:
+    data = {"frame_index": i, "timestamp": t, "keypoints": frame.ravel().tolist()}
+    return msgspec.msgpack.encode({"type": "frame_data", "data": data})
+
+
+LAYOUTS = {
+    # name: (frame encoder, the reply layout the session asks for, budget)
+    "seed_json": (_seed, "seed", SEED_JSON_BUDGET_S),
+    "compact_json": (_compact, "compact", COMPACT_BUDGET_S),
+    "binary_raw_float32": (_raw, "binary", COMPACT_BUDGET_S),
+    "binary_msgpack": (_msgpack, "binary", COMPACT_BUDGET_S),
+}
+
+
+class _Streamer:
+    """A connection with a live session, replaying the stream; a new session each time round."""
+
+    def __init__(self, payloads: list, layout: str) -> None:
+        settings = Settings(secret_key="bench" * 8, frames_per_second=1e9, frame_burst=10**9)
+        self.loop = asyncio.new_event_loop()
+        self.registry = Registry(settings, MemorySessionStore())
+        self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.registry, None, perf_counter_ns())
+        self.start = json.dumps({"type": "start_session", "data": {"config": {"frame_layout": layout}}})
+        self.payloads = payloads
+        self.k = -1
+        self.replies = 0
+
+    def _restart(self) -> None:
+        if self.conn.session is not None:
+            self.conn.receive('{"type": "end_session"}', perf_counter_ns())
+            self.loop.run_until_complete(self.conn.run_control())
+        self.conn.receive(self.start, perf_counter_ns())
+        self.loop.run_until_complete(self.conn.run_control())
+        assert self.conn.session is not None, self.conn.outbox
+        self.conn.outbox.clear()
+
+    def setup(self):
+        self.k += 1
+        i = self.k % len(self.payloads)
+        if i == 0:
+            self._restart()
+        return (self.payloads[i],), {}
+
+    def receive(self, payload) -> None:
+        reply = self.conn.receive(payload, perf_counter_ns())
+        if reply is not None:
+            self.replies += 1
+        if self.conn.outbox:
+            self.conn.outbox.clear()
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_frame_decode_analyse_encode(benchmark, stream, name):
+    encode, layout, budget = LAYOUTS[name]
+    payloads = [
+        encode(i, t, frame)
+        for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)
+    ]
+    streamer = _Streamer(payloads, layout)
+    benchmark.extra_info["message_bytes"] = len(payloads[0])
+    benchmark.pedantic(streamer.receive, setup=streamer.setup, rounds=ROUNDS, warmup_rounds=500)
+    # Every frame was analysed and answered: nothing was dropped, skipped or rejected.
+    assert streamer.replies == ROUNDS + 500
+    assert benchmark.stats.stats.median <= budget
