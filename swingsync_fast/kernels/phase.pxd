@@ -32,6 +32,7 @@ cdef struct PhaseMachine:
     Reference ref
     double t_phase         # when the current phase began
     Marker last            # last usable frame
+    double last_hands[3]   # and its grip centre
     double hands[3]        # grip centre, lightly smoothed over time against jitter
     # stillness: both points stay within a radius of where they settled
     double anchor_hands[3]

@@ -175,8 +175,10 @@ cdef double _trough_time(const Extremum* e) noexcept nogil:
 cdef void _arm(PhaseMachine* m, const Body* b, const Marker* now, bint right_handed,
                int convention) noexcept nogil:
     """A stable address: take this pose as the reference and wait for a takeaway."""
-    m.ref.body = b[0]
-    if make_reference(&m.ref.body, right_handed, convention, &m.ref):
+    cdef Body pose = b[0]
+    cdef Reference ref
+    if make_reference(&pose, right_handed, convention, &ref):
+        m.ref = ref       # a refused pose leaves the previous address untouched
         m.has_ref = True
         m.p_position = 1
         m.at_address = now[0]
@@ -184,17 +186,21 @@ cdef void _arm(PhaseMachine* m, const Body* b, const Marker* now, bint right_han
         _enter(m, SETUP, &m.anchor)   # the address began when the golfer settled
 
 
-cdef void _finish(PhaseMachine* m, const Marker* at) noexcept nogil:
+cdef void _finish(PhaseMachine* m, const Marker* at, const double* hands) noexcept nogil:
+    """The swing ends here; the finish is left when the hands move away from ``hands``."""
+    cdef int k
+    for k in range(3):
+        m.finish_hands[k] = hands[k]
     m.finish = at[0]
     m.p_position = 10
     m.swing_done = True
     _enter(m, FINISH, at)
 
 
-cdef void _abandon(PhaseMachine* m, const Marker* now) noexcept nogil:
+cdef void _abandon(PhaseMachine* m, const Marker* now, const double* hands) noexcept nogil:
     if m.phase == FOLLOW_THROUGH:
         # the swing was counted at impact: close it rather than lose it
-        _finish(m, now)
+        _finish(m, now, hands)
         return
     m.p_position = 0
     _enter(m, IDLE, now)
@@ -205,7 +211,7 @@ cdef void machine_close(PhaseMachine* m) noexcept nogil:
     m.event_phase = -1
     m.swing_done = False
     if m.phase == IMPACT or m.phase == FOLLOW_THROUGH:
-        _finish(m, &m.last)
+        _finish(m, &m.last, m.last_hands)
 
 
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
@@ -215,11 +221,14 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
     m.event_phase = -1
     m.swing_done = False
     if TAKEAWAY <= m.phase <= FOLLOW_THROUGH and t - m.last.t > GAP_MAX_S:
-        _abandon(m, &now)
+        _abandon(m, &now, &b.hands[0] if usable else &m.last_hands[0])
     if not usable:
         return
     cdef double dt = t - m.last.t if m.last.t == m.last.t else INFINITY
     m.last = now
+    m.last_hands[0] = b.hands[0]
+    m.last_hands[1] = b.hands[1]
+    m.last_hands[2] = b.hands[2]
     # after a gap the old grip says nothing: start again from this frame
     cdef double alpha = 1.0 - exp(-dt / HAND_SMOOTH_S) if dt <= GAP_MAX_S else 1.0
     cdef int k
@@ -251,7 +260,7 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
         return
 
     if _hip_travel(m, b, w) > WALKED:
-        _abandon(m, &now)
+        _abandon(m, &now, b.hands)
         return
     rise = hands_rise(m)
     gap = _dist(m.hands, m.ref.body.hands, w) / m.ref.body.torso
@@ -286,7 +295,7 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
             # settled well away from the old spot (that "takeaway" was a step): address here
             _arm(m, b, &now, right_handed, convention)
         elif t - m.takeaway.t > TAKEAWAY_MAX_S:
-            _abandon(m, &now)
+            _abandon(m, &now, b.hands)
         return
 
     if phase == BACKSWING:
@@ -303,7 +312,7 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
             _extreme_start(&m.closest, NAN, INFINITY, NAN, NAN)
             _enter(m, TOP, &m.top)
         elif t - m.takeaway.t > BACKSWING_MAX_S:
-            _abandon(m, &now)
+            _abandon(m, &now, b.hands)
         return
 
     if phase == TOP:
@@ -326,7 +335,7 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
                     _enter(m, IMPACT, &m.impact)
                     return
         if t - m.top.t > DOWNSWING_MAX_S:
-            _abandon(m, &now)
+            _abandon(m, &now, b.hands)
         return
 
     if phase == IMPACT:
@@ -338,10 +347,6 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
     if m.p_position == 8 and _arm_level(b, TRAIL_WRIST, TRAIL_SHOULDER, s):
         m.p_position = 9
     if still_for >= FINISH_STILL_S and m.anchor.t - m.impact.t >= FINISH_MIN_S:
-        for k in range(3):
-            m.finish_hands[k] = m.anchor_hands[k]
-        _finish(m, &m.anchor)
+        _finish(m, &m.anchor, m.anchor_hands)
     elif t - m.impact.t > FOLLOW_MAX_S:
-        for k in range(3):
-            m.finish_hands[k] = b.hands[k]
-        _finish(m, &now)
+        _finish(m, &now, b.hands)

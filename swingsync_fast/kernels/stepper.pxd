@@ -40,4 +40,3 @@ cdef class Kernel:
     cdef int _step(self, int slot, long frame, double t) noexcept nogil
     cdef int _after_machine(self, int flags) noexcept nogil
     cdef void _on_phase(self, PhaseMachine* m) noexcept nogil
-    cdef void _copy_row(self, int slot, double* out) noexcept nogil

@@ -7,9 +7,8 @@ phase -> KPIs -> faults with the GIL released, and leaves its results in
 the object and in the KPI ring. Results are read back through properties.
 """
 
-from libc.math cimport exp, NAN, INFINITY
+from libc.math cimport exp, sqrt, NAN, INFINITY
 from libc.string cimport memcpy
-from .geometry cimport dist3
 from .frame cimport (Body, Reference, read_body, compute_kpis, NUM_KPIS, X_FACTOR,
                      MEDIAPIPE_IMAGE)
 from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, machine_close, hands_rise,
@@ -21,6 +20,7 @@ import numpy as np
 from . import tuning
 
 cdef double HAND_SPEED_SMOOTH_S = tuning.HAND_SPEED_SMOOTH_S
+cdef double GAP_MAX_S = tuning.GAP_MAX_S
 cdef double IMAGE_TORSO_METRES = tuning.IMAGE_TORSO_METRES
 
 # step() flags
@@ -33,6 +33,14 @@ cdef int _USABLE = USABLE, _PHASE_BEGAN = PHASE_BEGAN, _SWING_ENDED = SWING_ENDE
 cdef int _OUT_OF_ORDER = OUT_OF_ORDER
 
 
+cdef inline double _grip_travel(const double* a, const double* b, int convention) noexcept nogil:
+    """Distance the grip moved; MediaPipe's image depth is too noisy to count."""
+    cdef double dx = a[0] - b[0], dy = a[1] - b[1], dz = a[2] - b[2]
+    if convention == MEDIAPIPE_IMAGE:
+        dz = 0.0
+    return sqrt(dx * dx + dy * dy + dz * dz)
+
+
 cdef class Kernel:
     def __cinit__(self, float[:, :, ::1] ring, float[:, ::1] kpi_ring, int convention,
                   double aspect, bint right_handed, double min_visibility,
@@ -41,8 +49,6 @@ cdef class Kernel:
             raise ValueError("ring must have shape (capacity, 33, 4)")
         if kpi_ring.shape[0] != ring.shape[0] or kpi_ring.shape[1] != NUM_KPIS:
             raise ValueError(f"kpi_ring must have shape ({ring.shape[0]}, {NUM_KPIS})")
-        if limits.shape[0] != NUM_FAULTS or spans.shape[0] != NUM_FAULTS:
-            raise ValueError(f"limits and spans need {NUM_FAULTS} values")
         if not 0 <= convention <= MEDIAPIPE_IMAGE:
             raise ValueError(f"unknown coordinate convention code {convention}")
         self.ring = ring
@@ -75,13 +81,16 @@ cdef class Kernel:
     def set_thresholds(self, double[::1] limits, double[::1] spans, double tempo_low,
                        double tempo_high):
         cdef int i
+        if limits.shape[0] != NUM_FAULTS or spans.shape[0] != NUM_FAULTS:
+            raise ValueError(f"limits and spans need {NUM_FAULTS} values")
         for i in range(NUM_FAULTS):
             if not spans[i] > 0.0:
                 raise ValueError("every span must be positive")
-            self.faults.limit[i] = limits[i]
-            self.faults.span[i] = spans[i]
         if not 0.0 < tempo_low < tempo_high:
             raise ValueError("need 0 < tempo_low < tempo_high")
+        for i in range(NUM_FAULTS):
+            self.faults.limit[i] = limits[i]
+            self.faults.span[i] = spans[i]
         self.faults.tempo_low = tempo_low
         self.faults.tempo_high = tempo_high
 
@@ -119,10 +128,11 @@ cdef class Kernel:
             else:
                 metres = 1.0
             dt = t - self.t_prev
-            if dt > 0.0 and dt <= 0.5:
+            if dt > 0.0 and dt <= GAP_MAX_S:
                 alpha = 1.0 - exp(-dt / HAND_SPEED_SMOOTH_S)
                 self.hand_speed += alpha * (
-                    dist3(self.body.hands, self.hands_prev) * metres / dt - self.hand_speed)
+                    _grip_travel(self.body.hands, self.hands_prev, self.convention) * metres / dt
+                    - self.hand_speed)
             else:
                 self.hand_speed = 0.0
             self.hands_prev[0] = self.body.hands[0]
@@ -140,6 +150,12 @@ cdef class Kernel:
         for i in range(NUM_KPIS):
             self.kpi_ring[slot, i] = <float>self.frame_kpis[i]
 
+        # KPIs of the top and impact candidates, kept now: their ring slots may be
+        # overwritten before the event is confirmed
+        if m.top.t == t and m.phase == BACKSWING:
+            memcpy(self.record.top_kpis, self.frame_kpis, sizeof(self.frame_kpis))
+        if m.impact.t == t and m.phase == DOWNSWING:
+            memcpy(self.record.impact_kpis, self.frame_kpis, sizeof(self.frame_kpis))
         if m.event_phase >= 0:
             flags |= _PHASE_BEGAN
             self._on_phase(m)
@@ -177,14 +193,12 @@ cdef class Kernel:
             self.record.takeaway = m.takeaway
             self.record.tempo = NAN
         elif phase == TOP:
-            self._copy_row(m.top.slot, self.record.top_kpis)
             self.record.top = m.top
             self.record.top_time = m.top_time
             faults_top(&self.faults, m.highest.value)
         elif phase == DOWNSWING:
             faults_judge_turn(&self.faults)
         elif phase == IMPACT:
-            self._copy_row(m.impact.slot, self.record.impact_kpis)
             faults_impact_frame(&self.faults, self.record.impact_kpis)
             self.record.impact = m.impact
             self.record.number = m.swings
@@ -192,11 +206,6 @@ cdef class Kernel:
             self.record.tempo = ((m.top_time - m.takeaway.t) / (m.impact_time - m.top_time)
                                  if m.impact_time > m.top_time else NAN)
             faults_judge_tempo(&self.faults, self.record.tempo)
-
-    cdef void _copy_row(self, int slot, double* out) noexcept nogil:
-        cdef int i
-        for i in range(NUM_KPIS):
-            out[i] = self.kpi_ring[slot, i]
 
     # --- results of the last step -------------------------------------------------
 
@@ -230,11 +239,15 @@ cdef class Kernel:
 
     def severities(self, double[::1] out):
         """Copy the current swing's fault severities (0 = not seen) into ``out``."""
+        if out.shape[0] != NUM_FAULTS:
+            raise ValueError(f"out must have shape ({NUM_FAULTS},)")
         cdef int i
         for i in range(NUM_FAULTS):
             out[i] = self.faults.severity[i]
 
     def fault_severity(self, int fault):
+        if not 0 <= fault < NUM_FAULTS:
+            raise IndexError(f"fault {fault} outside 0..{NUM_FAULTS - 1}")
         return self.faults.severity[fault]
 
     def swing_record(self):

@@ -1,0 +1,1151 @@
+"""A plain numpy reference of the Cython analysis kernels, for tests.
+
+The same maths as ``frame.pyx``, ``phase.pyx``, ``faults.pyx`` and
+``stepper.pyx``, written independently and for clarity rather than speed:
+body points are numpy arrays, vectors are handled with numpy, and the
+per-frame functions (keypoints -> body points, body points -> KPIs) take any
+number of leading frame axes, so a whole recording can be converted in one
+call and the stepping :class:`ReferenceKernel` uses the same functions on one
+frame at a time. Every tuning constant is read from :mod:`.tuning`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import landmarks
+from ..catalog import COORDINATE_SYSTEMS, FAULT_IDS, KPI_NAMES, PHASES
+from . import tuning
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+# step() flags; equal to stepper.USABLE ... (the tests check that)
+USABLE = 1
+PHASE_BEGAN = 2
+SWING_ENDED = 4
+OUT_OF_ORDER = 8
+
+WORLD_Y_UP = COORDINATE_SYSTEMS.index("world_y_up")
+MEDIAPIPE_WORLD = COORDINATE_SYSTEMS.index("mediapipe_world")
+MEDIAPIPE_IMAGE = COORDINATE_SYSTEMS.index("mediapipe_image")
+
+# Constants the kernel keeps in its code rather than in tuning.py.
+MIN_TORSO = 1e-6  # read_body: shorter torso or shoulder line -> unusable frame
+MIN_ARM = 1e-9  # angle_at: a shorter limb has no angle
+MIN_LINE = 1e-9  # _add_line: a shorter horizontal line gives no direction
+MIN_TARGET = 1e-6  # make_reference: the summed line directions must be longer than this
+MIN_STANCE = 1e-6  # compute_kpis: narrower address stance -> no weight shift
+SEVERITY_AT_LIMIT = 0.3  # faults.pyx: severity runs 0.3 at the limit .. 1.0 at limit + span
+
+UP = np.array([0.0, 1.0, 0.0])
+
+
+class Point(IntEnum):
+    """The 14 body points the analysis reads, by role rather than by side."""
+
+    NOSE = 0
+    LEAD_SHOULDER = 1
+    TRAIL_SHOULDER = 2
+    LEAD_ELBOW = 3
+    TRAIL_ELBOW = 4
+    LEAD_WRIST = 5
+    TRAIL_WRIST = 6
+    LEAD_INDEX = 7
+    LEAD_HIP = 8
+    TRAIL_HIP = 9
+    LEAD_KNEE = 10
+    TRAIL_KNEE = 11
+    LEAD_ANKLE = 12
+    TRAIL_ANKLE = 13
+
+
+# KPI, fault and phase codes come from the catalog, whose order is the kernel's.
+Kpi = IntEnum("Kpi", {name.upper(): i for i, name in enumerate(KPI_NAMES)})
+Fault = IntEnum("Fault", {name: i for i, name in enumerate(FAULT_IDS)})
+Phase = IntEnum("Phase", {name.upper(): i for i, name in enumerate(PHASES)})
+NUM_KPIS = len(KPI_NAMES)
+NUM_FAULTS = len(FAULT_IDS)
+SWING_PHASES = (Phase.TAKEAWAY, Phase.BACKSWING, Phase.TOP_OF_SWING, Phase.DOWNSWING,
+                Phase.IMPACT, Phase.FOLLOW_THROUGH)
+
+
+def landmark_indices(lead_is_left: bool) -> NDArray[np.intp]:
+    """MediaPipe landmark index of each :class:`Point` (mirrors frame.pyx *_LEAD_INDEX)."""
+    lead, trail = ("left", "right") if lead_is_left else ("right", "left")
+    names = []
+    for point in Point:
+        role = point.name.lower()
+        if role.startswith("lead_"):
+            role = f"{lead}_{role[len('lead_'):]}"
+        elif role.startswith("trail_"):
+            role = f"{trail}_{role[len('trail_'):]}"
+        names.append(role)
+    return np.array([landmarks.LANDMARK_INDEX[name] for name in names])
+
+
+def axis_scale(convention: int, aspect: float) -> FloatArray:
+    """Per-axis factors that turn a convention's coordinates into y-up, right-handed ones.
+
+    MediaPipe world has y down and z away from the camera: turning it half a
+    turn about x makes y up and keeps the axes right-handed. MediaPipe image
+    coordinates are also y down, with x normalised by the image width and
+    z roughly at x's scale, so x and z are multiplied by width / height.
+    """
+    if convention == WORLD_Y_UP:
+        return np.array([1.0, 1.0, 1.0])
+    if convention == MEDIAPIPE_WORLD:
+        return np.array([1.0, -1.0, -1.0])
+    if convention == MEDIAPIPE_IMAGE:
+        return np.array([aspect, -1.0, -aspect])
+    raise ValueError(f"unknown coordinate convention code {convention}")
+
+
+# --- keypoints -> body points (frame.pyx read_body) ---------------------------------------
+
+
+def shoulder_mid(points: FloatArray) -> FloatArray:
+    return 0.5 * (points[..., Point.LEAD_SHOULDER, :] + points[..., Point.TRAIL_SHOULDER, :])
+
+
+def hip_mid(points: FloatArray) -> FloatArray:
+    return 0.5 * (points[..., Point.LEAD_HIP, :] + points[..., Point.TRAIL_HIP, :])
+
+
+def ankle_mid(points: FloatArray) -> FloatArray:
+    return 0.5 * (points[..., Point.LEAD_ANKLE, :] + points[..., Point.TRAIL_ANKLE, :])
+
+
+def torso_length(points: FloatArray) -> FloatArray:
+    """Hip centre to shoulder centre, in input units."""
+    return np.linalg.norm(shoulder_mid(points) - hip_mid(points), axis=-1)
+
+
+@dataclass(frozen=True)
+class Body:
+    """Body points of one frame, or of a stack of frames along leading axes.
+
+    Points a frame does not see (not finite, too large, or below the
+    visibility threshold) are NaN, so anything computed from them is NaN.
+    """
+
+    points: FloatArray  # (..., 14, 3), y up
+    ok: BoolArray  # (..., 14)
+    hands: FloatArray  # (..., 3) grip centre, NaN where no wrist is seen
+    usable: BoolArray  # (...,)
+
+    def point(self, p: Point) -> FloatArray:
+        return self.points[..., p, :]
+
+    @property
+    def shoulder_mid(self) -> FloatArray:
+        return shoulder_mid(self.points)
+
+    @property
+    def hip_mid(self) -> FloatArray:
+        return hip_mid(self.points)
+
+    @property
+    def feet(self) -> FloatArray:
+        """Midpoint of the ankles: the fixed point of a swing (NaN unless both are seen).
+
+        Travel is measured against it, because MediaPipe world coordinates
+        are centred on the hips, which therefore cannot be the origin.
+        """
+        return ankle_mid(self.points)
+
+    @property
+    def torso(self) -> FloatArray:
+        """Hip centre to shoulder centre, in input units."""
+        return torso_length(self.points)
+
+    def __getitem__(self, index: int | slice | NDArray) -> Body:
+        """The frame(s) at ``index`` along the first axis."""
+        return Body(self.points[index], self.ok[index], self.hands[index], self.usable[index])
+
+
+def body_points(keypoints: NDArray, convention: int, aspect: float, lead_is_left: bool,
+                min_visibility: float) -> tuple[FloatArray, BoolArray]:
+    """(..., 33, 4) keypoints -> (..., 14, 3) y-up body points (NaN where unseen) and their mask."""
+    picked = np.asarray(keypoints, dtype=np.float64)[..., landmark_indices(lead_is_left), :]
+    xyz, visibility = picked[..., :3], picked[..., 3]
+    with np.errstate(invalid="ignore"):
+        ok = (np.isfinite(picked).all(axis=-1)
+              & (np.abs(xyz) < tuning.MAX_ABS_COORD).all(axis=-1)
+              & (visibility >= min_visibility))
+    points = np.where(ok[..., None], xyz * axis_scale(convention, aspect), np.nan)
+    return points, ok
+
+
+def core_seen(points: FloatArray, ok: BoolArray) -> BoolArray:
+    """Both shoulders and hips seen, with a torso and a shoulder line of non-zero length."""
+    shoulders_hips = ok[..., [Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER, Point.LEAD_HIP,
+                              Point.TRAIL_HIP]].all(axis=-1)
+    shoulder_line = np.linalg.norm(
+        points[..., Point.LEAD_SHOULDER, :] - points[..., Point.TRAIL_SHOULDER, :], axis=-1)
+    with np.errstate(invalid="ignore"):
+        return shoulders_hips & (torso_length(points) >= MIN_TORSO) & (shoulder_line >= MIN_TORSO)
+
+
+def grip_centres(points: FloatArray, ok: BoolArray, core: BoolArray,
+                 offset_before: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Grip centre of each frame of an (N, 14, 3) sequence, and the grip offset after it.
+
+    Mirrors the wrist handling of read_body: the grip offset (trail wrist
+    minus lead wrist) is learnt from usable frames that see both wrists and
+    carried forward, so a frame that sees one wrist still places the grip.
+    """
+    lead, trail = points[:, Point.LEAD_WRIST], points[:, Point.TRAIL_WRIST]
+    learns = core & ok[:, Point.LEAD_WRIST] & ok[:, Point.TRAIL_WRIST]
+    # the latest learning frame at or before each frame (-1: none yet)
+    latest = np.maximum.accumulate(np.where(learns, np.arange(len(points)), -1))
+    offsets = np.where((latest >= 0)[:, None], (trail - lead)[latest], offset_before)
+    hands = np.where(ok[:, Point.LEAD_WRIST, None], lead + 0.5 * offsets, trail - 0.5 * offsets)
+    offset_after = offsets[-1] if len(points) else offset_before
+    return hands, offset_after
+
+
+def read_bodies(keypoints: NDArray, convention: int, aspect: float, lead_is_left: bool,
+                min_visibility: float,
+                grip_offset: FloatArray | None = None) -> tuple[Body, FloatArray]:
+    """(N, 33, 4) keypoints -> a stack of N bodies, and the grip offset after the last frame.
+
+    A frame is usable when its core is seen and at least one wrist is.
+    """
+    points, ok = body_points(keypoints, convention, aspect, lead_is_left, min_visibility)
+    core = core_seen(points, ok)
+    offset = np.zeros(3) if grip_offset is None else np.asarray(grip_offset, dtype=np.float64)
+    hands, offset = grip_centres(points, ok, core, offset)
+    usable = core & (ok[:, Point.LEAD_WRIST] | ok[:, Point.TRAIL_WRIST])
+    hands = np.where(usable[:, None], hands, np.nan)
+    return Body(points, ok, hands, usable), offset
+
+
+def convert_recording(keypoints: NDArray, convention: int, aspect: float = 1.0,
+                      lead_is_left: bool = True,
+                      min_visibility: float = 0.5) -> tuple[FloatArray, BoolArray, BoolArray]:
+    """A whole (N, 33, 4) recording -> y-up body points (N, 14, 3), point mask, usable mask."""
+    bodies, _ = read_bodies(keypoints, convention, aspect, lead_is_left, min_visibility)
+    return bodies.points, bodies.ok, bodies.usable
+
+
+# --- the address reference (frame.pyx make_reference, blend_body) -------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The address pose and the axes every KPI is measured along."""
+
+    body: Body  # one frame
+    target: FloatArray  # horizontal unit vector, trail side to lead side
+    ball: FloatArray  # horizontal unit vector toward the ball
+    shoulder_angle: float  # shoulder line direction at address, radians in (target, ball)
+    hip_angle: float
+    metres_per_unit: float
+
+
+def horizontal_direction(body: Body, lead: Point, trail: Point) -> FloatArray | None:
+    """Unit direction trail -> lead of one body line projected on the ground, if it has one."""
+    if not (body.ok[lead] and body.ok[trail]):
+        return None
+    d = (body.point(lead) - body.point(trail)) * np.array([1.0, 0.0, 1.0])
+    length = np.linalg.norm(d)
+    return d / length if length >= MIN_LINE else None
+
+
+def line_angle(body: Body, lead: Point, trail: Point, target: FloatArray,
+               ball: FloatArray) -> FloatArray:
+    """Direction of the trail -> lead line in the ground plane, radians from target toward ball."""
+    d = body.point(lead) - body.point(trail)
+    return np.arctan2(d @ ball, d @ target)
+
+
+def make_reference(body: Body, right_handed: bool, convention: int) -> Reference | None:
+    """Axes of an address pose (mirrors make_reference); None when it gives no target line.
+
+    The target line is the mean ground direction of the ankle, hip and
+    shoulder lines, near parallel at address. The ball is in front of the
+    golfer: target x up for a right-handed golfer, up x target for a left.
+    """
+    lines = [(Point.LEAD_ANKLE, Point.TRAIL_ANKLE), (Point.LEAD_HIP, Point.TRAIL_HIP),
+             (Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER)]
+    directions = [d for d in (horizontal_direction(body, *line) for line in lines) if d is not None]
+    total = np.sum(directions, axis=0) if directions else np.zeros(3)
+    if np.linalg.norm(total) < MIN_TARGET:
+        return None
+    target = total / np.linalg.norm(total)
+    ball = np.cross(target, UP) if right_handed else np.cross(UP, target)
+    if convention == MEDIAPIPE_IMAGE:
+        metres_per_unit = tuning.IMAGE_TORSO_METRES / float(body.torso)
+    else:
+        metres_per_unit = 1.0
+    return Reference(
+        body=body,
+        target=target,
+        ball=ball,
+        shoulder_angle=float(line_angle(body, Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER, target, ball)),
+        hip_angle=float(line_angle(body, Point.LEAD_HIP, Point.TRAIL_HIP, target, ball)),
+        metres_per_unit=metres_per_unit,
+    )
+
+
+def blend_body(average: Body, body: Body, alpha: float) -> Body:
+    """Move a smoothed pose toward ``body`` by ``alpha`` (mirrors blend_body).
+
+    Points the average has never seen are taken as they are; points this
+    frame does not see keep their average.
+    """
+    seen_both = (average.ok & body.ok)[:, None]
+    points = np.where(seen_both, average.points + alpha * (body.points - average.points),
+                      np.where(body.ok[:, None], body.points, average.points))
+    hands = average.hands + alpha * (body.hands - average.hands)
+    return Body(points, average.ok | body.ok, hands, average.usable)
+
+
+# --- KPIs (frame.pyx compute_kpis) ---------------------------------------------------------
+
+
+def joint_angle(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    """Angle ABC in degrees (mirrors geometry.angle_at); NaN when either limb has no length."""
+    u, v = a - b, c - b
+    with np.errstate(invalid="ignore"):
+        has_length = ((np.linalg.norm(u, axis=-1) >= MIN_ARM)
+                      & (np.linalg.norm(v, axis=-1) >= MIN_ARM))
+    angle = np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v), axis=-1), np.sum(u * v, axis=-1)))
+    return np.where(has_length, angle, np.nan)
+
+
+def wrap_degrees(angle: FloatArray) -> FloatArray:
+    """Wrap into (-180, 180]."""
+    return 180.0 - np.mod(180.0 - angle, 360.0)
+
+
+def joint_kpis(bodies: Body) -> dict[Kpi, FloatArray]:
+    """The KPIs that need no address: joint angles and wrist hinge."""
+    P = Point
+    p = bodies.point
+    return {
+        Kpi.LEAD_ELBOW: joint_angle(p(P.LEAD_SHOULDER), p(P.LEAD_ELBOW), p(P.LEAD_WRIST)),
+        Kpi.TRAIL_ELBOW: joint_angle(p(P.TRAIL_SHOULDER), p(P.TRAIL_ELBOW), p(P.TRAIL_WRIST)),
+        Kpi.LEAD_KNEE: joint_angle(p(P.LEAD_HIP), p(P.LEAD_KNEE), p(P.LEAD_ANKLE)),
+        Kpi.TRAIL_KNEE: joint_angle(p(P.TRAIL_HIP), p(P.TRAIL_KNEE), p(P.TRAIL_ANKLE)),
+        # 0 when the hand is in line with the forearm
+        Kpi.WRIST_HINGE: 180.0 - joint_angle(p(P.LEAD_ELBOW), p(P.LEAD_WRIST), p(P.LEAD_INDEX)),
+    }
+
+
+def travel(now: FloatArray, now_feet: FloatArray, then: FloatArray, then_feet: FloatArray) -> FloatArray:
+    """How far a point moved since address, relative to the feet (mirrors frame.pyx _travel)."""
+    return (now - now_feet) - (then - then_feet)
+
+
+def address_kpis(bodies: Body, ref: Reference) -> dict[Kpi, FloatArray]:
+    """The KPIs measured against the address: turns, spine, travel, weight shift.
+
+    Travel and weight shift need the feet both now and at address (NaN otherwise).
+    """
+    P = Point
+    shoulder = wrap_degrees(np.degrees(
+        line_angle(bodies, P.LEAD_SHOULDER, P.TRAIL_SHOULDER, ref.target, ref.ball)
+        - ref.shoulder_angle))
+    hip = wrap_degrees(np.degrees(
+        line_angle(bodies, P.LEAD_HIP, P.TRAIL_HIP, ref.target, ref.ball) - ref.hip_angle))
+    spine = bodies.shoulder_mid - bodies.hip_mid
+    a, feet, address_feet = ref.body, bodies.feet, ref.body.feet
+    head = travel(bodies.point(P.NOSE), feet, a.point(P.NOSE), address_feet) * ref.metres_per_unit
+    pelvis = travel(bodies.hip_mid, feet, a.hip_mid, address_feet) * ref.metres_per_unit
+    hands = travel(bodies.hands, feet, a.hands, address_feet) * ref.metres_per_unit
+    stance = (bodies.point(P.LEAD_ANKLE) - bodies.point(P.TRAIL_ANKLE)) @ ref.target
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # hip centre between the ankles: -1 over the trail ankle, +1 over the lead
+        weight = 2.0 * ((bodies.hip_mid - bodies.point(P.TRAIL_ANKLE)) @ ref.target) / stance - 1.0
+    weight = np.where((np.abs(stance) > MIN_STANCE) & ~np.isnan(address_feet[..., 0]), weight, np.nan)
+    return {
+        Kpi.SHOULDER_TURN: shoulder,
+        Kpi.HIP_TURN: hip,
+        Kpi.X_FACTOR: shoulder - hip,
+        # both + when the spine leans toward the ball / away from the target
+        Kpi.SPINE_TILT: np.degrees(np.arctan2(spine @ ref.ball, spine[..., 1])),
+        Kpi.SIDE_BEND: np.degrees(np.arctan2(-(spine @ ref.target), spine[..., 1])),
+        Kpi.HEAD_SWAY: -(head @ ref.target),
+        Kpi.HEAD_LIFT: head[..., 1],
+        Kpi.PELVIS_SWAY: -(pelvis @ ref.target),
+        Kpi.PELVIS_THRUST: pelvis @ ref.ball,
+        Kpi.HAND_HEIGHT: hands[..., 1],
+        Kpi.WEIGHT_SHIFT: weight,
+    }
+
+
+def frame_kpis(bodies: Body, ref: Reference | None, hand_speed: float | FloatArray) -> FloatArray:
+    """All KPIs of one or many usable frames against one address (mirrors compute_kpis).
+
+    Returns (..., NUM_KPIS); NaN where a point or the address is missing.
+    """
+    out = np.full((*bodies.usable.shape, NUM_KPIS), np.nan)
+    values = joint_kpis(bodies)
+    values[Kpi.HAND_SPEED] = hand_speed
+    if ref is not None:
+        values.update(address_kpis(bodies, ref))
+    for kpi, value in values.items():
+        out[..., kpi] = value
+    return out
+
+
+# --- the phase machine (phase.pyx) ---------------------------------------------------------
+
+
+class Marker(NamedTuple):
+    """A frame the machine points back to."""
+
+    frame: int
+    t: float
+    slot: int
+
+
+NO_MARKER = Marker(0, math.nan, 0)
+
+
+class Sample(NamedTuple):
+    """The hands' rise and gap at one frame of the phase machine."""
+
+    t: float
+    rise: float
+    gap: float
+
+
+NO_SAMPLE = Sample(math.nan, math.nan, math.nan)
+
+
+@dataclass
+class Extremum:
+    """A peak or trough of a sampled signal with the samples either side (mirrors phase.pxd).
+
+    ``after`` is the first later sample that did not beat the extreme.
+    """
+
+    t: float
+    value: float
+    before: tuple[float, float]  # (time, value)
+    after: tuple[float, float] = (math.nan, math.nan)
+
+    def note_next(self, t: float, value: float) -> None:
+        if math.isnan(self.after[0]):
+            self.after = (t, value)
+
+    def samples(self) -> tuple[FloatArray, FloatArray] | None:
+        """(times, values) of the three samples, or None unless they are in time order."""
+        t = np.array([self.before[0], self.t, self.after[0]])
+        if not (t[0] < t[1] < t[2]):
+            return None
+        return t, np.array([self.before[1], self.value, self.after[1]])
+
+
+def peak_time(peak: Extremum) -> float:
+    """Vertex of the parabola through a peak and its neighbours (mirrors _peak_time).
+
+    The hands turn smoothly at the top, so a parabola places it between frames.
+    """
+    samples = peak.samples()
+    if samples is None:
+        return peak.t
+    t, y = samples
+    curvature, slope, _ = np.polyfit(t - peak.t, y, 2)
+    if not curvature < 0.0:
+        return peak.t
+    return float(np.clip(peak.t - slope / (2.0 * curvature), t[0], t[2]))
+
+
+def trough_time(trough: Extremum) -> float:
+    """Tip of a symmetric V through a trough and its neighbours (mirrors _trough_time).
+
+    The hands pass their address spot fast at impact: the V takes the steeper
+    side's slope, measured through the trough sample, and mirrors it through
+    the other side's outer sample.
+    """
+    samples = trough.samples()
+    if samples is None:
+        return trough.t
+    (t1, t2, t3), (y1, y2, y3) = samples
+    falling, rising = (y1 - y2) / (t2 - t1), (y3 - y2) / (t3 - t2)
+    slope = max(falling, rising)
+    if not slope > 0.0:
+        return trough.t
+
+    def meet(fall_t: float, fall_y: float, rise_t: float, rise_y: float) -> float:
+        # y = fall_y - slope (t - fall_t) meets y = rise_y + slope (t - rise_t)
+        return 0.5 * (fall_t + rise_t) + (fall_y - rise_y) / (2.0 * slope)
+
+    if falling >= rising:
+        return float(meet(t2, y2, t3, y3))
+    return float(meet(t1, y1, t2, y2))
+
+
+class PhaseMachine:
+    """Mirrors phase.pyx: causal phase detection from the hands' path against the address.
+
+    Lengths are in address torso lengths and times in seconds (see tuning.py).
+    """
+
+    def __init__(self, right_handed: bool, convention: int) -> None:
+        self.right_handed = right_handed
+        self.convention = convention
+        # MediaPipe's image depth is too noisy to measure distances with
+        self.axis_weights = np.array([1.0, 1.0, 0.0 if convention == MEDIAPIPE_IMAGE else 1.0])
+        self.reset()
+
+    def reset(self) -> None:
+        self.phase = Phase.IDLE
+        self.p_position = 0
+        self.ref: Reference | None = None
+        self.last = NO_MARKER  # last usable frame
+        self.last_hands = np.full(3, np.nan)
+        self.hands = np.full(3, np.nan)  # grip centre, lightly smoothed against jitter
+        self.anchor = NO_MARKER  # when hands and hips settled where they are
+        self.anchor_hands = np.full(3, np.nan)
+        self.anchor_hips = np.full(3, np.nan)
+        self.finish_hands = np.full(3, np.nan)
+        self.t_phase = math.nan  # when the current phase began
+        self.at_address = self.takeaway = self.top = self.impact = self.finish = NO_MARKER
+        self.at_address_gap = math.nan  # hands from their address spot at ``at_address``
+        self.previous = NO_SAMPLE  # the last frame that measured rise and gap
+        self.highest = Extremum(math.nan, math.nan, (math.nan, math.nan))  # rise in the backswing
+        self.closest = Extremum(math.nan, math.inf, (math.nan, math.nan))  # gap in the downswing
+        self.top_time = math.nan  # sub-frame estimates of the top and impact
+        self.impact_time = math.nan
+        self.swings = 0
+        self.event_phase: Phase | None = None
+        self.event = NO_MARKER
+        self.swing_done = False
+
+    # geometry against the address, in address torso lengths
+
+    def distance(self, a: FloatArray, b: FloatArray) -> float:
+        return float(np.linalg.norm((a - b) * self.axis_weights))
+
+    def hands_rise(self) -> float:
+        """Smoothed hands above their address height, in address torso lengths (NaN before an address)."""
+        if self.ref is None:
+            return math.nan
+        return float((self.hands[1] - self.ref.body.hands[1]) / self.ref.body.torso)
+
+    def hands_gap(self) -> float:
+        """Smoothed hands from their address spot, in address torso lengths."""
+        return self.distance(self.hands, self.ref.body.hands) / float(self.ref.body.torso)
+
+    def hip_travel(self, body: Body) -> float:
+        """Ground distance the hips moved over the feet since address (0 when the feet are unseen)."""
+        a = self.ref.body
+        d = travel(body.hip_mid, body.feet, a.hip_mid, a.feet) * np.array([1.0, 0.0, 1.0])
+        return 0.0 if np.isnan(d).any() else self.distance(d, np.zeros(3)) / float(a.torso)
+
+    def smooth_hands(self, hands: FloatArray, dt: float) -> None:
+        """Follow the grip with a short exponential filter."""
+        if dt <= tuning.GAP_MAX_S:
+            self.hands = self.hands + (1.0 - math.exp(-dt / tuning.HAND_SMOOTH_S)) * (hands - self.hands)
+        else:
+            self.hands = hands  # after a gap the old grip says nothing: start again from this frame
+
+    def looks_like_address(self, body: Body) -> bool:
+        """Hands low and, where both wrists are seen, together on a grip."""
+        torso = float(body.torso)
+        if (body.hands[1] - body.shoulder_mid[1]) / torso > tuning.HANDS_LOW:
+            return False
+        if body.ok[Point.LEAD_WRIST] and body.ok[Point.TRAIL_WRIST]:
+            grip = self.distance(body.point(Point.LEAD_WRIST), body.point(Point.TRAIL_WRIST))
+            return grip / torso < tuning.GRIP_MAX
+        return True
+
+    @staticmethod
+    def arm_level(body: Body, wrist: Point, shoulder: Point, torso: float) -> bool:
+        """The arm is at or above parallel: its wrist is level with its shoulder."""
+        wrist_y = body.point(wrist)[1] if body.ok[wrist] else body.hands[1]
+        return bool(wrist_y >= body.point(shoulder)[1] - tuning.ARM_PARALLEL * torso)
+
+    # transitions
+
+    def enter(self, phase: Phase, at: Marker) -> None:
+        self.phase = phase
+        self.t_phase = at.t
+        self.event_phase = phase
+        self.event = at
+
+    def finish_at(self, at: Marker, hands: FloatArray) -> None:
+        self.finish = at
+        self.finish_hands = hands
+        self.p_position = 10
+        self.swing_done = True
+        self.enter(Phase.FINISH, at)
+
+    def abandon(self, now: Marker, hands: FloatArray) -> None:
+        if self.phase == Phase.FOLLOW_THROUGH:
+            # the swing was counted at impact: close it rather than lose it
+            self.finish_at(now, hands)
+        else:
+            self.p_position = 0
+            self.enter(Phase.IDLE, now)
+
+    def close(self) -> None:
+        """End of stream: a swing already past impact finishes at the last usable frame."""
+        self.event_phase = None
+        self.swing_done = False
+        if self.phase in (Phase.IMPACT, Phase.FOLLOW_THROUGH):
+            self.finish_at(self.last, self.last_hands)
+
+    def step(self, body: Body, now: Marker) -> None:
+        """Feed one frame (usable or not) of the stream."""
+        self.event_phase = None
+        self.swing_done = False
+        if self.phase in SWING_PHASES and now.t - self.last.t > tuning.GAP_MAX_S:
+            self.abandon(now, body.hands if body.usable else self.last_hands)
+        if not body.usable:
+            return
+        dt = now.t - self.last.t if not math.isnan(self.last.t) else math.inf
+        self.last, self.last_hands = now, body.hands
+        self.smooth_hands(body.hands, dt)
+        torso = float(self.ref.body.torso if self.ref is not None else body.torso)
+        self.update_stillness(body, now, torso)
+        still_for = now.t - self.anchor.t
+
+        if self.phase == Phase.FINISH:
+            if self.distance(body.hands, self.finish_hands) > tuning.FINISH_LEAVE * torso:
+                self.p_position = 0
+                self.enter(Phase.IDLE, now)
+            return
+        if self.phase == Phase.IDLE:
+            if still_for >= tuning.ADDRESS_STILL_S and self.looks_like_address(body):
+                self.arm(body, now)
+            return
+        if self.hip_travel(body) > tuning.WALKED:
+            self.abandon(now, body.hands)
+            return
+        rise, gap = self.hands_rise(), self.hands_gap()
+        previous, self.previous = self.previous, Sample(now.t, rise, gap)
+        if self.phase == Phase.SETUP:
+            self.step_setup(body, now, gap, dt)
+        elif self.phase == Phase.TAKEAWAY:
+            self.step_takeaway(body, now, rise, gap, previous, still_for)
+        elif self.phase == Phase.BACKSWING:
+            self.step_backswing(body, now, rise, torso, previous)
+        elif self.phase in (Phase.TOP_OF_SWING, Phase.DOWNSWING):
+            if self.phase == Phase.TOP_OF_SWING:
+                self.enter(Phase.DOWNSWING, now)
+            self.step_downswing(body, now, rise, gap, torso, previous)
+        elif self.phase == Phase.IMPACT:
+            self.enter(Phase.FOLLOW_THROUGH, now)
+        else:
+            self.step_follow_through(body, now, rise, torso, still_for)
+
+    def update_stillness(self, body: Body, now: Marker, torso: float) -> None:
+        """Re-anchor when hands or hips leave the radius they settled in."""
+        radius = tuning.STILL_RADIUS * torso
+        if (math.isnan(self.anchor.t)
+                or self.distance(body.hands, self.anchor_hands) > radius
+                or self.distance(body.hip_mid, self.anchor_hips) > radius):
+            self.anchor_hands, self.anchor_hips = body.hands, body.hip_mid
+            self.anchor = now
+
+    def arm(self, body: Body, now: Marker) -> None:
+        """A stable address: take this pose as the reference and wait for a takeaway (mirrors _arm)."""
+        ref = make_reference(body, self.right_handed, self.convention)
+        if ref is None:
+            return  # no target line: keep the previous address, if any
+        self.ref = ref
+        self.p_position = 1
+        self.at_address, self.at_address_gap = now, 0.0  # the hands define the address spot
+        self.enter(Phase.SETUP, self.anchor)  # the address began when the golfer settled
+
+    def step_setup(self, body: Body, now: Marker, gap: float, dt: float) -> None:
+        if gap < tuning.AT_ADDRESS:
+            # still at address: keep refining the address pose
+            alpha = 1.0 - math.exp(-dt / tuning.ADDRESS_SMOOTH_S)
+            blended = blend_body(self.ref.body, body, alpha)
+            self.ref = (make_reference(blended, self.right_handed, self.convention)
+                        or replace(self.ref, body=blended))
+            self.at_address, self.at_address_gap = now, self.hands_gap()
+        elif gap > tuning.TAKEAWAY_START:
+            self.takeaway = self.takeaway_start(now, gap)
+            self.enter(Phase.TAKEAWAY, self.takeaway)
+
+    def takeaway_start(self, now: Marker, gap: float) -> Marker:
+        """Where the takeaway began, between the last frame at address and now.
+
+        The hands leave address from rest, so their distance grows about as
+        the square of time: the start is where the parabola through the
+        hands' distance at both frames meets zero, no more than
+        TAKEAWAY_BACKTRACK detection spans back and not before the address.
+        """
+        last, last_gap = self.at_address, self.at_address_gap
+        if not (last_gap > 0.0 and gap > last_gap):
+            return last
+        span = now.t - last.t
+        # gap ~ (t - start)^2: sqrt(gap / last_gap) = (now.t - start) / (last.t - start)
+        back = min(span / (math.sqrt(gap / last_gap) - 1.0), tuning.TAKEAWAY_BACKTRACK * span)
+        back = min(back, last.t - self.t_phase)
+        frames_back = math.floor(back / span * (now.frame - last.frame) + 0.5)
+        return Marker(last.frame - frames_back, last.t - back, last.slot)
+
+    def step_takeaway(self, body: Body, now: Marker, rise: float, gap: float, previous: Sample,
+                      still_for: float) -> None:
+        if rise > tuning.BACKSWING_RISE:
+            self.p_position = 2
+            self.top = now
+            self.highest = Extremum(now.t, rise, (previous.t, previous.rise))
+            self.enter(Phase.BACKSWING, now)
+        elif gap < tuning.AT_ADDRESS:
+            self.at_address, self.at_address_gap = now, gap
+            self.enter(Phase.SETUP, now)
+        elif (gap > tuning.READDRESS_GAP and still_for >= tuning.ADDRESS_STILL_S
+              and self.looks_like_address(body)):
+            self.arm(body, now)  # settled well away from the old spot (that "takeaway" was a step)
+        elif now.t - self.takeaway.t > tuning.TAKEAWAY_MAX_S:
+            self.abandon(now, self.last_hands)
+
+    def step_backswing(self, body: Body, now: Marker, rise: float, torso: float,
+                       previous: Sample) -> None:
+        if self.p_position < 3 and self.arm_level(body, Point.LEAD_WRIST, Point.LEAD_SHOULDER, torso):
+            self.p_position = 3
+        if rise > self.highest.value:
+            # the highest hands so far: the top, until they drop clearly below it
+            self.top = now
+            self.highest = Extremum(now.t, rise, (previous.t, previous.rise))
+            return
+        self.highest.note_next(now.t, rise)
+        top = self.highest.value
+        if top >= tuning.TOP_MIN_RISE and rise < top - tuning.TOP_DROP:
+            self.p_position = 4
+            self.top_time = peak_time(self.highest)
+            self.closest = Extremum(math.nan, math.inf, (math.nan, math.nan))
+            self.enter(Phase.TOP_OF_SWING, self.top)
+        elif now.t - self.takeaway.t > tuning.BACKSWING_MAX_S:
+            self.abandon(now, self.last_hands)
+
+    def step_downswing(self, body: Body, now: Marker, rise: float, gap: float, torso: float,
+                       previous: Sample) -> None:
+        lead_arm_level = self.arm_level(body, Point.LEAD_WRIST, Point.LEAD_SHOULDER, torso)
+        if self.p_position < 5 and not lead_arm_level:
+            self.p_position = 5
+        if self.p_position == 5 and rise < tuning.BACKSWING_RISE:
+            self.p_position = 6
+        if rise < tuning.IMPACT_ZONE:
+            closest = self.closest
+            if gap < closest.value:
+                # the closest pass to the address spot so far
+                self.impact = now
+                self.closest = Extremum(now.t, gap, (previous.t, previous.gap))
+            else:
+                closest.note_next(now.t, gap)
+                if closest.value < tuning.IMPACT_NEAR and gap > closest.value + tuning.IMPACT_PASS:
+                    self.p_position = 7
+                    self.swings += 1
+                    self.impact_time = trough_time(closest)
+                    self.enter(Phase.IMPACT, self.impact)
+                    return
+        if now.t - self.top.t > tuning.DOWNSWING_MAX_S:
+            self.abandon(now, self.last_hands)
+
+    def step_follow_through(self, body: Body, now: Marker, rise: float, torso: float,
+                            still_for: float) -> None:
+        if self.p_position == 7 and rise > tuning.BACKSWING_RISE:
+            self.p_position = 8
+        if self.p_position == 8 and self.arm_level(body, Point.TRAIL_WRIST, Point.TRAIL_SHOULDER, torso):
+            self.p_position = 9
+        if (still_for >= tuning.FINISH_STILL_S
+                and self.anchor.t - self.impact.t >= tuning.FINISH_MIN_S):
+            self.finish_at(self.anchor, self.anchor_hands)
+        elif now.t - self.impact.t > tuning.FOLLOW_MAX_S:
+            self.finish_at(now, body.hands)
+
+
+# --- fault rules (faults.pyx) --------------------------------------------------------------
+
+
+@dataclass
+class PairPeak:
+    """Max over consecutive frame pairs of the pair's smaller value (mirrors Peak).
+
+    A NaN (outside the window, or not measurable) breaks the pair, so one
+    odd frame never counts on its own.
+    """
+
+    value: float = -math.inf
+    prev: float = math.nan
+
+    def track(self, value: float) -> None:
+        if math.isnan(value):
+            self.prev = math.nan
+            return
+        if not math.isnan(self.prev):
+            self.value = max(self.value, min(value, self.prev))
+        self.prev = value
+
+
+def severity(excess: float, span: float) -> float:
+    """0.3 at the limit rising linearly to 1.0 at limit + span."""
+    return SEVERITY_AT_LIMIT + (1.0 - SEVERITY_AT_LIMIT) * min(excess / span, 1.0)
+
+
+class FaultTracker:
+    """Mirrors faults.pyx: each rule's metric, debounced by pairs over its phase window."""
+
+    def __init__(self) -> None:
+        self.limits = np.zeros(NUM_FAULTS)
+        self.spans = np.ones(NUM_FAULTS)
+        self.tempo_low, self.tempo_high = math.nan, math.nan
+        self.begin(np.full(NUM_KPIS, np.nan))
+
+    def begin(self, address: FloatArray) -> None:
+        """A new swing, measured against these address KPIs."""
+        self.peaks = [PairPeak() for _ in range(NUM_FAULTS)]
+        self.severity = np.zeros(NUM_FAULTS)
+        self.judged = np.zeros(NUM_FAULTS, dtype=bool)
+        self.address_spine_tilt = float(address[Kpi.SPINE_TILT])
+        self.address_trail_knee = float(address[Kpi.TRAIL_KNEE])
+        self.top_wrist_hinge = PairPeak()  # the hinge set at the top: peak of the late backswing
+        self.top_rise = math.nan
+
+    def at_top(self, top_rise: float) -> None:
+        self.top_rise = top_rise
+
+    @staticmethod
+    def late_backswing(phase: Phase, p_position: int) -> bool:
+        """From the lead arm at parallel (P3) to the top."""
+        return (phase == Phase.BACKSWING and p_position >= 3) or phase == Phase.TOP_OF_SWING
+
+    def swing_metrics(self, k: FloatArray, phase: Phase, p_position: int,
+                      rise: float) -> dict[Fault, float]:
+        """Each rule's metric in this frame, NaN outside the rule's window (but the after-impact rules)."""
+        backswing = phase in (Phase.BACKSWING, Phase.TOP_OF_SWING)
+        late_backswing = self.late_backswing(phase, p_position)
+        downswing = phase in (Phase.DOWNSWING, Phase.IMPACT)
+        top_hinge = self.top_wrist_hinge.value if self.top_wrist_hinge.value > -math.inf else math.nan
+        if math.isnan(self.top_rise):
+            casting_rise = math.nan  # no top yet: no casting window
+        else:
+            casting_rise = max(tuning.CASTING_TOP_SHARE * self.top_rise, tuning.CASTING_MIN_RISE)
+        windows: dict[Fault, tuple[bool, float]] = {
+            Fault.SWAY: (phase == Phase.TAKEAWAY or backswing, k[Kpi.PELVIS_SWAY]),
+            Fault.SLIDE: (downswing, -k[Kpi.PELVIS_SWAY]),
+            Fault.EARLY_EXTENSION: (downswing, k[Kpi.PELVIS_THRUST]),
+            Fault.LOSS_OF_POSTURE: (backswing or downswing,
+                                    self.address_spine_tilt - k[Kpi.SPINE_TILT]),
+            Fault.REVERSE_SPINE: (late_backswing, -k[Kpi.SIDE_BEND]),
+            Fault.BENT_LEAD_ARM: (late_backswing, 180.0 - k[Kpi.LEAD_ELBOW]),
+            Fault.CASTING: (phase == Phase.DOWNSWING and rise >= casting_rise,
+                            top_hinge - k[Kpi.WRIST_HINGE]),
+            Fault.HEAD_MOVEMENT: (Phase.TAKEAWAY <= phase <= Phase.IMPACT,
+                                  math.hypot(k[Kpi.HEAD_SWAY], k[Kpi.HEAD_LIFT])),
+            Fault.TRAIL_KNEE_STRAIGHTENING: (backswing,
+                                             k[Kpi.TRAIL_KNEE] - self.address_trail_knee),
+            Fault.INSUFFICIENT_SHOULDER_TURN: (backswing, k[Kpi.SHOULDER_TURN]),
+        }
+        return {fault: float(value) if inside else math.nan for fault, (inside, value) in windows.items()}
+
+    @staticmethod
+    def after_impact_metrics(k: FloatArray, after_impact: bool, since_impact: float) -> dict[Fault, float]:
+        """The rules watching the moments after impact (mirrors faults.pyx _after_impact)."""
+        windows: dict[Fault, tuple[bool, float]] = {
+            Fault.CHICKEN_WING: (after_impact and since_impact <= tuning.CHICKEN_WING_WINDOW_S,
+                                 180.0 - k[Kpi.LEAD_ELBOW]),
+            Fault.HANGING_BACK: (after_impact and since_impact <= tuning.HANGING_BACK_WINDOW_S,
+                                 k[Kpi.WEIGHT_SHIFT]),
+        }
+        return {fault: float(value) if inside else math.nan for fault, (inside, value) in windows.items()}
+
+    def track(self, metrics: dict[Fault, float]) -> None:
+        """Feed each rule its metric; a rule whose peak passes its limit gets a severity."""
+        for fault, metric in metrics.items():
+            peak = self.peaks[fault]
+            peak.track(metric)
+            if fault in (Fault.INSUFFICIENT_SHOULDER_TURN, Fault.HANGING_BACK):
+                continue  # "falls short" rules are judged once, when their window closes
+            excess = peak.value - self.limits[fault]
+            if excess > 0.0:
+                self.severity[fault] = severity(excess, self.spans[fault])
+
+    def step(self, k: FloatArray, phase: Phase, p_position: int, rise: float,
+             since_impact: float) -> None:
+        """Feed one usable frame of the swing in progress (mirrors faults_step)."""
+        late_backswing = self.late_backswing(phase, p_position)
+        self.top_wrist_hinge.track(float(k[Kpi.WRIST_HINGE]) if late_backswing else math.nan)
+        self.track(self.swing_metrics(k, phase, p_position, rise))
+        after_impact = phase in (Phase.IMPACT, Phase.FOLLOW_THROUGH)
+        self.track(self.after_impact_metrics(k, after_impact, since_impact))
+        if phase == Phase.FOLLOW_THROUGH and since_impact > tuning.HANGING_BACK_WINDOW_S:
+            self.judge_falls_short(Fault.HANGING_BACK)
+
+    def impact_frame(self, k: FloatArray) -> None:
+        """Feed the impact frame itself once impact is confirmed (it was read as downswing)."""
+        self.track(self.after_impact_metrics(k, True, 0.0))
+
+    def judge_falls_short(self, fault: Fault) -> None:
+        """A "did not reach" rule: judged once, when its window has closed."""
+        if self.judged[fault]:
+            return
+        self.judged[fault] = True
+        peak = self.peaks[fault].value
+        if peak == -math.inf:
+            return  # never measured: no verdict
+        if peak < self.limits[fault]:
+            self.severity[fault] = severity(self.limits[fault] - peak, self.spans[fault])
+
+    def judge_tempo(self, tempo: float) -> None:
+        """Distance of the tempo outside its band, as a log ratio."""
+        if not tempo > 0.0:
+            return
+        excess = max(math.log(self.tempo_low / tempo), math.log(tempo / self.tempo_high))
+        if excess > 0.0:
+            self.severity[Fault.POOR_TEMPO] = severity(excess, self.spans[Fault.POOR_TEMPO])
+
+
+# --- the session stepper (stepper.pyx Kernel) ----------------------------------------------
+
+
+@dataclass
+class SwingRecord:
+    number: int = 0
+    takeaway: Marker = NO_MARKER
+    top: Marker = NO_MARKER
+    impact: Marker = NO_MARKER
+    finish: Marker = NO_MARKER
+    top_time: float = math.nan  # sub-frame estimates
+    impact_time: float = math.nan
+    tempo: float = math.nan
+    address_kpis: FloatArray = field(default_factory=lambda: np.full(NUM_KPIS, np.nan))
+    top_kpis: FloatArray = field(default_factory=lambda: np.full(NUM_KPIS, np.nan))
+    impact_kpis: FloatArray = field(default_factory=lambda: np.full(NUM_KPIS, np.nan))
+    x_factor: PairPeak = field(default_factory=PairPeak)
+
+
+class HandSpeed:
+    """Smoothed hand speed in metres per second (mirrors the filter in stepper.pyx _step)."""
+
+    def __init__(self, convention: int) -> None:
+        self.speed = 0.0
+        self.t_prev = math.nan
+        self.hands_prev = np.full(3, np.nan)
+        # MediaPipe's image depth is too noisy to count as grip travel
+        self.axes = np.array([1.0, 1.0, 0.0 if convention == MEDIAPIPE_IMAGE else 1.0])
+
+    def update(self, hands: FloatArray, t: float, metres_per_unit: float) -> float:
+        dt = t - self.t_prev
+        if 0.0 < dt <= tuning.GAP_MAX_S:
+            travel = (hands - self.hands_prev) * self.axes
+            raw = float(np.linalg.norm(travel)) * metres_per_unit / dt
+            self.speed += (1.0 - math.exp(-dt / tuning.HAND_SPEED_SMOOTH_S)) * (raw - self.speed)
+        else:
+            self.speed = 0.0  # first frame, or after a gap
+        self.hands_prev, self.t_prev = hands, t
+        return self.speed
+
+
+class ReferenceKernel:
+    """The numpy twin of :class:`stepper.Kernel`: same constructor, same interface.
+
+    Reads each frame from ``ring[slot]`` and writes its KPIs to
+    ``kpi_ring[slot]`` as float32, exactly as the kernel does.
+    """
+
+    def __init__(self, ring: NDArray[np.float32], kpi_ring: NDArray[np.float32], convention: int,
+                 aspect: float, right_handed: bool, min_visibility: float, limits: NDArray,
+                 spans: NDArray, tempo_low: float, tempo_high: float) -> None:
+        if ring.ndim != 3 or ring.shape[1:] != landmarks.FRAME_SHAPE:
+            raise ValueError("ring must have shape (capacity, 33, 4)")
+        if kpi_ring.shape != (ring.shape[0], NUM_KPIS):
+            raise ValueError(f"kpi_ring must have shape ({ring.shape[0]}, {NUM_KPIS})")
+        if ring.dtype != np.float32 or kpi_ring.dtype != np.float32:
+            raise ValueError("ring and kpi_ring must be float32")
+        if len(limits) != NUM_FAULTS or len(spans) != NUM_FAULTS:
+            raise ValueError(f"limits and spans need {NUM_FAULTS} values")
+        if convention not in (WORLD_Y_UP, MEDIAPIPE_WORLD, MEDIAPIPE_IMAGE):
+            raise ValueError(f"unknown coordinate convention code {convention}")
+        self._ring = ring  # not copied: the caller writes frames into it
+        self._kpi_ring = kpi_ring
+        self._convention = convention
+        self._aspect = float(aspect)
+        self._right_handed = bool(right_handed)
+        self._min_visibility = float(min_visibility)
+        self._machine = PhaseMachine(self._right_handed, convention)
+        self._faults = FaultTracker()
+        self.set_thresholds(limits, spans, tempo_low, tempo_high)
+        self.reset()
+
+    @property
+    def capacity(self) -> int:
+        return self._ring.shape[0]
+
+    def reset(self) -> None:
+        """Forget everything about the stream (thresholds are kept)."""
+        self._machine.reset()
+        self._grip_offset = np.zeros(3)
+        self._hand_speed = HandSpeed(self._convention)
+        self._t_last = -math.inf
+        self._record = SwingRecord()
+        self._frame_kpis = np.full(NUM_KPIS, np.nan)
+        self._faults.begin(np.full(NUM_KPIS, np.nan))
+
+    def set_thresholds(self, limits: NDArray, spans: NDArray, tempo_low: float,
+                       tempo_high: float) -> None:
+        limits = np.asarray(limits, dtype=np.float64)
+        spans = np.asarray(spans, dtype=np.float64)
+        if limits.shape != (NUM_FAULTS,) or spans.shape != (NUM_FAULTS,):
+            raise ValueError(f"limits and spans need {NUM_FAULTS} values")
+        if not (spans > 0.0).all():
+            raise ValueError("every span must be positive")
+        if not 0.0 < tempo_low < tempo_high:
+            raise ValueError("need 0 < tempo_low < tempo_high")
+        self._faults.limits = limits.copy()
+        self._faults.spans = spans.copy()
+        self._faults.tempo_low, self._faults.tempo_high = float(tempo_low), float(tempo_high)
+
+    def step(self, slot: int, frame: int, t: float) -> int:
+        """Analyse the frame in ring[slot]; return USABLE | PHASE_BEGAN | SWING_ENDED bits."""
+        if not 0 <= slot < self.capacity:
+            raise IndexError(f"slot {slot} outside the ring of {self.capacity}")
+        m = self._machine
+        if not (t > self._t_last) or t == math.inf:
+            # a repeated, backwards or non-finite timestamp would break every rate
+            self._frame_kpis = np.full(NUM_KPIS, np.nan)
+            self._kpi_ring[slot] = np.nan
+            m.event_phase, m.swing_done = None, False
+            return OUT_OF_ORDER
+        self._t_last = t
+        bodies, self._grip_offset = read_bodies(
+            self._ring[slot][None], self._convention, self._aspect, self._right_handed,
+            self._min_visibility, self._grip_offset)
+        body = bodies[0]
+        flags = 0
+        if body.usable:
+            flags |= USABLE
+            self._hand_speed.update(body.hands, t, self._metres_per_unit(body))
+        m.step(body, Marker(int(frame), float(t), int(slot)))
+
+        if body.usable:
+            self._frame_kpis = frame_kpis(body, m.ref, self._hand_speed.speed)
+        else:
+            self._frame_kpis = np.full(NUM_KPIS, np.nan)
+        self._kpi_ring[slot] = self._frame_kpis.astype(np.float32)
+
+        # the KPIs of top and impact candidates are kept as they are seen (mirrors _step)
+        if m.top.t == t and m.phase == Phase.BACKSWING:
+            self._record.top_kpis = self._frame_kpis.copy()
+        if m.impact.t == t and m.phase == Phase.DOWNSWING:
+            self._record.impact_kpis = self._frame_kpis.copy()
+        if m.event_phase is not None:
+            flags |= PHASE_BEGAN
+            self._on_phase(m.event_phase)
+        if body.usable and m.phase in SWING_PHASES:
+            self._faults.step(self._frame_kpis, m.phase, m.p_position, m.hands_rise(),
+                              t - m.impact.t)
+            in_x_factor_window = Phase.BACKSWING <= m.phase <= Phase.IMPACT
+            self._record.x_factor.track(
+                self._frame_kpis[Kpi.X_FACTOR] if in_x_factor_window else math.nan)
+        return self._after_machine(flags)
+
+    def close(self) -> int:
+        """End of stream: finish a swing that is past impact. Returns step() flags."""
+        self._machine.close()
+        return self._after_machine(0)
+
+    def _metres_per_unit(self, body: Body) -> float:
+        if self._machine.ref is not None:
+            return self._machine.ref.metres_per_unit
+        if self._convention == MEDIAPIPE_IMAGE:
+            return tuning.IMAGE_TORSO_METRES / float(body.torso)
+        return 1.0
+
+    def _after_machine(self, flags: int) -> int:
+        m = self._machine
+        if m.swing_done:
+            if m.event_phase == Phase.FINISH:
+                flags |= PHASE_BEGAN  # also when close() finished the swing
+            self._faults.judge_falls_short(Fault.HANGING_BACK)
+            self._record.finish = m.finish
+            flags |= SWING_ENDED
+        return flags
+
+    def _on_phase(self, phase: Phase) -> None:
+        m, record = self._machine, self._record
+        if phase == Phase.TAKEAWAY:
+            record.address_kpis = frame_kpis(m.ref.body, m.ref, 0.0)
+            self._faults.begin(record.address_kpis)
+            record.x_factor = PairPeak()
+            record.takeaway = m.takeaway
+            record.tempo = math.nan
+        elif phase == Phase.TOP_OF_SWING:
+            record.top, record.top_time = m.top, m.top_time
+            self._faults.at_top(m.highest.value)
+        elif phase == Phase.DOWNSWING:
+            self._faults.judge_falls_short(Fault.INSUFFICIENT_SHOULDER_TURN)
+        elif phase == Phase.IMPACT:
+            self._faults.impact_frame(record.impact_kpis)
+            record.impact, record.impact_time = m.impact, m.impact_time
+            record.number = m.swings
+            downswing = m.impact_time - m.top_time
+            record.tempo = (m.top_time - m.takeaway.t) / downswing if downswing > 0 else math.nan
+            self._faults.judge_tempo(record.tempo)
+
+    # --- results of the last step ---------------------------------------------------------
+
+    @property
+    def phase(self) -> int:
+        return int(self._machine.phase)
+
+    @property
+    def p_position(self) -> int:
+        return self._machine.p_position
+
+    @property
+    def swings(self) -> int:
+        """Swings counted so far (at impact)."""
+        return self._machine.swings
+
+    @property
+    def has_address(self) -> bool:
+        return self._machine.ref is not None
+
+    @property
+    def event(self) -> tuple[int, int, float] | None:
+        """(phase, frame, timestamp) of the phase that began on the last step, or None."""
+        m = self._machine
+        if m.event_phase is None:
+            return None
+        return (int(m.event_phase), m.event.frame, m.event.t)
+
+    def kpis(self) -> FloatArray:
+        """The last step's KPIs as a float64 array (NaN = not measurable)."""
+        return self._frame_kpis.copy()
+
+    def severities(self, out: NDArray[np.float64]) -> None:
+        """Copy the current swing's fault severities (0 = not seen) into ``out``."""
+        if out.shape != (NUM_FAULTS,):
+            raise ValueError(f"out must have shape ({NUM_FAULTS},)")
+        out[:] = self._faults.severity
+
+    def fault_severity(self, fault: int) -> float:
+        if not 0 <= fault < NUM_FAULTS:
+            raise IndexError(f"fault {fault} outside 0..{NUM_FAULTS - 1}")
+        return float(self._faults.severity[fault])
+
+    def swing_record(self) -> dict[str, object]:
+        """The swing that ended on the last step, as plain Python values."""
+        r = self._record
+        peak = r.x_factor.value
+        return {
+            "number": r.number,
+            "takeaway": (r.takeaway.frame, r.takeaway.t),
+            "top": (r.top.frame, r.top_time),
+            "impact": (r.impact.frame, r.impact_time),
+            "finish": (r.finish.frame, r.finish.t),
+            "tempo": r.tempo,
+            "address_kpis": r.address_kpis.tolist(),
+            "top_kpis": r.top_kpis.tolist(),
+            "impact_kpis": r.impact_kpis.tolist(),
+            "peak_x_factor": peak if peak > -math.inf else math.nan,
+            "severities": self._faults.severity.tolist(),
+        }
