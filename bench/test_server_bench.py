@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 from time import perf_counter_ns
 
 import msgspec

@@ -88,6 +88,12 @@ def _faults_of(result: dict) -> list[tuple[str, float]]:
     return [(f["fault_id"], f["severity"]) if isinstance(f, dict) else (f[0], f[1]) for f in faults]
 
 
+def _latest_session_stats(server, user: str) -> dict:
+    """The final stats of the user's newest session, over REST."""
+    sessions = server.http.get("/api/v1/stream/sessions", headers=server.auth(user)).json()["sessions"]
+    return sessions[0]["stats"]
+
+
 def _same(a: float | None, b: float | None) -> bool:
     if a is None or b is None or (isinstance(b, float) and math.isnan(b)):
         return (a is None or math.isnan(a)) and (b is None or math.isnan(b))
@@ -211,14 +217,9 @@ def test_analysis_frequency_analyses_every_nth_frame_like_the_api_would(server, 
     assert [(r["swing_phase"], _faults_of(r)) for r in results] == [
         (f.swing_phase, [(x.fault_id, x.severity) for x in f.faults]) for f in expected.frames
     ]
-    ended = recv_until_session_stats(server, "player-5")
+    ended = _latest_session_stats(server, "player-5")
     assert ended["frames_received"] == len(swings.timestamps)
     assert ended["frames_skipped"] == len(swings.timestamps) - len(results)
-
-
-def recv_until_session_stats(server, user: str) -> dict:
-    sessions = server.http.get("/api/v1/stream/sessions", headers=server.auth(user)).json()["sessions"]
-    return sessions[0]["stats"]
 
 
 def test_real_time_kpis_off_sends_no_kpis_but_the_same_phases(server, swings):
@@ -243,7 +244,7 @@ def test_session_over_its_latency_target_degrades_and_says_so(server, swings):
     assert all(r["kpis"] is not None for r in results if not r["degraded"])
     # Degrading drops KPIs only: phases are still those of the full analysis.
     assert [r["swing_phase"] for r in results] == [f.swing_phase for f in _expected(swings).frames]
-    stats = recv_until_session_stats(server, "player-7")
+    stats = _latest_session_stats(server, "player-7")
     assert stats["frames_degraded"] == len(degraded)
 
 

@@ -16,9 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from . import rest
-from .auth import AuthError
 from .openapi import openapi_document
-from .responses import JSONResponse, error_response
+from .responses import HTTPError, JSONResponse, error_response, http_error_handler
 from .runtime import Runtime
 from .settings import Settings
 from .stream import PATH as STREAM_PATH
@@ -66,8 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
-            AuthError: rest.auth_error_response,
-            rest.ApiError: rest.auth_error_response,
+            HTTPError: http_error_handler,
             HTTPException: http_error,
         },
     )

@@ -20,6 +20,7 @@ import jwt
 import msgspec
 from starlette.requests import HTTPConnection
 
+from .responses import HTTPError
 from .settings import Settings
 
 logger = logging.getLogger("swingsync_fast.server")
@@ -43,14 +44,8 @@ class Principal(msgspec.Struct, frozen=True):
         return self.role is Role.ADMIN
 
 
-class AuthError(Exception):
-    """A request that may not proceed; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class AuthError(HTTPError):
+    """No, or a bad, token (401), or the token of another user (403)."""
 
 
 class KeyFileError(RuntimeError):

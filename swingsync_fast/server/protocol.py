@@ -108,7 +108,7 @@ class StreamConfig(SessionConfig, kw_only=True):
     frame_layout: FrameLayout | None = None
 
 
-class StartFields(Struct, forbid_unknown_fields=True):
+class StartFields(Struct):
     config: StreamConfig | None = None
     session_id: SessionId | None = None  # attach to a session created over REST
 

@@ -21,6 +21,7 @@ import msgspec
 from .codec import Payload
 from .latency import LatencyHistogram, LatencySummary
 from .protocol import CloseCode, ErrorCode, FrameLayout, StreamConfig
+from .responses import HTTPError
 from .session import FeedbackLane, StreamSession
 from .settings import Settings
 from .store import SessionRecord, SessionState, SessionStore
@@ -31,14 +32,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("swingsync_fast.server")
 
 
-class Refused(Exception):
-    """A socket the registry will not take; ``status`` is the HTTP status of the handshake denial."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class Refused(HTTPError):
+    """A socket the registry will not take: the handshake is denied with this status."""
 
 
 class SessionRefused(Exception):
@@ -163,8 +158,6 @@ class Registry:
                 raise SessionRefused(ErrorCode.SESSION_NOT_FOUND, f"no session {session_id!r} of yours")
             if record.state is SessionState.ENDED:
                 raise SessionRefused(ErrorCode.SESSION_ENDED, f"session {session_id!r} has ended")
-            if session_id in self.live:
-                raise SessionRefused(ErrorCode.SESSION_BUSY, f"session {session_id!r} is streaming on another socket")
             config = record.config
         else:
             config = config or StreamConfig()

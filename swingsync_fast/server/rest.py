@@ -17,22 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import __version__
-from .auth import AuthError, Principal, Role
+from .auth import Principal, Role
 from .protocol import ConnectionLimits, FrameLayout, StreamConfig
 from .registry import SystemStats, new_record
-from .responses import JSONResponse, error_response
+from .responses import HTTPError, JSONResponse
 from .runtime import Runtime
 from .store import SessionRecord, SessionState, SessionStats
 
 UserId = Annotated[str, Meta(min_length=1, max_length=128)]
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
 
 
 class CreateSessionRequest(StreamConfig, kw_only=True):
@@ -78,7 +70,7 @@ async def _visible_record(request: Request, principal: Principal) -> SessionReco
     session_id = request.path_params["session_id"]
     record = await _runtime(request).store.get(session_id)
     if record is None or not record.visible_to(principal.user_id, principal.is_admin):
-        raise ApiError(404, "not_found", f"no session {session_id!r} visible to you")
+        raise HTTPError(404, "not_found", f"no session {session_id!r} visible to you")
     return record
 
 
@@ -86,12 +78,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"a request body may be at most {limit} bytes")
+        raise HTTPError(413, "too_large", f"a request body may be at most {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, "too_large", f"a request body may be at most {limit} bytes")
+            raise HTTPError(413, "too_large", f"a request body may be at most {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -110,10 +102,10 @@ async def create_session(request: Request) -> Response:
         raw = await _read_body(request, runtime.settings.max_message_bytes)
         body = msgspec.json.decode(raw or b"{}", type=CreateSessionRequest)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ApiError(422, "invalid_config", str(exc)) from None
+        raise HTTPError(422, "invalid_config", str(exc)) from None
     owner = body.user_id or principal.user_id
     if owner != principal.user_id and not principal.is_admin:
-        raise ApiError(403, "wrong_user", f"you may create sessions for {principal.user_id!r} only")
+        raise HTTPError(403, "wrong_user", f"you may create sessions for {principal.user_id!r} only")
     fields = {f: getattr(body, f) for f in StreamConfig.__struct_fields__}
     config = StreamConfig(**{**fields, "user_id": owner})
     record = new_record(owner, config, SessionState.CREATED, time.time(), body.participants)
@@ -127,9 +119,9 @@ async def list_sessions(request: Request) -> Response:
     try:
         limit = int(request.query_params.get("limit", "100"))
     except ValueError:
-        raise ApiError(422, "invalid_request", "limit must be an integer") from None
+        raise HTTPError(422, "invalid_request", "limit must be an integer") from None
     if not 1 <= limit <= 1000:
-        raise ApiError(422, "invalid_request", "limit must be between 1 and 1000")
+        raise HTTPError(422, "invalid_request", "limit must be between 1 and 1000")
     records = await runtime.store.visible_to(principal.user_id, principal.is_admin, limit)
     return JSONResponse(SessionList([_with_live_stats(runtime, r) for r in records]))
 
@@ -145,7 +137,7 @@ async def delete_session(request: Request) -> Response:
     runtime = _runtime(request)
     record = await _visible_record(request, principal)
     if record.user_id != principal.user_id and not principal.is_admin:
-        raise ApiError(403, "forbidden", "only the session's owner or an admin may delete it")
+        raise HTTPError(403, "forbidden", "only the session's owner or an admin may delete it")
     conn = runtime.registry.live.get(record.session_id)
     if conn is not None:
         await conn.end_session_from_server("deleted")
@@ -163,7 +155,7 @@ async def session_stats(request: Request) -> Response:
 async def system_stats(request: Request) -> Response:
     principal = _caller(request)
     if principal.role is not Role.ADMIN:
-        raise ApiError(403, "forbidden", "system stats are for admins")
+        raise HTTPError(403, "forbidden", "system stats are for admins")
     stats: SystemStats = _runtime(request).registry.system_stats()
     return JSONResponse(stats)
 
@@ -193,9 +185,3 @@ async def streaming_status(request: Request) -> Response:
 async def health(request: Request) -> Response:
     draining = _runtime(request).registry.draining
     return JSONResponse(Health("draining" if draining else "ok"), 503 if draining else 200)
-
-
-def auth_error_response(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, (AuthError, ApiError))
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return error_response(exc.status, exc.code, exc.message, headers)

@@ -6,10 +6,8 @@ from time import perf_counter_ns
 
 from starlette.websockets import WebSocket
 
-from .auth import AuthError
 from .connection import Connection
-from .registry import Refused
-from .responses import error_response
+from .responses import HTTPError, error_response
 from .runtime import Runtime
 
 PATH = "/api/v1/stream/ws/{user_id}"
@@ -20,13 +18,9 @@ async def stream_socket(websocket: WebSocket) -> None:
     user_id: str = websocket.path_params["user_id"]
     try:
         principal = runtime.auth.authenticate(websocket, path_user=user_id)
-    except AuthError as exc:
-        await _deny(websocket, exc.status, exc.code, exc.message)
-        return
-    conn = Connection(principal, runtime.settings, runtime.registry, websocket, perf_counter_ns())
-    try:
+        conn = Connection(principal, runtime.settings, runtime.registry, websocket, perf_counter_ns())
         runtime.registry.add(conn)  # before accepting, so concurrent handshakes cannot overshoot a cap
-    except Refused as exc:
+    except HTTPError as exc:  # a bad token, or no room
         await _deny(websocket, exc.status, exc.code, exc.message)
         return
     try:
