@@ -151,6 +151,8 @@ def test_serve_makes_an_owner_only_key_token_reuses_it_and_sigterm_closes_with_1
         [sys.executable, "-m", "swingsync_fast", "serve", "--port", "0", "--log-level", "warning"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    watchdog = threading.Timer(60, process.kill)  # a server that hangs fails the test, not the suite
+    watchdog.start()
     try:
         banner = []
         for line in process.stdout:
@@ -178,6 +180,7 @@ def test_serve_makes_an_owner_only_key_token_reuses_it_and_sigterm_closes_with_1
         assert code == 1001 and last[-1]["type"] == "session_ended"
         process.wait(timeout=15)
     finally:
+        watchdog.cancel()
         if process.poll() is None:
             process.kill()
         process.stdout.close()

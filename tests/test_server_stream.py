@@ -175,13 +175,15 @@ def test_ping_and_one_session_per_socket(server):
 def test_streamed_swings_match_analyze_recording_exactly(server, swings, layout):
     expected = _expected(swings)
     with server.socket("player-4") as ws:
-        started = start(ws, {"club_used": "driver", "frame_layout": layout})
+        # A generous latency target: a loaded test machine must not degrade the session (KPIs dropped).
+        started = start(ws, {"club_used": "driver", "frame_layout": layout, "target_latency_ms": 10_000})
         assert started["frame_layout"] == layout
         replies = _stream_all(ws, swings, layout)
         if layout == "binary":
             assert all(isinstance(r, dict) for r in replies)  # MessagePack decoded by the helper
     results = [r["data"] for r in replies if r["type"] == "analysis_result"]
     assert len(results) == len(expected.frames) == len(swings.timestamps)
+    assert not any(r["degraded"] for r in results)
     for got, want in zip(results, expected.frames):
         assert got["frame_index"] == want.frame_index and got["timestamp"] == want.timestamp
         assert (got["swing_phase"], got["p_position"], got["usable"]) == (want.swing_phase, want.p_position, want.usable)
