@@ -68,6 +68,8 @@ class LiveServer:
 
     @contextmanager
     def socket(self, user: str, role: str = "player", **kwargs: Any) -> Iterator[ClientConnection]:
+        # An unbounded client queue: tests send whole recordings before reading the replies.
+        kwargs.setdefault("max_queue", None)
         with connect(self.ws_url(user, self.token(user, role)), open_timeout=10, **kwargs) as ws:
             yield ws
 

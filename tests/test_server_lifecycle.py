@@ -102,7 +102,7 @@ def test_graceful_shutdown_drains_sessions_and_closes_with_1001(swing):
     live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6)).start()
     truth = swing.swings[0]
     try:  # stopped here, not by a fixture: the stop is what is tested
-        with live.socket("pia", max_queue=None) as streaming, live.socket("quinn") as idle:
+        with live.socket("pia") as streaming, live.socket("quinn") as idle:
             start(streaming, {"club_used": "driver"})
             # Stream up to a little past impact, short of the finish: a swing in progress.
             for index, t, frame in zip(swing.frame_indices.tolist(), swing.timestamps.tolist(), swing.keypoints):

@@ -54,7 +54,7 @@ def test_defaults_are_the_issues(server):
 
 def test_frames_over_the_rate_are_dropped_with_one_warning_a_second(server, compact_frames):
     sent = 300
-    with server.socket("rita", max_queue=None) as ws:
+    with server.socket("rita") as ws:
         start(ws, {"frame_layout": "compact"})
         began = time.monotonic()
         for text in compact_frames[:sent]:
@@ -75,7 +75,7 @@ def test_frames_over_the_rate_are_dropped_with_one_warning_a_second(server, comp
 
 
 def test_a_sustained_flood_closes_with_1008(server, compact_frames):
-    with server.socket("sam", max_queue=None) as ws:
+    with server.socket("sam") as ws:
         start(ws, {"frame_layout": "compact"})
         began = time.monotonic()
         template = compact_frames[0].replace('"frame_index":0,"timestamp":0.0', '"frame_index":%d,"timestamp":%r')
