@@ -15,7 +15,7 @@ import numpy as np
 
 from .catalog import COORDINATE_SYSTEMS, FAULT_BY_ID, FAULT_IDS, KPI_NAMES, P_POSITIONS, PHASES
 from .config import SessionConfig
-from .kernels.stepper import PHASE_BEGAN, SWING_ENDED, USABLE, Kernel
+from .kernels.stepper import HAS_FAULTS, PHASE_BEGAN, SWING_ENDED, USABLE, Kernel
 from .landmarks import FRAME_SHAPE
 from .thresholds import Thresholds
 
@@ -113,6 +113,7 @@ class LiveAnalyzer:
         self.swings: list[SwingSummary] = []
         self._severities = np.zeros(len(FAULT_IDS), dtype=np.float64)
         self._next = 0
+        self._last = 0
         limits, spans = self.thresholds.arrays()
         self._kernel = Kernel(
             self.ring,
@@ -136,6 +137,14 @@ class LiveAnalyzer:
         """Swings counted so far (a swing counts at impact)."""
         return self._kernel.swings
 
+    @property
+    def last_kpis(self) -> np.ndarray:
+        """The last committed frame's KPIs, float32 in ``KPI_NAMES`` order (NaN = not measurable).
+
+        A view into the KPI ring: encode it before the next frame overwrites the slot.
+        """
+        return self.kpi_ring[self._last]
+
     def slot(self) -> np.ndarray:
         """The (33, 4) float32 ring row the next frame goes into; fill it, then :meth:`commit`."""
         return self.ring[self._next]
@@ -153,7 +162,12 @@ class LiveAnalyzer:
         self._next = slot + 1 if slot + 1 < len(self.ring) else 0
         kernel = self._kernel
         flags = kernel.step(slot, frame_index, timestamp)
-        kernel.severities(self._severities)
+        self._last = slot
+        if flags & HAS_FAULTS:
+            kernel.severities(self._severities)
+            faults = _faults(self._severities.tolist())
+        else:
+            faults = []
         result = FrameResult(
             frame_index=frame_index,
             timestamp=timestamp,
@@ -161,7 +175,7 @@ class LiveAnalyzer:
             swing_phase=PHASES[kernel.phase],
             p_position=P_POSITIONS[kernel.p_position],
             kpis=_kpi_dict(self.kpi_ring[slot].tolist()) if with_kpis else None,
-            faults=_faults(self._severities.tolist()) if self._severities.any() else [],
+            faults=faults,
         )
         if flags & PHASE_BEGAN:
             phase, frame, t = kernel.event

@@ -31,6 +31,7 @@ USABLE = 1
 PHASE_BEGAN = 2
 SWING_ENDED = 4
 OUT_OF_ORDER = 8
+HAS_FAULTS = 16
 
 WORLD_Y_UP = COORDINATE_SYSTEMS.index("world_y_up")
 MEDIAPIPE_WORLD = COORDINATE_SYSTEMS.index("mediapipe_world")
@@ -1067,6 +1068,8 @@ class ReferenceKernel:
             self._faults.judge_falls_short(Fault.HANGING_BACK)
             self._record.finish = m.finish
             flags |= SWING_ENDED
+        if (self._faults.severity > 0.0).any():
+            flags |= HAS_FAULTS
         return flags
 
     def _on_phase(self, phase: Phase) -> None:

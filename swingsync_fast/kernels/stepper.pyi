@@ -5,6 +5,7 @@ USABLE: int
 PHASE_BEGAN: int
 SWING_ENDED: int
 OUT_OF_ORDER: int
+HAS_FAULTS: int
 
 class Kernel:
     capacity: int

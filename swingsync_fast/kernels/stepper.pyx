@@ -28,9 +28,10 @@ USABLE = 1
 PHASE_BEGAN = 2
 SWING_ENDED = 4
 OUT_OF_ORDER = 8
+HAS_FAULTS = 16      # the swing in progress (or just ended) has a fault
 
 cdef int _USABLE = USABLE, _PHASE_BEGAN = PHASE_BEGAN, _SWING_ENDED = SWING_ENDED
-cdef int _OUT_OF_ORDER = OUT_OF_ORDER
+cdef int _OUT_OF_ORDER = OUT_OF_ORDER, _HAS_FAULTS = HAS_FAULTS
 
 
 cdef inline double _grip_travel(const double* a, const double* b, int convention) noexcept nogil:
@@ -173,12 +174,16 @@ cdef class Kernel:
 
     cdef int _after_machine(self, int flags) noexcept nogil:
         cdef PhaseMachine* m = &self.machine
+        cdef int i
         if m.swing_done:
             if m.event_phase == FINISH and not flags & _PHASE_BEGAN:
                 flags |= _PHASE_BEGAN
             faults_judge_weight(&self.faults)
             self.record.finish = m.finish
             flags |= _SWING_ENDED
+        for i in range(NUM_FAULTS):
+            if self.faults.severity[i] > 0.0:
+                return flags | _HAS_FAULTS
         return flags
 
     cdef void _on_phase(self, PhaseMachine* m) noexcept nogil:
