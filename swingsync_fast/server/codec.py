@@ -133,7 +133,9 @@ def encode_msgpack(message: ServerMessage) -> bytes:
     return _msgpack_encode(message)
 
 
-def _seed_result(result: FrameResult, processing_us: int, degraded: bool) -> str:
+def _seed_result(
+    result: FrameResult, kpi_row: list[float] | None, processing_us: int, degraded: bool
+) -> str:
     return _json_encode(
         AnalysisResultMessage(
             AnalysisResult(
@@ -151,8 +153,9 @@ def _seed_result(result: FrameResult, processing_us: int, degraded: bool) -> str
     ).decode()
 
 
-def _compact(result: FrameResult, processing_us: int, degraded: bool) -> CompactAnalysisResultMessage:
-    kpis = result.kpis
+def _compact(
+    result: FrameResult, kpi_row: list[float] | None, processing_us: int, degraded: bool
+) -> CompactAnalysisResultMessage:
     return CompactAnalysisResultMessage(
         CompactAnalysisResult(
             result.frame_index,
@@ -160,7 +163,7 @@ def _compact(result: FrameResult, processing_us: int, degraded: bool) -> Compact
             result.swing_phase,
             result.p_position,
             result.usable,
-            None if kpis is None else list(kpis.values()),
+            kpi_row,
             [(f.fault_id, f.severity) for f in result.faults] if result.faults else [],
             processing_us,
             degraded,
@@ -168,15 +171,22 @@ def _compact(result: FrameResult, processing_us: int, degraded: bool) -> Compact
     )
 
 
-def _compact_result(result: FrameResult, processing_us: int, degraded: bool) -> str:
-    return _json_encode(_compact(result, processing_us, degraded)).decode()
+def _compact_result(
+    result: FrameResult, kpi_row: list[float] | None, processing_us: int, degraded: bool
+) -> str:
+    return _json_encode(_compact(result, kpi_row, processing_us, degraded)).decode()
 
 
-def _binary_result(result: FrameResult, processing_us: int, degraded: bool) -> bytes:
-    return _msgpack_encode(_compact(result, processing_us, degraded))
+def _binary_result(
+    result: FrameResult, kpi_row: list[float] | None, processing_us: int, degraded: bool
+) -> bytes:
+    return _msgpack_encode(_compact(result, kpi_row, processing_us, degraded))
 
 
-ResultEncoder = Callable[[FrameResult, int, bool], Payload]
+# (result, the KPI row for the array layouts, processing µs, degraded) -> payload.
+# The seed layout reads the KPI dict on the result; the array layouts take the
+# analyser's KPI row directly, so no dict is built for them.
+ResultEncoder = Callable[[FrameResult, "list[float] | None", int, bool], Payload]
 RESULT_ENCODERS: dict[FrameLayout, ResultEncoder] = {
     FrameLayout.SEED: _seed_result,
     FrameLayout.COMPACT: _compact_result,

@@ -59,7 +59,7 @@ class StreamSession:
         "encode", "frames_received", "frames_analysed", "frames_skipped", "frames_rejected",
         "frames_degraded", "kpis_calculated", "swings", "faults_detected",
         "_encode_result", "_raw", "_every", "_countdown", "_kpis", "_target_ns", "_calm",
-        "_last_timestamp", "_started_ns", "_feedback",
+        "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict",
     )
 
     def __init__(
@@ -84,6 +84,7 @@ class StreamSession:
         self.swings = 0
         self.faults_detected = 0
         self._encode_result = RESULT_ENCODERS[layout]
+        self._kpi_dict = layout is FrameLayout.SEED  # the array layouts encode the KPI row
         self._raw = RawFrameReader()
         self._every = config.analysis_frequency
         self._countdown = 1  # the first frame is analysed
@@ -128,7 +129,10 @@ class StreamSession:
     def _commit(self, frame_index: int, timestamp: float, received_ns: int) -> Payload:
         degraded = self.degraded
         with_kpis = self._kpis and not degraded
-        result = self.analyzer.commit(frame_index, timestamp, with_kpis=with_kpis)
+        analyzer = self.analyzer
+        result = analyzer.commit(frame_index, timestamp, with_kpis=with_kpis and self._kpi_dict)
+        # JSON writes an unmeasurable KPI (NaN) as null; MessagePack keeps NaN
+        kpi_row = analyzer.last_kpis.tolist() if with_kpis and not self._kpi_dict else None
         self.frames_analysed += 1
         if with_kpis:
             self.kpis_calculated += 1
@@ -136,7 +140,9 @@ class StreamSession:
             self.frames_degraded += 1
         if result.event is not None or result.swing is not None:
             self._milestones(result)
-        return self._encode_result(result, (perf_counter_ns() - received_ns) // 1000, degraded)
+        return self._encode_result(
+            result, kpi_row, (perf_counter_ns() - received_ns) // 1000, degraded
+        )
 
     def sent(self, elapsed_ns: int) -> None:
         """A result went out ``elapsed_ns`` after its frame came in: account it, degrade or recover."""
