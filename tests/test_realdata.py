@@ -69,3 +69,17 @@ def test_frames_are_usable_exactly_when_the_core_is_seen(realdata_dir):
 def test_agreement_table_covers_every_clip(realdata_dir):
     table = real_agreement_markdown(realdata_dir)
     assert all(f"| {name} |" in table for name in CLIP_FPS)
+
+
+@pytest.mark.parametrize("name", ["swing3", "swing4"])
+def test_slow_motion_stamped_at_the_container_rate_still_counts_one_swing(realdata_dir, name):
+    """A client that sends slow-motion media time (8x too slow) still gets its swing."""
+    from swingsync_fast import SessionConfig, analyze_recording
+    from swingsync_fast.evaluation import REAL_CLIP_ASPECT
+    from swingsync_fast.recordings import read_keypoint_csv
+
+    data = read_keypoint_csv(realdata_dir / f"{name}_labeled.csv.gz")
+    config = SessionConfig(coordinate_system="mediapipe_image", image_aspect=REAL_CLIP_ASPECT)
+    recording = analyze_recording(data.keypoints, data.frames / 30.0, config, frame_indices=data.frames)
+    assert len(recording.swings) == 1
+    assert abs(recording.swings[0].top_frame - data.labels.index("Downswing")) <= 24

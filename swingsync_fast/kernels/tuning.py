@@ -25,9 +25,10 @@ WALKED = 1.0  # hips this far over the feet from address: walking, not a swing
 FINISH_STILL_S = 0.30  # a finish is held this long
 FINISH_MIN_S = 0.20  # and starts at least this long after impact
 FINISH_LEAVE = 0.30  # hands this far from the finish: the golfer moved on
-TAKEAWAY_MAX_S = 2.0
-BACKSWING_MAX_S = 3.0
-DOWNSWING_MAX_S = 1.5
+# Generous limits: slow-motion video stamped with its playback time is 4-8x slower than life.
+TAKEAWAY_MAX_S = 4.0
+BACKSWING_MAX_S = 6.0
+DOWNSWING_MAX_S = 3.0
 FOLLOW_MAX_S = 3.0
 GAP_MAX_S = 0.5  # longer than this without a usable frame abandons a swing
 HAND_SMOOTH_S = 0.02  # time constant of the grip smoothing the phase machine tracks
