@@ -4,7 +4,10 @@
 decoding, a frame through its session) and is what the benchmark times;
 ``serve`` is the socket loop around it. Replies other than a frame's
 result (errors, control replies, swing events) queue in ``outbox`` and go
-out right after it, in order.
+out right after it, in order. Messages from off the frame path (feedback)
+come in through ``deliver``: sent at once while the loop waits for the
+client, or queued behind the replies the loop is writing, so feedback never
+overtakes the swing summary it is about.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .protocol import (
     Ping,
     Pong,
     PongData,
+    RequestFeedback,
     ServerMessage,
     SessionStarted,
     SessionStartedData,
@@ -43,6 +47,7 @@ from .protocol import (
     TypeOnly,
 )
 from .registry import SessionRefused
+from .session import FeedbackRefused
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -81,8 +86,10 @@ class Connection:
         self.outbox: list[Payload] = []
         # Set when the connection must close once the outbox is out.
         self.close_with: tuple[CloseCode, str] | None = None
-        # A start / end / ping waiting for its async half (see run_control).
-        self.control: StartSession | StartStreamingSession | EndSession | Ping | None = None
+        # A start / end / ping / request_feedback waiting for its async half (see run_control).
+        self.control: StartSession | StartStreamingSession | EndSession | Ping | RequestFeedback | None = None
+        # True while serve() handles a message and writes its replies: deliver() then queues.
+        self._writing = False
         self._control_binary = False
         self._limits = ConnectionLimits(
             settings.max_message_bytes, settings.frames_per_second, settings.frame_burst, settings.idle_timeout_s
@@ -165,6 +172,10 @@ class Connection:
                 ErrorCode.TOO_MANY_BAD_MESSAGES, f"{self.bad.run} bad messages in a row; closing")), binary))
             self.close_with = (CloseCode.INVALID_DATA, "too many bad messages in a row")
 
+    def _refuse(self, code: ErrorCode, message: str, binary: bool) -> None:
+        """An error the client did not cause (it does not count toward the bad-message run)."""
+        self.outbox.append(self._encode(ErrorMessage(ErrorData(code, message)), binary))
+
     def _encode(self, message: ServerMessage, binary: bool = False) -> Payload:
         """A session speaks its layout; outside one, a reply matches the message it answers."""
         if self.session is not None:
@@ -178,6 +189,8 @@ class Connection:
         binary = self._control_binary
         if type(message) is Ping:
             self.outbox.append(self._encode(Pong(PongData(time.time())), binary))
+        elif type(message) is RequestFeedback:
+            self._request_feedback(message, binary)
         elif type(message) is EndSession:
             session = self.detach_session()
             if session is None:
@@ -186,6 +199,19 @@ class Connection:
             self.outbox += await self.registry.end_session(session, "client_ended")
         elif message is not None:
             await self._start(message, binary)  # type: ignore[arg-type]
+
+    def _request_feedback(self, message: RequestFeedback, binary: bool) -> None:
+        session = self.session
+        if session is None:
+            self._bad(ErrorCode.NO_SESSION, "send start_session (and swing) before request_feedback", binary)
+            return
+        try:
+            session.request_feedback(message.data.swing_index)
+        except FeedbackRefused as exc:
+            if exc.code is ErrorCode.FEEDBACK_BUSY or exc.code is ErrorCode.FEEDBACK_UNAVAILABLE:
+                self._refuse(exc.code, exc.message, binary)
+            else:
+                self._bad(exc.code, exc.message, binary)
 
     async def _start(self, message: StartSession | StartStreamingSession, binary: bool) -> None:
         if self.session is not None:
@@ -226,8 +252,10 @@ class Connection:
         receive, send = websocket.receive, websocket.send
         try:
             while True:
+                self._writing = False
                 message = await receive()
                 now = perf_counter_ns()
+                self._writing = True
                 if message["type"] == "websocket.disconnect":
                     break
                 data = message.get("text")
@@ -264,12 +292,29 @@ class Connection:
 
     async def _flush(self) -> None:
         assert self.websocket is not None
-        outbox, self.outbox = self.outbox, []
-        for payload in outbox:
+        while self.outbox:  # deliver() may add to it while a send waits on a slow client
+            outbox, self.outbox = self.outbox, []
+            for payload in outbox:
+                if type(payload) is str:
+                    await self.websocket.send({"type": "websocket.send", "text": payload})
+                else:
+                    await self.websocket.send({"type": "websocket.send", "bytes": payload})
+
+    async def deliver(self, payload: Payload) -> bool:
+        """Send a message from off the frame path (the feedback lane); False if the socket is gone."""
+        if self.state is not ConnectionState.OPEN or self.websocket is None:
+            return False
+        if self._writing:
+            self.outbox.append(payload)  # serve() sends it after the replies it is writing
+            return True
+        try:
             if type(payload) is str:
                 await self.websocket.send({"type": "websocket.send", "text": payload})
             else:
                 await self.websocket.send({"type": "websocket.send", "bytes": payload})
+        except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+            return False
+        return True
 
     async def shutdown(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -30,6 +30,7 @@ Visibility = Annotated[float, Meta(ge=0.0, le=1.0)]
 FrameIndex = Annotated[int, Meta(ge=0, le=MAX_FRAME_INDEX)]
 Timestamp = Annotated[float, Meta(ge=0.0, le=MAX_TIMESTAMP)]
 SessionId = Annotated[str, Meta(min_length=1, max_length=64)]
+SwingIndex = Annotated[int, Meta(ge=1, le=MAX_FRAME_INDEX)]
 
 
 class FrameLayout(str, enum.Enum):
@@ -58,6 +59,10 @@ class ErrorCode(str, enum.Enum):
     FLOOD = "flood"
     TOO_MANY_BAD_MESSAGES = "too_many_bad_messages"
     IDLE_TIMEOUT = "idle_timeout"
+    NO_SWING = "no_swing"
+    FEEDBACK_DISABLED = "feedback_disabled"
+    FEEDBACK_BUSY = "feedback_busy"
+    FEEDBACK_UNAVAILABLE = "feedback_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -121,6 +126,10 @@ class PingFields(Struct):
     pass
 
 
+class RequestFeedbackFields(Struct):
+    swing_index: SwingIndex | None = None  # None: the session's latest swing
+
+
 class ClientMessage(Struct, tag_field="type"):
     pass
 
@@ -145,9 +154,13 @@ class Ping(ClientMessage, tag="ping"):
     data: PingFields = field(default_factory=PingFields)
 
 
-AnyClientMessage = Union[StartSession, StartStreamingSession, FrameData, EndSession, Ping]
+class RequestFeedback(ClientMessage, tag="request_feedback"):
+    data: RequestFeedbackFields = field(default_factory=RequestFeedbackFields)
+
+
+AnyClientMessage = Union[StartSession, StartStreamingSession, FrameData, EndSession, Ping, RequestFeedback]
 CLIENT_TYPES: frozenset[str] = frozenset(
-    {"start_session", "start_streaming_session", "frame_data", "end_session", "ping"}
+    {"start_session", "start_streaming_session", "frame_data", "end_session", "ping", "request_feedback"}
 )
 
 
@@ -238,6 +251,20 @@ class PongData(Struct):
     server_time: float
 
 
+FeedbackSource = Literal["gemini", "offline"]
+
+
+class FeedbackData(Struct, frozen=True):
+    """One piece of coaching text; pieces of one answer share ``feedback_id``, the last has ``done``."""
+
+    feedback_id: str
+    session_id: str
+    swing_index: int
+    feedback: str  # this piece (append the pieces in order; the last one may be empty)
+    done: bool
+    source: FeedbackSource
+
+
 class ServerMessage(Struct, tag_field="type"):
     pass
 
@@ -272,4 +299,8 @@ class ErrorMessage(ServerMessage, tag="error"):
 
 class Pong(ServerMessage, tag="pong"):
     data: PongData
+
+
+class FeedbackMessage(ServerMessage, tag="feedback"):
+    data: FeedbackData
 

@@ -18,15 +18,17 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from ..feedback.stats import LaneStats
 from .codec import Payload
 from .latency import LatencyHistogram, LatencySummary
 from .protocol import CloseCode, ErrorCode, FrameLayout, StreamConfig
 from .responses import HTTPError
-from .session import FeedbackLane, StreamSession
+from .session import StreamSession
 from .settings import Settings
 from .store import SessionRecord, SessionState, SessionStore
 
 if TYPE_CHECKING:
+    from ..feedback.lane import FeedbackLane
     from .connection import Connection
 
 logger = logging.getLogger("swingsync_fast.server")
@@ -60,6 +62,7 @@ class SystemStats(msgspec.Struct, frozen=True):
     faults_detected: int
     connections_refused: int
     latency: LatencySummary
+    feedback: LaneStats | None = None  # None: no feedback lane in this process
 
 
 class _Totals:
@@ -90,7 +93,7 @@ class Registry:
     def __init__(self, settings: Settings, store: SessionStore, feedback: FeedbackLane | None = None) -> None:
         self.settings = settings
         self.store = store
-        self.feedback = feedback  # None until the feedback lane exists
+        self.feedback = feedback  # None: sessions get no feedback (benchmarks of the frame path)
         self.connections: set[Connection] = set()
         self.by_user: defaultdict[str, set[Connection]] = defaultdict(set)
         self.live: dict[str, Connection] = {}  # session id -> the socket streaming it
@@ -130,6 +133,8 @@ class Registry:
         session = conn.detach_session()
         if session is not None:
             await self.end_session(session, "disconnected")
+        if self.feedback is not None:
+            self.feedback.disconnect(conn)  # also answers still on their way from ended sessions
         self._totals.frames_dropped += conn.limiter.dropped
         self._totals.bad_messages += conn.bad.total
         self.connections.discard(conn)
@@ -181,6 +186,8 @@ class Registry:
             raise SessionRefused(ErrorCode.SESSION_BUSY, f"session {record.session_id!r} is streaming on another socket")
         session = StreamSession(record, layout, feedback=self.feedback)
         self.live[record.session_id] = conn
+        if self.feedback is not None:
+            self.feedback.open(record.session_id, conn)
         self.sessions_started += 1
         await (self.store.add(record) if is_new else self.store.save(record))
         return session
@@ -189,6 +196,10 @@ class Registry:
         """End a session already detached from its socket: its last messages, and its record saved."""
         messages, record = session.end(reason)
         self.live.pop(session.session_id, None)
+        if self.feedback is not None:
+            # The client's own end_session keeps the socket: feedback already asked for still
+            # arrives (after session_ended). Any other end means nobody wants it any more.
+            self.feedback.close(session.session_id, cancel=reason != "client_ended")
         self._totals.add_session(session)
         if await self.store.get(session.session_id) is not None:  # deleted meanwhile: nothing to save
             await self.store.save(record)
@@ -290,6 +301,7 @@ class Registry:
             faults_detected=faults,
             connections_refused=self.connections_refused,
             latency=latency.summary(),
+            feedback=self.feedback.stats() if self.feedback is not None else None,
         )
 
 

@@ -1,10 +1,12 @@
-"""What one server process shares: settings, auth, the session store and the registry."""
+"""What one server process shares: settings, auth, the session store, the registry and the feedback lane."""
 
 from __future__ import annotations
 
 import logging
 import time
 
+from ..feedback.gemini import GeminiProvider
+from ..feedback.lane import FeedbackLane, LaneConfig
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
 from .registry import Registry
 from .settings import Settings
@@ -13,20 +15,54 @@ from .store import MemorySessionStore, SessionStore
 logger = logging.getLogger("swingsync_fast.server")
 
 
+def feedback_lane(settings: Settings) -> FeedbackLane:
+    """The lane the settings describe: Gemini with OfflineCoach as fallback, or OfflineCoach alone."""
+    model = None
+    if settings.gemini_api_key:
+        model = GeminiProvider(
+            settings.gemini_api_key,
+            model=settings.gemini_model,
+            base_url=settings.gemini_base_url or None,
+            api_version=settings.gemini_api_version or None,
+            timeout_s=settings.feedback_total_timeout_s,
+            thinking_budget=settings.gemini_thinking_budget,
+        )
+    config = LaneConfig(
+        workers=settings.feedback_workers,
+        max_queued=settings.feedback_max_queued,
+        first_piece_timeout_s=settings.feedback_first_piece_timeout_s,
+        total_timeout_s=settings.feedback_total_timeout_s,
+        retries=settings.feedback_retries,
+        retry_backoff_s=settings.feedback_retry_backoff_s,
+        rate_per_minute=settings.feedback_rate_per_minute,
+        rate_burst=settings.feedback_rate_burst,
+        breaker_failures=settings.feedback_breaker_failures,
+        breaker_cooldown_s=settings.feedback_breaker_cooldown_s,
+    )
+    return FeedbackLane(config, model=model)
+
+
 class Runtime:
     def __init__(self, settings: Settings, *, store: SessionStore | None = None) -> None:
         key, self.key_source = resolve_secret(settings)
         self.settings = settings
         self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth)
         self.store: SessionStore = store or MemorySessionStore(settings.ended_sessions_kept)
-        self.registry = Registry(settings, self.store)
+        self.feedback = feedback_lane(settings)
+        self.registry = Registry(settings, self.store, self.feedback)
         self.started_at = time.time()
 
     async def start(self) -> None:
         logger.info("signing tokens with %s", self.key_source)
         if self.settings.dev_no_auth:
             warn_auth_disabled()
+        if self.feedback.model is not None:
+            logger.info("feedback: %s through google-genai, OfflineCoach as fallback", self.settings.gemini_model)
+        else:
+            logger.info("feedback: OfflineCoach only (GEMINI_API_KEY is not set)")
+        self.feedback.start()
         self.registry.start()
 
     async def stop(self) -> None:
-        await self.registry.stop()
+        await self.registry.stop()  # sessions end first, cancelling their feedback
+        await self.feedback.stop()

@@ -43,14 +43,29 @@ class OutOfOrder(FrameError):
     code = ErrorCode.OUT_OF_ORDER
 
 
-class FeedbackLane(Protocol):
-    """Where swing feedback will be requested (the feedback lane is a later issue).
+class FeedbackRefused(Exception):
+    """A request_feedback the session will not pass on; ``code`` and the text say why."""
 
-    Called on the event loop when a swing ends; an implementation must only
-    enqueue work and return, never await a model or block the socket.
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class FeedbackTrigger(Protocol):
+    """Where a session asks for swing feedback (``feedback.lane.FeedbackLane``).
+
+    Both are called on the event loop, ``swing_ended`` on the frame path: an
+    implementation only enqueues and returns, never awaits a model or the socket.
     """
 
-    def swing_ended(self, session: StreamSession, summary: SwingSummary) -> None: ...
+    def swing_ended(self, session: StreamSession, summary: SwingSummary) -> None:
+        """A swing summary was just queued for the client; the trigger decides if it deserves feedback."""
+        ...
+
+    def requested(self, session: StreamSession, summary: SwingSummary) -> bool:
+        """The client asked for feedback on ``summary``; False if it cannot be taken now."""
+        ...
 
 
 class StreamSession:
@@ -63,7 +78,7 @@ class StreamSession:
     )
 
     def __init__(
-        self, record: SessionRecord, layout: FrameLayout, *, feedback: FeedbackLane | None = None
+        self, record: SessionRecord, layout: FrameLayout, *, feedback: FeedbackTrigger | None = None
     ) -> None:
         config = record.config
         self.record = record
@@ -170,6 +185,29 @@ class StreamSession:
         self.outbox.append(self.encode(SwingSummaryMessage(summary)))
         if self._feedback is not None:
             self._feedback.swing_ended(self, summary)
+
+    def request_feedback(self, swing_index: int | None) -> None:
+        """The client's request_feedback: pass it to the lane or raise FeedbackRefused."""
+        if self._feedback is None:
+            raise FeedbackRefused(ErrorCode.FEEDBACK_UNAVAILABLE, "this server has no feedback lane")
+        if self.record.config.feedback_mode == "disabled":
+            raise FeedbackRefused(
+                ErrorCode.FEEDBACK_DISABLED, "feedback_mode is disabled for this session; start one with "
+                "feedback_mode streaming or batch")
+        swings = self.analyzer.swings
+        if not swings:
+            raise FeedbackRefused(ErrorCode.NO_SWING, "no swing has ended in this session yet")
+        if swing_index is None:
+            summary = swings[-1]
+        else:
+            # Swings are numbered from 1 in order, so the index is the position (searched to be safe).
+            summary = next((s for s in swings if s.swing_index == swing_index), None)
+            if summary is None:
+                raise FeedbackRefused(
+                    ErrorCode.NO_SWING,
+                    f"no swing {swing_index} in this session; it has swings 1 to {swings[-1].swing_index}")
+        if not self._feedback.requested(self, summary):
+            raise FeedbackRefused(ErrorCode.FEEDBACK_BUSY, "the feedback lane is full; ask again shortly")
 
     # ---------------------------------------------------------------- lifecycle
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import msgspec
 
 ENV_PREFIX = "SWINGSYNC_"
+# Secrets come from their conventional variables only, never SWINGSYNC_*.
+_SECRETS = {"secret_key": "SECRET_KEY", "gemini_api_key": "GEMINI_API_KEY"}
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -52,6 +54,26 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Ended sessions kept in memory for GET (oldest dropped first).
     ended_sessions_kept: int = 10_000
 
+    # Feedback lane. ``gemini_api_key`` (from GEMINI_API_KEY) None: OfflineCoach only,
+    # no network. ``gemini_base_url`` None: google-genai's default, which itself honours
+    # GOOGLE_GEMINI_BASE_URL. ``gemini_api_version`` None: google-genai's default.
+    gemini_api_key: str | None = None
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None
+    gemini_api_version: str | None = "v1beta"
+    # Gemini's thinking budget in tokens: 0 = off (first piece sooner), -1 = the model decides.
+    gemini_thinking_budget: int = 0
+    feedback_workers: int = 4
+    feedback_max_queued: int = 1024
+    feedback_first_piece_timeout_s: float = 4.0
+    feedback_total_timeout_s: float = 20.0
+    feedback_retries: int = 2
+    feedback_retry_backoff_s: float = 0.25
+    feedback_rate_per_minute: float = 6.0
+    feedback_rate_burst: int = 3
+    feedback_breaker_failures: int = 3
+    feedback_breaker_cooldown_s: float = 30.0
+
     def __post_init__(self) -> None:
         positive = {
             "max_message_bytes": self.max_message_bytes,
@@ -67,10 +89,21 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "ping_timeout_s": self.ping_timeout_s,
             "shutdown_grace_s": self.shutdown_grace_s,
             "ended_sessions_kept": self.ended_sessions_kept,
+            "feedback_workers": self.feedback_workers,
+            "feedback_max_queued": self.feedback_max_queued,
+            "feedback_first_piece_timeout_s": self.feedback_first_piece_timeout_s,
+            "feedback_total_timeout_s": self.feedback_total_timeout_s,
+            "feedback_retry_backoff_s": self.feedback_retry_backoff_s,
+            "feedback_rate_per_minute": self.feedback_rate_per_minute,
+            "feedback_rate_burst": self.feedback_rate_burst,
+            "feedback_breaker_failures": self.feedback_breaker_failures,
+            "feedback_breaker_cooldown_s": self.feedback_breaker_cooldown_s,
         }
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"setting {name} must be positive, got {value!r}")
+        if self.feedback_retries < 0:
+            raise ValueError(f"setting feedback_retries must not be negative, got {self.feedback_retries!r}")
 
     @property
     def protocol_max_bytes(self) -> int:
@@ -79,14 +112,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Defaults, then ``SECRET_KEY`` and ``SWINGSYNC_<FIELD>`` variables, then ``overrides``."""
+        """Defaults, then ``SECRET_KEY``, ``GEMINI_API_KEY`` and ``SWINGSYNC_<FIELD>`` variables, then ``overrides``."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        if env.get("SECRET_KEY"):
-            values["secret_key"] = env["SECRET_KEY"]
+        for name, variable in _SECRETS.items():
+            if env.get(variable):
+                values[name] = env[variable]
         for field in msgspec.structs.fields(cls):
             raw = env.get(ENV_PREFIX + field.name.upper())
-            if raw is not None and field.name != "secret_key":
+            if raw is not None and field.name not in _SECRETS:
                 values[field.name] = _parse(field.name, field.type, raw)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
