@@ -75,7 +75,10 @@ class Target:
             if kind == "echo-defaults":
                 command.append("--uvicorn-defaults")
         self._log = tempfile.TemporaryFile()
-        env = dict(os.environ, SECRET_KEY=secret)
+        # The code beside this file, whatever is installed; no external model calls from the feedback lane.
+        env = dict(os.environ, SECRET_KEY=secret,
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        env.pop("GEMINI_API_KEY", None)
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         self._wait_ready()
