@@ -19,6 +19,7 @@ import pytest
 from fake_gemini import Drop, Fail, FakeGemini, Hang, Malformed, Reply
 
 from swingsync_fast.feedback import BreakerState, FeedbackLane, GeminiProvider, LaneConfig
+from swingsync_fast.feedback.isolated import ModelProcess
 from swingsync_fast.server.protocol import ErrorCode, FrameLayout, StreamConfig
 from swingsync_fast.server.runtime import feedback_lane
 from swingsync_fast.server.session import FeedbackRefused, StreamSession
@@ -102,13 +103,13 @@ class Inbox:
         return self.finished()
 
 
-def _lane(fake: FakeGemini | None, **config) -> FeedbackLane:
+async def _lane(fake: FakeGemini | None, **config) -> FeedbackLane:
     values = dict(first_piece_timeout_s=FIRST_PIECE_S, total_timeout_s=TOTAL_S, retries=2, retry_backoff_s=0.01,
                   rate_per_minute=600.0, rate_burst=50, breaker_failures=3, breaker_cooldown_s=0.3)
     values.update(config)
     model = None if fake is None else GeminiProvider(KEY, base_url=fake.base_url, timeout_s=5)
     lane = FeedbackLane(LaneConfig(**values), model=model)
-    lane.start()
+    await lane.start()
     return lane
 
 
@@ -151,7 +152,7 @@ def test_pieces_arrive_in_order_and_complete(fake, recording):
     fake.default = Reply(("Your hips ", "slid back. ", "Turn them instead."), delay_s=0.02)
 
     async def main():
-        lane = _lane(fake)
+        lane = await _lane(fake)
         session, inbox = _session(lane, enable_instant_feedback=True, feedback_threshold=0.5)
         await _play_live(session, recording)  # swings 1 and 2 have faults over 0.5; swing 3 is clean
         answers = await inbox.wait_finished(2)
@@ -171,7 +172,7 @@ def test_pieces_arrive_in_order_and_complete(fake, recording):
 
 def test_the_prompt_carries_club_skill_faults_and_kpis(fake, recording):
     async def main():
-        lane = _lane(fake)
+        lane = await _lane(fake)
         session, inbox = _session(lane, skill_level="advanced")
         _play(session, recording)
         session.request_feedback(2)
@@ -198,7 +199,7 @@ def test_batch_mode_is_one_generate_content_answer(fake, recording):
     fake.default = Reply(("Hold ", "your posture."))
 
     async def main():
-        lane = _lane(fake)
+        lane = await _lane(fake)
         session, inbox = _session(lane, feedback_mode="batch")
         _play(session, recording)
         session.request_feedback(None)  # the latest swing
@@ -217,7 +218,7 @@ def test_google_gemini_base_url_from_the_environment(fake, recording, monkeypatc
 
     async def main():
         lane = feedback_lane(Settings(secret_key="x" * 32, gemini_api_key=KEY))
-        lane.start()
+        await lane.start()
         session, inbox = _session(lane)
         _play(session, recording)
         session.request_feedback(1)
@@ -247,7 +248,7 @@ def test_failures_end_in_offline_text_within_the_timeout(fake, recording, behavi
     fake.default = behaviour
 
     async def main():
-        lane = _lane(fake)
+        lane = await _lane(fake)
         session, inbox = _session(lane)
         _play(session, recording)
         started = time.monotonic()
@@ -277,7 +278,7 @@ def test_total_timeout_cuts_a_slow_stream(fake, recording):
     fake.default = Reply(tuple(f"word{i} " for i in range(20)), delay_s=0.05)  # 1 s of pieces
 
     async def main():
-        lane = _lane(fake, total_timeout_s=0.5)
+        lane = await _lane(fake, total_timeout_s=0.5)
         session, inbox = _session(lane)
         _play(session, recording)
         started = time.monotonic()
@@ -303,7 +304,7 @@ def test_breaker_opens_then_half_opens(fake, recording):
         return (await inbox.wait_finished(n))[-1]
 
     async def main():
-        lane = _lane(fake)
+        lane = await _lane(fake)
         session, inbox = _session(lane)
         _play(session, recording)
         for n in (1, 2, 3):
@@ -339,7 +340,7 @@ def test_no_api_key_means_offline_and_no_connection(fake, recording):
 
     async def main():
         lane = feedback_lane(Settings(secret_key="x" * 32, gemini_base_url=fake.base_url))
-        lane.start()
+        await lane.start()
         session, inbox = _session(lane, enable_instant_feedback=True, feedback_threshold=0.0)
         await _play_live(session, recording)
         answers = await inbox.wait_finished(3)
@@ -359,7 +360,7 @@ def test_a_newer_request_replaces_the_queued_one(fake, recording):
     fake.default = Reply(("slow ", "answer"), delay_s=0.1)
 
     async def main():
-        lane = _lane(fake, workers=1)
+        lane = await _lane(fake, workers=1)
         session, inbox = _session(lane)
         _play(session, recording)
         session.request_feedback(1)  # starts at once
@@ -379,7 +380,7 @@ def test_a_newer_request_replaces_the_queued_one(fake, recording):
 
 def test_per_session_rate_limit_answers_offline(fake, recording):
     async def main():
-        lane = _lane(fake, rate_per_minute=0.01, rate_burst=2)
+        lane = await _lane(fake, rate_per_minute=0.01, rate_burst=2)
         session, inbox = _session(lane)
         _play(session, recording)
         for n, swing in enumerate((1, 2, 3), 1):
@@ -403,7 +404,7 @@ def test_a_full_queue_refuses_requests(fake, recording):
     fake.default = Reply(("slow",), delay_s=0.3)
 
     async def main():
-        lane = _lane(fake, workers=1, max_queued=1)
+        lane = await _lane(fake, workers=1, max_queued=1)
         sessions = [_session(lane) for _ in range(3)]
         for session, _ in sessions:
             _play(session, recording)
@@ -427,7 +428,7 @@ def test_ending_the_session_or_closing_the_socket_cancels(fake, recording, how):
     fake.default = Reply(tuple(f"w{i} " for i in range(10)), delay_s=0.05)
 
     async def main():
-        lane = _lane(fake, total_timeout_s=5.0)
+        lane = await _lane(fake, total_timeout_s=5.0)
         session, inbox = _session(lane)
         _play(session, recording)
         session.request_feedback(1)
@@ -459,7 +460,7 @@ def test_stop_leaves_nothing_running(fake, recording):
     fake.default = Hang()
 
     async def main():
-        lane = _lane(fake, total_timeout_s=5.0, first_piece_timeout_s=5.0)
+        lane = await _lane(fake, total_timeout_s=5.0, first_piece_timeout_s=5.0)
         session, inbox = _session(lane)
         _play(session, recording)
         session.request_feedback(1)
@@ -470,4 +471,40 @@ def test_stop_leaves_nothing_running(fake, recording):
 
     stats, left = asyncio.run(main())
     assert left == [] and stats.cancelled == 1 and stats.in_flight == 0
+    fake.wait_for(lambda: fake.requests[0].client_gone)
+
+
+# --------------------------------------------------------------------------- the model in its own process
+
+
+def test_model_process_answers_and_survives_its_child_dying(fake, recording):
+    """The server's way to run Gemini: the real client in a child process. Killed mid-answer, the
+    child is replaced and the request retried, since nothing had been shown yet."""
+    fake.script.append(Hang())  # the first request hangs until the child dies
+
+    async def main():
+        model = ModelProcess({"api_key": KEY, "base_url": fake.base_url}, model="gemini-2.5-flash")
+        lane = FeedbackLane(LaneConfig(first_piece_timeout_s=5.0, total_timeout_s=8.0, retry_backoff_s=0.01),
+                            model=model)
+        await lane.start()
+        first_child = model._process
+        session, inbox = _session(lane)
+        _play(session, recording)
+        session.request_feedback(1)
+        while fake.active != 1:
+            await asyncio.sleep(0.01)
+        first_child.kill()
+        (answer,) = await inbox.wait_finished(1, timeout=10)
+        session.request_feedback(2)
+        await inbox.wait_finished(2)
+        stats = lane.stats()
+        second_child = model._process
+        await lane.stop()
+        return answer, stats, first_child, second_child
+
+    answer, stats, first_child, second_child = asyncio.run(main())
+    assert _texts(answer) == [*Reply().pieces, ""] and answer[0]["source"] == "gemini"
+    assert stats.retries == 1 and stats.completed == 2 and stats.from_model == 2 and stats.model == "gemini-2.5-flash"
+    assert second_child is not first_child and second_child.poll() == 0  # it exited when the lane stopped
+    assert first_child.poll() is not None and len(fake.requests) == 3
     fake.wait_for(lambda: fake.requests[0].client_gone)

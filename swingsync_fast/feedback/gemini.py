@@ -118,5 +118,8 @@ class GeminiProvider:
         except Exception as exc:
             raise _failure(exc) from exc
 
+    async def start(self) -> None:
+        pass  # nothing to prepare: the client connects on the first call
+
     async def aclose(self) -> None:
         await self._client.aio.aclose()

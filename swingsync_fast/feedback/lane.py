@@ -278,12 +278,19 @@ class FeedbackLane:
 
     # ---------------------------------------------------------------- workers
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Start the workers and get the model ready; a model that will not start is logged, and
+        its requests then fail over to OfflineCoach like any other model failure."""
         loop = asyncio.get_running_loop()
         self._stopping = False
         self._workers = [
             loop.create_task(self._work(), name=f"swingsync-feedback-{i}") for i in range(self.config.workers)
         ]
+        if self.model is not None:
+            try:
+                await self.model.start()
+            except ProviderError as exc:
+                logger.error("feedback: the model is not ready (%s); OfflineCoach answers until it is", exc)
 
     async def stop(self) -> None:
         """Cancel everything, wait for it to unwind, close the model's client."""

@@ -131,5 +131,8 @@ class OfflineCoach:
     async def complete(self, request: FeedbackRequest) -> str:
         return self.text(request)
 
+    async def start(self) -> None:
+        pass
+
     async def aclose(self) -> None:
         pass

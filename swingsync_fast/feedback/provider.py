@@ -34,6 +34,10 @@ class ProviderError(Exception):
 class FeedbackProvider(Protocol):
     source: Source
 
+    async def start(self) -> None:
+        """Get ready to answer (connections, processes); raises ProviderError if it cannot."""
+        ...
+
     def stream(self, request: FeedbackRequest) -> AsyncIterator[str]:
         """Pieces of text in order; raises ProviderError."""
         ...

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 
 from ..feedback.gemini import GeminiProvider
+from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackLane, LaneConfig
+from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
 from .registry import Registry
 from .settings import Settings
@@ -17,16 +20,20 @@ logger = logging.getLogger("swingsync_fast.server")
 
 def feedback_lane(settings: Settings) -> FeedbackLane:
     """The lane the settings describe: Gemini with OfflineCoach as fallback, or OfflineCoach alone."""
-    model = None
+    model: FeedbackProvider | None = None
     if settings.gemini_api_key:
-        model = GeminiProvider(
-            settings.gemini_api_key,
-            model=settings.gemini_model,
-            base_url=settings.gemini_base_url or None,
-            api_version=settings.gemini_api_version or None,
-            timeout_s=settings.feedback_total_timeout_s,
-            thinking_budget=settings.gemini_thinking_budget,
-        )
+        options = {
+            "api_key": settings.gemini_api_key,
+            "model": settings.gemini_model,
+            "base_url": settings.gemini_base_url or None,
+            "api_version": settings.gemini_api_version or None,
+            "timeout_s": settings.feedback_total_timeout_s,
+            "thinking_budget": settings.gemini_thinking_budget,
+        }
+        if settings.feedback_model_process:
+            model = ModelProcess(options, source=Source.GEMINI, model=settings.gemini_model)
+        else:
+            model = GeminiProvider(**options)  # type: ignore[arg-type]
     config = LaneConfig(
         workers=settings.feedback_workers,
         max_queued=settings.feedback_max_queued,
@@ -60,8 +67,12 @@ class Runtime:
             logger.info("feedback: %s through google-genai, OfflineCoach as fallback", self.settings.gemini_model)
         else:
             logger.info("feedback: OfflineCoach only (GEMINI_API_KEY is not set)")
-        self.feedback.start()
+        await self.feedback.start()
         self.registry.start()
+        # Everything alive now (modules, google-genai's and pydantic's types) lives as long as the
+        # process: keep it out of the collector's scans, or one full collection triggered by the
+        # feedback lane's allocations stalls every socket for tens of milliseconds.
+        gc.freeze()
 
     async def stop(self) -> None:
         await self.registry.stop()  # sessions end first, cancelling their feedback

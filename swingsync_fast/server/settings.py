@@ -63,6 +63,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     gemini_api_version: str | None = "v1beta"
     # Gemini's thinking budget in tokens: 0 = off (first piece sooner), -1 = the model decides.
     gemini_thinking_budget: int = 0
+    # Run the model's client in a child process (its CPU work and garbage stay off the event
+    # loop); False runs it in the server process (platforms without Unix socket pairs).
+    feedback_model_process: bool = True
     feedback_workers: int = 4
     feedback_max_queued: int = 1024
     feedback_first_piece_timeout_s: float = 4.0
