@@ -1,12 +1,21 @@
-"""The load generator's baseline: a bare ASGI WebSocket echo on the server's own uvicorn settings.
+"""The load generator's baselines: WebSocket echoes, to show what the server's own work costs.
 
-Every message comes back as it came, on any path; plain HTTP gets ``200 ok``
-(so ``GET /health`` works as it does on the real server). Run by
-``bench/loadgen.py``, or alone::
+Every message comes back as it came, on any path; ``GET /health`` answers
+200 as on the real server. Three of them, each one layer of the server:
 
-    python bench/echo.py --port 8001                      # serve.py's uvicorn settings
+- ``asgi``: a bare ASGI app on the server's own uvicorn settings (serve.py),
+  the baseline every run is compared with;
+- ``starlette``: the same through a Starlette ``WebSocketRoute`` (what the
+  server's socket goes through before our code);
+- ``picows``: no uvicorn, a picows (Cython) server on uvloop: what the
+  WebSocket layer alone can cost in Python.
+
+Run by ``bench/loadgen.py`` (``--targets server,echo,echo-starlette,echo-picows``), or alone::
+
+    python bench/echo.py --port 8001                      # asgi, serve.py's uvicorn settings
     python bench/echo.py --port 8001 --uvicorn-defaults   # uvicorn's defaults (compression on, ...)
-    python bench/echo.py --port 8001 --ws wsproto         # another WebSocket implementation
+    python bench/echo.py --port 8001 --ws wsproto         # another uvicorn WebSocket implementation
+    python bench/echo.py --port 8001 --kind picows
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import uvicorn
 
 from swingsync_fast.server.serve import uvicorn_config
 from swingsync_fast.server.settings import Settings
+
+KINDS = ("asgi", "starlette", "picows")
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -42,26 +53,84 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                 return
 
 
-def config(host: str, port: int, *, uvicorn_defaults: bool = False, ws: str | None = None) -> uvicorn.Config:
+def starlette_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        receive, send = websocket.receive, websocket.send
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            await send({"type": "websocket.send", "text": message.get("text"), "bytes": message.get("bytes")})
+
+    async def health(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/health", health), WebSocketRoute("/{path:path}", echo)])
+
+
+def config(host: str, port: int, *, kind: str = "asgi", uvicorn_defaults: bool = False,
+           ws: str | None = None) -> uvicorn.Config:
+    target = starlette_app() if kind == "starlette" else app
     if uvicorn_defaults:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        config = uvicorn.Config(target, host=host, port=port, log_level="warning")
     else:
-        config = uvicorn_config(app, Settings(), host, port, log_level="warning")  # type: ignore[arg-type]
+        config = uvicorn_config(target, Settings(), host, port, log_level="warning")
     if ws is not None:
         config.ws = ws
     return config
+
+
+def serve_picows(host: str, port: int) -> None:
+    import uvloop
+    from picows import WSListener, WSMsgType, WSUpgradeResponse, WSUpgradeResponseWithListener, ws_create_server
+
+    class Echo(WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            kind = frame.msg_type
+            if kind == WSMsgType.TEXT or kind == WSMsgType.BINARY:
+                transport.send(kind, frame.get_payload_as_memoryview())
+            elif kind == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+
+    def route(request: Any) -> Any:
+        if request.path == b"/health" or request.path == "/health":
+            return WSUpgradeResponseWithListener(WSUpgradeResponse.create_ok_response(b"ok"), None)
+        return Echo()
+
+    async def main() -> None:
+        server = await ws_create_server(route, host, port)
+        async with server:
+            await server.serve_forever()
+
+    try:
+        uvloop.run(main())
+    except KeyboardInterrupt:  # SIGINT is how the load generator stops it
+        pass
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--kind", choices=KINDS, default="asgi")
     parser.add_argument("--uvicorn-defaults", action="store_true",
                         help="uvicorn's default settings instead of the server's (serve.py)")
     parser.add_argument("--ws", choices=("websockets-sansio", "websockets", "wsproto"),
-                        help="another WebSocket implementation, to compare (default: as the settings say)")
+                        help="another uvicorn WebSocket implementation, to compare (default: as the settings say)")
     args = parser.parse_args()
-    uvicorn.Server(config(args.host, args.port, uvicorn_defaults=args.uvicorn_defaults, ws=args.ws)).run()
+    if args.kind == "picows":
+        serve_picows(args.host, args.port)
+        return
+    server = uvicorn.Server(config(args.host, args.port, kind=args.kind,
+                                   uvicorn_defaults=args.uvicorn_defaults, ws=args.ws))
+    server.run()
 
 
 if __name__ == "__main__":

@@ -48,7 +48,14 @@ from swingsync_fast.server.auth import mint_token  # noqa: E402
 from swingsync_fast.simulator import random_swing_spec, simulate  # noqa: E402
 
 ROOT = BENCH.parent
-TARGETS = ("server", "echo", "echo-defaults")
+# What each target runs: the server, or one of bench/echo.py's echoes.
+TARGETS = {
+    "server": [],
+    "echo": ["--kind", "asgi"],  # the baseline: bare ASGI on serve.py's uvicorn settings
+    "echo-defaults": ["--kind", "asgi", "--uvicorn-defaults"],
+    "echo-starlette": ["--kind", "starlette"],
+    "echo-picows": ["--kind", "picows"],
+}
 # A client process keeps up with about this many frames a second (sends + replies) before it,
 # not the server, sets the latency; more clients than that get another process (up to the cores).
 FRAMES_PER_S_PER_PROCESS = 6000
@@ -71,9 +78,7 @@ class Target:
             command = [sys.executable, "-m", "swingsync_fast", "serve", "--host", "127.0.0.1",
                        "--port", str(self.port), "--log-level", "warning"]
         else:
-            command = [sys.executable, str(BENCH / "echo.py"), "--port", str(self.port)]
-            if kind == "echo-defaults":
-                command.append("--uvicorn-defaults")
+            command = [sys.executable, str(BENCH / "echo.py"), "--port", str(self.port), *TARGETS[kind]]
         self._log = tempfile.TemporaryFile()
         # The code beside this file, whatever is installed; no external model calls from the feedback lane.
         env = dict(os.environ, SECRET_KEY=secret,
@@ -266,6 +271,9 @@ def run_stream(target: Target | ExternalTarget, clients: int, opts: argparse.Nam
     offsets = np.concatenate([job.offsets_s for job in workers.jobs])
     sched_ns = schedule_ns(t0, offsets, frames, opts.fps)
     per_client = [c for s in streamed for c in s["clients"]]
+    if opts.raw:
+        path = opts.raw.with_name(f"{opts.raw.stem}-{target.kind}-{clients}.npz")
+        np.savez_compressed(path, send_ns=send_ns, recv_ns=recv_ns, sched_ns=sched_ns)
     row: dict[str, Any] = {
         "target": target.kind, "clients": clients, "fps": opts.fps, "duration_s": frames / opts.fps,
         "layout": opts.layout, "client": opts.client, "client_processes": processes,
@@ -344,8 +352,9 @@ def _watch(server_pid: int | None, client_pids: list[int], start: float, end: fl
         "box": procstat.box_usage(box, procstat.system_cpu(), elapsed, os.cpu_count() or 1),
     }
     ours = {os.getpid(), *client_pids, *([server_pid] if server_pid else [])}
-    others = procstat.others_cpu_seconds(everyone, procstat.all_cpu_seconds(), ours)
+    others, kernel = procstat.others_cpu_seconds(everyone, procstat.all_cpu_seconds(), ours)
     figures["box"]["others_cpu_percent"] = round(100 * others / elapsed, 1)
+    figures["box"]["kernel_threads_cpu_percent"] = round(100 * kernel / elapsed, 1)
     if server_pid and server_cpu is not None:
         figures["server_cpu_s"] = procstat.cpu_seconds(server_pid) - server_cpu
         figures["rss_kib"] = rss
@@ -358,7 +367,7 @@ def wait_for_quiet(limit_s: float, ours: set[int], threshold_percent: float = 20
     while True:
         before = procstat.all_cpu_seconds()
         time.sleep(1.0)
-        others = 100 * procstat.others_cpu_seconds(before, procstat.all_cpu_seconds(), ours | {os.getpid()})
+        others = 100 * procstat.others_cpu_seconds(before, procstat.all_cpu_seconds(), ours | {os.getpid()})[0]
         if others < threshold_percent or time.monotonic() >= deadline:
             return others
         print(f"#   the box is busy (others use {others:.0f}% of a core); waiting", file=sys.stderr, flush=True)
@@ -523,6 +532,41 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a is not None and b else "-"
 
 
+WORST_OF_RUNS = ("frames_lost", "handshake_failures", "start_failures", "disconnects", "duplicates")
+
+
+def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per ``keys``: each number the median over the repeated runs (each figure on its own)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(tuple(run[k] for k in keys), []).append(run)
+    out = []
+    for group in groups.values():
+        row = _median_of(group)
+        for key in WORST_OF_RUNS:  # a failure in any run must show
+            if key in row:
+                row[key] = max(r[key] for r in group)
+        if "errors" in row:
+            row["errors"] = _sum_counts(r["errors"] for r in group)
+        if len(group) > 1:
+            row["repeats"] = len(group)
+            if "rtt_ms" in group[0]:
+                row["rtt_p99_ms_runs"] = [r["rtt_ms"]["p99"] for r in group]
+        out.append(row)
+    return out
+
+
+def _median_of(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, dict):
+        return {k: _median_of([v.get(k) for v in values]) for k in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool) and all(
+            isinstance(v, (int, float)) for v in values):
+        middle = float(np.median(values))
+        return round(middle, 3) if isinstance(first, float) or middle != int(middle) else int(middle)
+    return first
+
+
 # --------------------------------------------------------------------------- command line
 
 
@@ -560,9 +604,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="before each run, wait up to this long for other processes to leave the box alone")
     parser.add_argument("--idle", type=int, help="instead of streaming: RSS per session over this many idle sessions")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each case this many times (targets interleaved); tables show the medians")
     parser.add_argument("--sessions", type=int, default=4, help="simulated golfers to generate and share")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the full report here")
+    parser.add_argument("--raw", type=Path, metavar="PATH.npz",
+                        help="also save every stamp (send, reply, schedule; ns) as PATH-TARGET-N.npz")
     opts = parser.parse_args(argv)
     if opts.client is None:
         parser.error("no client library: pip install picows or websockets")
@@ -578,6 +626,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     opts.target_list = [t.strip() for t in opts.targets.split(",") if t.strip()]
     if set(opts.target_list) - set(TARGETS):
         parser.error(f"--targets: choose from {', '.join(TARGETS)}")
+    if not 1 <= opts.repeat <= 10:
+        parser.error("--repeat: from 1 to 10")
     if opts.idle is not None and not 1 <= opts.idle <= 5000:
         parser.error("--idle: from 1 to 5000 sessions")
     return opts
@@ -601,15 +651,18 @@ def main(argv: list[str] | None = None) -> int:
             target.stop()
 
     kinds = ["external"] if opts.url else opts.target_list
+    every: list[dict[str, Any]] = []
     if opts.idle is not None:
-        idle = [one(kind, run_idle, opts.idle) for kind in kinds]
+        every = [one(kind, run_idle, opts.idle) for _ in range(opts.repeat) for kind in kinds]
+        idle = medians(every, ("target",))
     else:
         for n in opts.client_counts:
-            rows += [one(kind, run_stream, n) for kind in kinds]
+            every += [one(kind, run_stream, n) for _ in range(opts.repeat) for kind in kinds]
+        rows = medians(every, ("clients", "target"))
     report = {
         "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
         "machine": machine(), "layout": opts.layout, "fps": opts.fps, "client": opts.client,
-        "runs": rows, "idle": idle,
+        "repeat": opts.repeat, "runs": rows, "idle": idle, "every_run": every if opts.repeat > 1 else [],
     }
     if opts.json:
         opts.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -83,3 +83,13 @@ def test_frames_carry_the_index_and_timestamp_in_every_layout(layout):
     points = decoded["data"]["keypoints"]
     flat = [v for p in points.values() for v in p.values()] if layout == "seed" else points
     assert np.allclose(flat, keypoints[1].ravel(), atol=1e-5)
+
+
+def test_repeated_runs_report_medians_but_the_worst_failures():
+    def run(p99: float, lost: int) -> dict:
+        return {"clients": 5, "target": "server", "rtt_ms": {"p99": p99}, "frames_lost": lost,
+                "handshake_failures": 0, "errors": {"rate_limited": lost}, "layout": "seed"}
+
+    [row] = loadgen.medians([run(1.0, 0), run(9.0, 3), run(2.0, 0)], ("clients", "target"))
+    assert row["rtt_ms"]["p99"] == 2.0 and row["rtt_p99_ms_runs"] == [1.0, 9.0, 2.0]
+    assert row["frames_lost"] == 3 and row["errors"] == {"rate_limited": 3} and row["repeats"] == 3
