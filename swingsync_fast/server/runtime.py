@@ -31,8 +31,12 @@ def feedback_lane(settings: Settings) -> FeedbackLane:
             "thinking_budget": settings.gemini_thinking_budget,
         }
         if settings.feedback_model_process:
-            model = ModelProcess(options, source=Source.GEMINI, model=settings.gemini_model)
-        else:
+            try:
+                model = ModelProcess(options, source=Source.GEMINI, model=settings.gemini_model)
+            except OSError as exc:
+                logger.warning("feedback: cannot start the model process (%s); google-genai runs in the "
+                               "server process instead", exc)
+        if model is None:
             model = GeminiProvider(**options)  # type: ignore[arg-type]
     config = LaneConfig(
         workers=settings.feedback_workers,
