@@ -52,6 +52,78 @@ from swingsync_fast.server.auth import mint_token  # noqa: E402
 from swingsync_fast.simulator import random_swing_spec, simulate  # noqa: E402
 
 FPS = 30.0
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _busy_jiffies() -> int:
+    """All CPUs' busy time since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    return user + nice + system + irq + softirq + steal
+
+
+def _family(root: int) -> list[int]:
+    """``root`` and its descendants (the server and its model process)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def _process_jiffies(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+class CpuMeter:
+    """CPU cores used by this benchmark (client + server + its model process) and by everything else."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def _ours(self) -> list[int]:
+        return _family(os.getpid()) + [p for p in _family(self.server_pid) if p != os.getpid()]
+
+    def start(self) -> None:
+        self._t = time.monotonic()
+        self._busy = _busy_jiffies()
+        self._pids = self._ours()
+        self._mine = _process_jiffies(self._pids)
+
+    def stop(self) -> tuple[float, float]:
+        seconds = (time.monotonic() - self._t) * HZ
+        busy = _busy_jiffies() - self._busy
+        mine = _process_jiffies(self._pids) - self._mine
+        return round(mine / seconds, 2), round(max(busy - mine, 0) / seconds, 2)
+
+    def wait_quiet(self, limit_cores: float, patience_s: float) -> float:
+        """Wait (up to ``patience_s``) until other processes use under ``limit_cores``; what they used last."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            self.start()
+            time.sleep(1.0)
+            others = self.stop()[1]
+            if others < limit_cores or time.monotonic() > deadline:
+                return others
+            time.sleep(4.0)
 
 
 def _free_port() -> int:
@@ -88,9 +160,11 @@ class Server:
             "SWINGSYNC_FEEDBACK_MODEL_PROCESS": "0" if in_process else "1",
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "swingsync_fast", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "swingsync_fast", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log,
         )
+        self.cpu = CpuMeter(self.process.pid)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -125,12 +199,12 @@ class Server:
 class Golfer:
     """One socket and session streaming the recording from its own offset, timing every frame."""
 
-    def __init__(self, url: str, frames: list[str], offset: int, config: dict, counted_from: float) -> None:
+    def __init__(self, url: str, frames: list[str], offset: int, config: dict) -> None:
         self.url = url
         self.frames = frames
         self.offset = offset
         self.config = config
-        self.counted_from = counted_from
+        self.counted_from = 0.0  # frames sent before this are not counted (warm-up)
         self.sent: dict[int, float] = {}
         self.rtts_ms: list[float] = []
         self.feedback_pieces = 0
@@ -195,17 +269,21 @@ async def _phase(name: str, round_: int, server: Server, secret: str, frames: li
         "club_used": "driver", "frame_layout": "compact", "target_latency_ms": 1000,
         "feedback_mode": "streaming" if streaming else "disabled", "feedback_threshold": 0.0,
     }
-    start = time.monotonic()
-    counted_from = start + args.warmup
-    until = start + args.warmup + args.seconds
     admin = mint_token(secret, "bench-admin", "admin")
     golfers = []
     for i in range(args.sessions):
         user = f"golfer-{round_}-{name}-{i}"
         url = f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/{user}?token={mint_token(secret, user, 'player')}"
-        golfers.append(Golfer(url, frames, (i * 97) % len(frames), config, counted_from))
+        golfers.append(Golfer(url, frames, (i * 97) % len(frames), config))
+    quiet = await asyncio.to_thread(server.cpu.wait_quiet, args.quiet_cores, args.quiet_wait)
+    start = time.monotonic()
+    counted_from = start + args.warmup
+    until = start + args.warmup + args.seconds
+    for golfer in golfers:
+        golfer.counted_from = counted_from
     before = server.stats(admin)["feedback"]
     peak_in_flight = 0
+    server.cpu.start()
 
     async def sample() -> None:
         nonlocal peak_in_flight
@@ -217,6 +295,7 @@ async def _phase(name: str, round_: int, server: Server, secret: str, frames: li
     sampler = asyncio.create_task(sample())
     await asyncio.gather(*(g.run(until) for g in golfers))
     sampler.cancel()
+    ours, others = server.cpu.stop()
     await asyncio.sleep(0.5)
     after = server.stats(admin)["feedback"]
     rtts = [r for g in golfers for r in g.rtts_ms]
@@ -233,6 +312,9 @@ async def _phase(name: str, round_: int, server: Server, secret: str, frames: li
         "lane_in_flight_peak": peak_in_flight,
         "lane_completed": after["completed"] - before["completed"],
         "lane_first_piece_p50_ms": after["time_to_first_piece"]["gemini"]["p50_ms"],
+        "cpu_ours": ours,  # cores: this client, the server and its model process
+        "cpu_others": others,  # cores used by anything else on the machine meanwhile
+        "cpu_others_before": quiet,
     }
 
 
@@ -263,6 +345,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=64, help="feedback lane workers in the server")
     parser.add_argument("--rounds", type=int, default=2, help="idle/streaming pairs")
     parser.add_argument("--in-process", action="store_true", help="google-genai in the server process")
+    parser.add_argument("--quiet-cores", type=float, default=0.15,
+                        help="before each phase, wait until other processes use less CPU than this")
+    parser.add_argument("--quiet-wait", type=float, default=600.0, help="...but no longer than this (s)")
     args = parser.parse_args()
     results = asyncio.run(_main(args))
     for name in ("idle", "streaming"):  # both rounds together
@@ -272,6 +357,8 @@ def main() -> None:
             **_percentiles([x for r in rows for x in r["rtts_ms"]]),
             **{k: sum(r[k] for r in rows) for k in ("lost", "feedback_pieces", "feedback_answers", "lane_completed")},
             "lane_in_flight_peak": max(r["lane_in_flight_peak"] for r in rows),
+            "cpu_ours": round(sum(r["cpu_ours"] for r in rows) / len(rows), 2),
+            "cpu_others": round(sum(r["cpu_others"] for r in rows) / len(rows), 2),
         })
     for r in results:
         r.pop("rtts_ms", None)
@@ -279,11 +366,13 @@ def main() -> None:
     where = "in the server process" if args.in_process else "in a child process"
     print(f"fake model: {args.pieces} pieces, {args.piece_delay:g} s apart; lane workers: {args.workers}; "
           f"google-genai {where}\n")
-    print("| phase | round | sessions | frames | RTT p50 ms | p95 ms | p99 ms | max ms | lost | feedback pieces | answers | lane in flight (peak) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| phase | round | sessions | frames | RTT p50 ms | p95 ms | p99 ms | max ms | lost | feedback pieces "
+          "| answers | lane in flight (peak) | CPU ours / others (cores) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['phase']} | {r['round']} | {r['sessions']} | {r['frames']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
-              f"{r['max_ms']} | {r['lost']} | {r['feedback_pieces']} | {r['feedback_answers']} | {r['lane_in_flight_peak']} |")
+              f"{r['max_ms']} | {r['lost']} | {r['feedback_pieces']} | {r['feedback_answers']} | {r['lane_in_flight_peak']} | "
+              f"{r['cpu_ours']} / {r['cpu_others']} |")
     print()
     print(json.dumps({"args": vars(args), "results": results}))
 
