@@ -14,6 +14,10 @@ here, on a free 127.0.0.1 port) and the echo (``bench/echo.py``, the same
 uvicorn settings) are started fresh, one after the other, and the same
 clients run against each; CPU and RSS are read from /proc by pid. Output:
 a Markdown table on stdout, everything in JSON with ``--json``.
+
+Beside it: ``loadclient.py`` (the clients, run in worker processes),
+``loadreport.py`` (figures, medians, tables), ``procstat.py`` (/proc) and
+``echo.py`` (the baselines). Results and commands: ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import json
 import math
 import multiprocessing as mp
 import os
-import platform
 import secrets
 import signal
 import socket
@@ -32,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ sys.path.insert(0, str(BENCH))
 
 import loadclient  # noqa: E402
 import procstat  # noqa: E402
+from loadreport import frame_stats, machine, markdown, medians, schedule_ns, sum_counts  # noqa: E402
 
 from swingsync_fast.server.auth import mint_token  # noqa: E402
 from swingsync_fast.simulator import random_swing_spec, simulate  # noqa: E402
@@ -284,8 +287,8 @@ def run_stream(target: Target | ExternalTarget, clients: int, opts: argparse.Nam
         "disconnects": sum(1 for c in per_client if c["close_code"] is not None),
         "close_codes": sorted({c["close_code"] for c in per_client if c["close_code"] is not None}),
         "duplicates": sum(c["duplicates"] for c in per_client),
-        "errors": _sum_counts(c["errors"] for c in per_client),
-        "other_replies": _sum_counts(c["replies"] for c in per_client),
+        "errors": sum_counts(c["errors"] for c in per_client),
+        "other_replies": sum_counts(c["replies"] for c in per_client),
         **frame_stats(send_ns, recv_ns, sched_ns, opts.fps),
     }
     sent = row["frames_sent"]
@@ -293,43 +296,6 @@ def run_stream(target: Target | ExternalTarget, clients: int, opts: argparse.Nam
     row["clients_cpu_percent"] = window["clients_cpu_percent"]
     row["box"] = window["box"]
     return row
-
-
-def schedule_ns(t0: float, offsets_s: np.ndarray, frames: int, fps: float) -> np.ndarray:
-    """When each client was due to send each frame, on the monotonic clock: (clients, frames)."""
-    starts = np.round((t0 + np.asarray(offsets_s, dtype=np.float64)) * 1e9).astype(np.int64)
-    steps = np.round(np.arange(frames) * (1e9 / fps)).astype(np.int64)
-    return starts[:, None] + steps[None, :]
-
-
-def frame_stats(send_ns: np.ndarray, recv_ns: np.ndarray, sched_ns: np.ndarray, fps: float) -> dict[str, Any]:
-    """RTT percentiles, late and lost frames from the stamps (0 = never happened)."""
-    period_ns = 1e9 / fps
-    sent = send_ns > 0
-    answered = sent & (recv_ns > 0)
-    rtt_ms = (recv_ns[answered] - send_ns[answered]) / 1e6
-    lag_ms = (send_ns[sent] - sched_ns[sent]) / 1e6
-    late = answered & (recv_ns > sched_ns + period_ns)
-    span_s = send_ns.shape[1] / fps if send_ns.size else 0.0
-    return {
-        "frames_due": int(send_ns.size),
-        "frames_sent": int(sent.sum()),
-        "frames_answered": int(answered.sum()),
-        "frames_lost": int((sent & ~answered).sum()),
-        "frames_late": int(late.sum()),
-        "answered_per_s": round(float(answered.sum()) / span_s, 1) if span_s else 0.0,
-        "rtt_ms": _percentiles(rtt_ms),
-        "send_lag_ms": _percentiles(lag_ms),
-    }
-
-
-def _percentiles(values: np.ndarray) -> dict[str, float | None]:
-    if values.size == 0:
-        return {"p50": None, "p95": None, "p99": None, "p999": None, "max": None, "mean": None}
-    p50, p95, p99, p999 = np.percentile(values, [50, 95, 99, 99.9])
-    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3),
-            "p999": round(float(p999), 3), "max": round(float(values.max()), 3),
-            "mean": round(float(values.mean()), 3)}
 
 
 def _watch(server_pid: int | None, client_pids: list[int], start: float, end: float) -> dict[str, Any]:
@@ -394,13 +360,6 @@ def _flatten(parts: list[list[Any]]) -> list[Any]:
     return [item for part in parts for item in part]
 
 
-def _sum_counts(counts: Any) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for count in counts:
-        for key, value in count.items():
-            total[key] = total.get(key, 0) + value
-    return dict(sorted(total.items()))
-
 
 # --------------------------------------------------------------------------- memory per session
 
@@ -438,133 +397,6 @@ def run_idle(target: Target | ExternalTarget, sessions_n: int, opts: argparse.Na
         "kib_per_session_only": round((started - connected) / max(1, live), 1),
         "kib_per_live_session": round((started - before) / max(1, live), 1),
     }
-
-
-# --------------------------------------------------------------------------- report
-
-
-def machine() -> dict[str, Any]:
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = {}
-    for package in ("uvicorn", "websockets", "picows", "uvloop", "httptools", "starlette", "msgspec"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
-            "kernel": platform.release(), "packages": versions, "code": _git_state()}
-
-
-def _git_state() -> str:
-    """The commit measured, and whether the server's code differed from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        changed = git("status", "--porcelain", "--", "swingsync_fast")
-    except OSError:
-        return "?"
-    return f"{commit}{' + uncommitted changes in swingsync_fast/' if changed else ''}"
-
-
-def markdown(rows: list[dict[str, Any]], idle: list[dict[str, Any]]) -> str:
-    lines = []
-    if rows:
-        lines += [
-            "| N | target | answered/s | RTT p50 ms | p95 | p99 | max | late | lost | failed hs "
-            "| server CPU % | CPU µs/frame | server RSS MiB | clients CPU % | others CPU % | send lag p99 ms |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for r in rows:
-            rtt, server = r["rtt_ms"], r["server"]
-            lines.append(
-                f"| {r['clients']} | {r['target']} | {r['answered_per_s']:g} | {_ms(rtt['p50'])} | {_ms(rtt['p95'])} "
-                f"| {_ms(rtt['p99'])} | {_ms(rtt['max'])} | {r['frames_late']} | {r['frames_lost']} "
-                f"| {r['handshake_failures'] + r['start_failures']} | {server.get('cpu_percent', '-')} "
-                f"| {server.get('cpu_us_per_frame', '-')} | {server.get('rss_mib_peak', '-')} "
-                f"| {r['clients_cpu_percent']} | {r['box']['others_cpu_percent']} | {_ms(r['send_lag_ms']['p99'])} |"
-            )
-        ratios = _ratios(rows)
-        if ratios:
-            lines += ["", "| N | p50 server/echo | p99 server/echo | CPU per frame server/echo |", "|---|---|---|---|"]
-            lines += [f"| {n} | {a} | {b} | {c} |" for n, a, b, c in ratios]
-    if idle:
-        lines += [
-            "" if lines else "",
-            "| target | idle sockets | RSS before MiB | connected MiB | with sessions MiB "
-            "| KiB per connection | KiB per session (on top) | KiB per live session |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for r in idle:
-            lines.append(
-                f"| {r['target']} | {r['live']} | {r['rss_mib_before']} | {r['rss_mib_connected']} "
-                f"| {r['rss_mib_started']} | {r['kib_per_connection']} | {r['kib_per_session_only']} "
-                f"| {r['kib_per_live_session']} |"
-            )
-    return "\n".join(lines).strip("\n")
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
-
-
-def _ratios(rows: list[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
-    out = []
-    for n in sorted({r["clients"] for r in rows}):
-        by = {r["target"]: r for r in rows if r["clients"] == n}
-        if "server" not in by or "echo" not in by:
-            continue
-        s, e = by["server"], by["echo"]
-        out.append((n, _ratio(s["rtt_ms"]["p50"], e["rtt_ms"]["p50"]), _ratio(s["rtt_ms"]["p99"], e["rtt_ms"]["p99"]),
-                    _ratio(s["server"].get("cpu_us_per_frame"), e["server"].get("cpu_us_per_frame"))))
-    return out
-
-
-def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}x" if a is not None and b else "-"
-
-
-WORST_OF_RUNS = ("frames_lost", "handshake_failures", "start_failures", "disconnects", "duplicates")
-
-
-def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """One row per ``keys``: each number the median over the repeated runs (each figure on its own)."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for run in runs:
-        groups.setdefault(tuple(run[k] for k in keys), []).append(run)
-    out = []
-    for group in groups.values():
-        row = _median_of(group)
-        for key in WORST_OF_RUNS:  # a failure in any run must show
-            if key in row:
-                row[key] = max(r[key] for r in group)
-        if "errors" in row:
-            row["errors"] = _sum_counts(r["errors"] for r in group)
-        if len(group) > 1:
-            row["repeats"] = len(group)
-            if "rtt_ms" in group[0]:
-                row["rtt_p99_ms_runs"] = [r["rtt_ms"]["p99"] for r in group]
-        out.append(row)
-    return out
-
-
-def _median_of(values: list[Any]) -> Any:
-    first = values[0]
-    if isinstance(first, dict):
-        return {k: _median_of([v.get(k) for v in values]) for k in first}
-    if isinstance(first, (int, float)) and not isinstance(first, bool) and all(
-            isinstance(v, (int, float)) for v in values):
-        middle = float(np.median(values))
-        return round(middle, 3) if isinstance(first, float) or middle != int(middle) else int(middle)
-    return first
 
 
 # --------------------------------------------------------------------------- command line

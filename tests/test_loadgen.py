@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import loadclient  # noqa: E402
-import loadgen  # noqa: E402
+import loadreport  # noqa: E402
 
 
 def test_short_run_against_the_server_and_the_echo(tmp_path):
@@ -47,9 +47,22 @@ def test_short_run_against_the_server_and_the_echo(tmp_path):
     assert len(table) == 3, done.stdout
 
 
+def test_the_websockets_client_works_too(tmp_path):
+    out = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "loadgen.py"), "--clients", "2", "--duration", "1", "--sessions", "1",
+         "--client", "websockets", "--layout", "binary", "--targets", "server", "--drain", "1", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = json.loads(out.read_text())["runs"]
+    assert run["client"] == "websockets" and run["layout"] == "binary"
+    assert run["frames_answered"] == 2 * 30 and run["frames_lost"] == 0 and not run["errors"]
+
+
 def test_late_and_lost_are_counted_against_the_schedule():
     fps = 10.0  # a 100 ms period
-    sched = loadgen.schedule_ns(1.0, np.array([0.0, 0.05]), 3, fps)
+    sched = loadreport.schedule_ns(1.0, np.array([0.0, 0.05]), 3, fps)
     assert sched.tolist() == [[1_000_000_000, 1_100_000_000, 1_200_000_000],
                               [1_050_000_000, 1_150_000_000, 1_250_000_000]]
     send = sched + 1_000_000  # every frame sent 1 ms after its time
@@ -58,7 +71,7 @@ def test_late_and_lost_are_counted_against_the_schedule():
     recv[0, 1] = sched[0, 2] + 1  # ... but this reply came after the next frame's send time
     recv[1, 0] = 0  # and this frame was never answered
     recv[1, 2] = 0
-    stats = loadgen.frame_stats(send, recv, sched, fps)
+    stats = loadreport.frame_stats(send, recv, sched, fps)
     assert (stats["frames_due"], stats["frames_sent"], stats["frames_answered"]) == (6, 5, 4)
     assert stats["frames_lost"] == 1 and stats["frames_late"] == 1
     assert stats["rtt_ms"]["p50"] == pytest.approx(2.0) and stats["rtt_ms"]["max"] == pytest.approx(99.0, abs=0.01)
@@ -90,6 +103,6 @@ def test_repeated_runs_report_medians_but_the_worst_failures():
         return {"clients": 5, "target": "server", "rtt_ms": {"p99": p99}, "frames_lost": lost,
                 "handshake_failures": 0, "errors": {"rate_limited": lost}, "layout": "seed"}
 
-    [row] = loadgen.medians([run(1.0, 0), run(9.0, 3), run(2.0, 0)], ("clients", "target"))
+    [row] = loadreport.medians([run(1.0, 0), run(9.0, 3), run(2.0, 0)], ("clients", "target"))
     assert row["rtt_ms"]["p99"] == 2.0 and row["rtt_p99_ms_runs"] == [1.0, 9.0, 2.0]
     assert row["frames_lost"] == 3 and row["errors"] == {"rate_limited": 3} and row["repeats"] == 3
