@@ -87,6 +87,9 @@ def config(host: str, port: int, *, kind: str = "asgi", uvicorn_defaults: bool =
 
 
 def serve_picows(host: str, port: int) -> None:
+    import asyncio
+    import signal
+
     import uvloop
     from picows import WSListener, WSMsgType, WSUpgradeResponse, WSUpgradeResponseWithListener, ws_create_server
 
@@ -105,14 +108,15 @@ def serve_picows(host: str, port: int) -> None:
         return Echo()
 
     async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT is how the load generator stops it
+            loop.add_signal_handler(signum, stop.set)
         server = await ws_create_server(route, host, port)
         async with server:
-            await server.serve_forever()
+            await stop.wait()
 
-    try:
-        uvloop.run(main())
-    except KeyboardInterrupt:  # SIGINT is how the load generator stops it
-        pass
+    uvloop.run(main())
 
 
 def main() -> None:
