@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ from swingsync_fast.server.codec import FrameError, RawFrameReader
 from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC, StreamConfig
 from swingsync_fast.server.session import RECOVER_AFTER_FRAMES, StreamSession
 from swingsync_fast.server.settings import Settings
-from swingsync_fast.server.store import MemorySessionStore, SessionRecord, SessionState
+from swingsync_fast.server.store import MemorySessionStore, SessionRecord, SessionState, StoredMessage
 
 MS = NS // 1000
 
@@ -150,6 +151,30 @@ async def _store_scenario() -> None:
     assert [r.session_id for r in await store.visible_to("u", False, 10)] == ["3", "2", "1"]
     assert await store.visible_to("someone", False, 10) == []
     assert await store.delete("3") and not await store.delete("3")
+
+
+def test_memory_store_keeps_each_sessions_last_messages_in_order():
+    asyncio.run(_messages_scenario())
+
+
+async def _messages_scenario() -> None:
+    store = MemorySessionStore(messages_kept=3)
+    await store.add(SessionRecord(session_id="c", user_id="coach", session_name="", config=StreamConfig(),
+                                  state=SessionState.CREATED, created_at=0.0))
+    for i in range(5):
+        body = msgspec.json.encode({"type": "coaching_tip", "data": {"tip": f"tip {i}"}})
+        await store.add_message(StoredMessage(session_id="c", sender="coach", type="coaching_tip",
+                                              sent_at=float(i), body=msgspec.Raw(body)))
+    kept = await store.messages("c", 50)
+    assert [m.sent_at for m in kept] == [2.0, 3.0, 4.0]  # the last three, oldest first
+    assert [m.sent_at for m in await store.messages("c", 2)] == [3.0, 4.0]
+    assert msgspec.json.decode(kept[-1].body)["data"]["tip"] == "tip 4"
+    assert await store.messages("unknown", 50) == []
+    with pytest.raises(KeyError):
+        await store.add_message(StoredMessage(session_id="gone", sender="x", type="coaching_tip",
+                                              sent_at=0.0, body=msgspec.Raw(b"{}")))
+    await store.delete("c")
+    assert await store.messages("c", 50) == []
 
 
 def _raw_frame(keypoints: np.ndarray, index: int = 3, t: float = 0.5) -> bytes:

@@ -3,12 +3,14 @@
 ``SessionStore`` is the interface the server talks to; ``MemorySessionStore``
 is the only one so far. A SQLite store (a later issue) implements the same
 async methods, doing its writes off the event loop. Nothing here is touched
-per frame: records change when a session is created, started and ended.
+per frame: records change when a session is created, started and ended, and
+a coaching session's messages are appended as they are sent.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from typing import Protocol
 
 import msgspec
@@ -53,6 +55,16 @@ class SessionRecord(msgspec.Struct, kw_only=True):
         return is_admin or user_id == self.user_id or user_id in self.participants
 
 
+class StoredMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """One message of a coaching session (a tip, a drill, a frame update), kept to replay it."""
+
+    session_id: str
+    sender: str  # the user id that sent it
+    type: str  # the wire message type, e.g. "coaching_tip"
+    sent_at: float  # epoch seconds
+    body: msgspec.Raw  # the whole wire message as JSON, replayed as it was sent
+
+
 class SessionStore(Protocol):
     async def add(self, record: SessionRecord) -> None: ...
 
@@ -64,12 +76,23 @@ class SessionStore(Protocol):
 
     async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]: ...
 
+    async def add_message(self, message: StoredMessage) -> None: ...
+
+    async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
+        """The session's last ``limit`` messages, oldest first."""
+        ...
+
 
 class MemorySessionStore:
-    """Records in a dict; past ``ended_kept`` ended sessions, the oldest ended ones go."""
+    """Records in a dict; past ``ended_kept`` ended sessions, the oldest ended ones go.
 
-    def __init__(self, ended_kept: int = 10_000) -> None:
+    Each session keeps its last ``messages_kept`` messages.
+    """
+
+    def __init__(self, ended_kept: int = 10_000, messages_kept: int = 200) -> None:
         self._records: dict[str, SessionRecord] = {}
+        self._messages: dict[str, deque[StoredMessage]] = {}
+        self._messages_kept = messages_kept
         self._ended: dict[str, None] = {}  # insertion-ordered set of ended ids
         self._ended_kept = ended_kept
 
@@ -90,12 +113,25 @@ class MemorySessionStore:
 
     async def delete(self, session_id: str) -> bool:
         self._ended.pop(session_id, None)
+        self._messages.pop(session_id, None)
         return self._records.pop(session_id, None) is not None
 
     async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
         found = [r for r in self._records.values() if r.visible_to(user_id, is_admin)]
         found.sort(key=lambda r: r.created_at, reverse=True)
         return found[:limit]
+
+    async def add_message(self, message: StoredMessage) -> None:
+        if message.session_id not in self._records:
+            raise KeyError(f"session {message.session_id} does not exist")
+        kept = self._messages.get(message.session_id)
+        if kept is None:
+            kept = self._messages[message.session_id] = deque(maxlen=self._messages_kept)
+        kept.append(message)
+
+    async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
+        kept = self._messages.get(session_id, ())
+        return list(kept)[-limit:] if limit > 0 else []
 
     def _track(self, record: SessionRecord) -> None:
         if record.state is SessionState.ENDED and record.session_id not in self._ended:
@@ -104,6 +140,7 @@ class MemorySessionStore:
                 oldest = next(iter(self._ended))
                 del self._ended[oldest]
                 self._records.pop(oldest, None)
+                self._messages.pop(oldest, None)
 
     def __len__(self) -> int:
         return len(self._records)
