@@ -254,10 +254,17 @@ def test_openapi_describes_every_rest_endpoint(server):
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
     assert set(paths) == {SESSIONS, SESSIONS + "/{session_id}", SESSIONS + "/{session_id}/stats",
-                          "/api/v1/stream/system/stats", "/streaming/status", "/health"}
+                          "/api/v1/stream/system/stats", "/streaming/status", "/api/v1/me", "/health"}
     assert set(paths[SESSIONS]) == {"post", "get"} and set(paths[SESSIONS + "/{session_id}"]) == {"get", "delete"}
     schemas = document["components"]["schemas"]
     assert {"SessionRecord", "SessionStats", "SystemStats", "CreateSessionRequest"} <= set(schemas)
+
+
+def test_me_names_the_tokens_user_and_role_and_refuses_a_bad_token(server):
+    assert server.http.get("/api/v1/me", headers=server.auth("mia", "coach")).json() == {
+        "user_id": "mia", "role": "coach"}
+    forged = server.http.get("/api/v1/me", headers={"Authorization": f"Bearer {server.token('mia', key='k' * 40)}"})
+    assert forged.status_code == 401 and forged.json()["data"]["code"] == "bad_signature"
 
 
 # --------------------------------------------------------------------------- the development switch

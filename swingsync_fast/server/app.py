@@ -22,6 +22,7 @@ from .runtime import Runtime
 from .settings import Settings
 from .stream import PATH as STREAM_PATH
 from .stream import stream_socket
+from .webapp import web_app_routes
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
@@ -59,7 +60,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/stream/system/stats", rest.system_stats, methods=["GET"]),
         Route("/streaming/status", rest.streaming_status, methods=["GET"]),
         Route("/health", rest.health, methods=["GET"]),
+        Route("/api/v1/me", rest.me, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        *web_app_routes(settings.web_dir),
     ]
     return Starlette(
         routes=routes,

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from .. import __version__
+from .auth import Principal
 from .rest import CreateSessionRequest, Health, SessionList, SessionStatsView, StreamingStatus
 from .registry import SystemStats
 from .store import SessionRecord
@@ -50,7 +51,7 @@ def _op(summary: str, responses: dict[str, Any], *, secured: bool = True, **extr
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [CreateSessionRequest, SessionRecord, SessionList, SessionStatsView, SystemStats,
-         StreamingStatus, Health, ErrorEnvelope],
+         StreamingStatus, Health, Principal, ErrorEnvelope],
         ref_template=_REF,
     )
     sessions = "/api/v1/stream/sessions"
@@ -97,6 +98,10 @@ def openapi_document() -> dict[str, Any]:
             "/streaming/status": {
                 "get": _op("Whether the server streams, and its limits",
                            {"200": _json(StreamingStatus, "The status")}),
+            },
+            "/api/v1/me": {
+                "get": _op("The caller, as the token names it (user id and role)",
+                           {"200": _json(Principal, "The caller")}),
             },
             "/health": {
                 "get": _op("Liveness; 503 while draining",

@@ -182,6 +182,11 @@ async def streaming_status(request: Request) -> Response:
     )
 
 
+async def me(request: Request) -> Response:
+    """Who the token says the caller is: the web app checks a token with this before opening a socket."""
+    return JSONResponse(_caller(request))
+
+
 async def health(request: Request) -> Response:
     draining = _runtime(request).registry.draining
     return JSONResponse(Health("draining" if draining else "ok"), 503 if draining else 200)

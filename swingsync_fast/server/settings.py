@@ -14,6 +14,8 @@ from pathlib import Path
 import msgspec
 
 ENV_PREFIX = "SWINGSYNC_"
+# The web app's sources and its npm-installed pose assets: ``web/`` beside the package.
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 # Secrets come from their conventional variables only, never SWINGSYNC_*.
 _SECRETS = {"secret_key": "SECRET_KEY", "gemini_api_key": "GEMINI_API_KEY"}
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -50,6 +52,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     ping_timeout_s: float = 20.0
     # On shutdown, how long live sockets get to flush before the process stops waiting.
     shutdown_grace_s: float = 5.0
+
+    # The web app served at /app/: ``web_dir/app`` (pages), ``web_dir/node_modules`` (npm assets).
+    web_dir: Path = DEFAULT_WEB_DIR
 
     # Ended sessions kept in memory for GET (oldest dropped first).
     ended_sessions_kept: int = 10_000

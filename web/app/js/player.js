@@ -1,0 +1,175 @@
+// The player page: sign in, pick a source and settings, stream MediaPipe landmarks to the
+// server and show what it answers. One socket, reopened by itself when it drops; each time it
+// opens during a run a new session continues the stream.
+import { AnalysisView } from "./analysis.js";
+import { signIn } from "./auth.js";
+import { loadPose } from "./estimator.js";
+import { encodeFrame } from "./frames.js";
+import { drawSkeleton } from "./skeleton.js";
+import { ReconnectingSocket, RoundTrips, State, describe, socketUrl } from "./socket.js";
+import { playCamera, playFile } from "./sources.js";
+
+const Session = Object.freeze({ NONE: "none", STARTING: "starting", LIVE: "live", ENDING: "ending" });
+
+const byTestId = (id) => document.querySelector(`[data-testid=${id}]`);
+const video = document.querySelector("video");
+const canvas = document.querySelector("canvas.skeleton");
+const form = document.querySelector("form.settings");
+const startButton = byTestId("start");
+const stopButton = byTestId("stop");
+const statusLine = byTestId("status");
+const rttLine = byTestId("rtt");
+const poseLine = byTestId("pose-status");
+const errorLine = byTestId("error");
+const view = new AnalysisView(document.querySelector("#analysis"));
+const roundTrips = new RoundTrips();
+
+let session = Session.NONE;
+let sessionWaiters = [];
+let run = null; // {config, source, abort, frames, dropped}
+
+const posePromise = loadPose().then(
+  (pose) => {
+    poseLine.textContent = "pose model ready";
+    return pose;
+  },
+  (error) => {
+    poseLine.textContent = "Pose assets are missing on this server (MediaPipe Pose comes from npm): install " +
+      "Node.js and run `make run` again. The analysis cannot start without them.";
+    poseLine.classList.add("problem");
+    console.error(error);
+    return null;
+  },
+);
+
+const user = await signIn(document.querySelector("#sign-in"));
+const socket = new ReconnectingSocket(socketUrl(`/api/v1/stream/ws/${encodeURIComponent(user.user_id)}`, user.token), {
+  onOpen: () => run?.config && startSession(),
+  onState: (state, detail) => {
+    statusLine.textContent = describe(state, detail);
+    statusLine.dataset.state = state;
+    if (state !== State.CONNECTED) setSession(Session.NONE);
+  },
+  onMessage: receive,
+});
+socket.open();
+startButton.disabled = false;
+
+function setSession(state) {
+  session = state;
+  if (state === Session.LIVE) {
+    sessionWaiters.forEach((resolve) => resolve());
+    sessionWaiters = [];
+  }
+}
+
+function startSession() {
+  setSession(Session.STARTING);
+  socket.send({ type: "start_session", data: { config: run.config } });
+}
+
+// Resolves once a session is live; starts one if the socket is open and none is starting.
+function liveSession() {
+  if (session === Session.LIVE) return Promise.resolve();
+  if (session === Session.NONE && socket.isOpen) startSession();
+  return new Promise((resolve) => sessionWaiters.push(resolve));
+}
+
+function receive(message) {
+  const { type, data } = message;
+  switch (type) {
+    case "session_started":
+      view.sessionStarted(data);
+      setSession(Session.LIVE);
+      break;
+    case "analysis_result":
+      roundTrips.answered(data.frame_index);
+      view.result(data);
+      break;
+    case "swing_event":
+      view.event(data);
+      break;
+    case "swing_summary":
+      view.swing(data);
+      break;
+    case "feedback":
+      view.feedback(data);
+      break;
+    case "session_ended":
+      setSession(Session.NONE);
+      break;
+    case "error":
+      errorLine.textContent = `${data.code}: ${data.message}`;
+      break;
+  }
+}
+
+function settings(video) {
+  const field = (name) => form.elements[name].value;
+  return {
+    session_name: "web player",
+    club_used: field("club"),
+    skill_level: field("skill"),
+    handedness: field("handedness"),
+    coordinate_system: field("coordinates"),
+    image_aspect: video.videoWidth / video.videoHeight,
+    frame_layout: "compact",
+    feedback_threshold: 0, // coaching after every swing
+  };
+}
+
+async function analyse(pose, frameIndex, timestamp) {
+  const landmarks = await pose.estimate(video);
+  drawSkeleton(canvas, video, landmarks?.image, pose.connections);
+  run.config ??= settings(video);
+  if (run.source === "file") await liveSession(); // every frame of a file is analysed, even across a reconnect
+  else if (session !== Session.LIVE) {
+    liveSession();
+    run.dropped += 1;
+    return;
+  }
+  const chosen = run.config.coordinate_system === "mediapipe_world" ? landmarks?.world : landmarks?.image;
+  roundTrips.sent(frameIndex);
+  socket.send(encodeFrame(frameIndex, timestamp, chosen ?? null, landmarks?.image));
+  run.frames += 1;
+}
+
+async function start() {
+  const pose = await posePromise;
+  if (!pose) return;
+  const source = form.elements.source.value;
+  const file = byTestId("video-file").files[0];
+  if (source === "file" && !file) {
+    errorLine.textContent = "choose a video file first";
+    return;
+  }
+  errorLine.textContent = "";
+  run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0 };
+  startButton.disabled = true;
+  stopButton.disabled = false;
+  pose.reset();
+  const step = (video, frameIndex, timestamp) => analyse(pose, frameIndex, timestamp);
+  try {
+    if (source === "file") await playFile(video, file, step, run.abort.signal);
+    else await playCamera(video, step, run.abort.signal, () => (run.dropped += 1));
+  } catch (error) {
+    errorLine.textContent = `the ${source} stopped: ${error.message}`;
+  }
+  if (session === Session.LIVE) {
+    setSession(Session.ENDING);
+    socket.send({ type: "end_session" });
+  }
+  run = null;
+  startButton.disabled = false;
+  stopButton.disabled = true;
+}
+
+startButton.addEventListener("click", start);
+stopButton.addEventListener("click", () => run?.abort.abort());
+
+setInterval(() => {
+  const p50 = roundTrips.percentile(50);
+  const p99 = roundTrips.percentile(99);
+  rttLine.textContent = p50 == null ? "round trip: –" : `round trip p50 ${p50.toFixed(1)} ms · p99 ${p99.toFixed(1)} ms`;
+  if (run) byTestId("frames").textContent = `frames sent ${run.frames} · dropped ${run.dropped}`;
+}, 250);
