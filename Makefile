@@ -6,15 +6,22 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KERNELS_BUILT := $(VENV)/.kernels-built
 KERNEL_SOURCES := $(wildcard swingsync_fast/kernels/*.pyx swingsync_fast/kernels/*.pxd)
+# The web app's pose assets (MediaPipe Pose from npm, locked by web/package-lock.json):
+# installed when npm is here; without it /app/ loads and says they are missing.
+ifneq ($(shell command -v npm 2>/dev/null),)
+WEB_ASSETS := web/node_modules/.package-lock.json
+else
+WEB_ASSETS := web-assets-missing
+endif
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench build clean
+.PHONY: run test bench build clean web-assets-missing
 
-run: build
+run: build $(WEB_ASSETS)
 	$(BIN)/python -m swingsync_fast serve --host $(HOST) --port $(PORT)
 
-test: build
+test: build $(WEB_ASSETS)
 	$(BIN)/python -m pytest -q tests
 
 bench: build
@@ -33,6 +40,12 @@ $(INSTALLED): $(BIN)/python pyproject.toml setup.py
 $(KERNELS_BUILT): $(INSTALLED) $(KERNEL_SOURCES)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	touch $@
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web-assets-missing:
+	@echo "npm not found: the web app at /app/ will say its pose assets are missing (install Node.js to get them)"
 
 clean:
 	rm -rf build $(VENV) swingsync_fast/kernels/*.c swingsync_fast/kernels/*.so

@@ -49,6 +49,8 @@ export function signIn(panel, { role } = {}) {
   const form = panel.querySelector("form");
   const input = form.querySelector("textarea");
   const signOut = panel.querySelector("button.sign-out");
+  // A new #token= on an open page (a same-document navigation): sign in again from scratch.
+  window.addEventListener("hashchange", () => new URLSearchParams(location.hash.slice(1)).has("token") && location.reload());
   signOut.addEventListener("click", () => {
     forgetToken();
     location.reload();

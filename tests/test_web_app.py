@@ -1,0 +1,244 @@
+"""The web app at /app/ in real headless Chromium (Debian's package, driven by Playwright), against
+a real server: MediaPipe Pose runs in the page, our server analyses.
+
+Skips, saying why, without Debian's chromium, the playwright package, the npm pose assets
+(``npm ci`` in web/) or, for the video tests, ``../shared/realdata``. Pose estimation on this
+software renderer takes about half a second a frame, so the clips are cut short.
+Screenshots go to ``.artifacts/`` (or ``$SWINGSYNC_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from swingsync_fast.server.settings import DEFAULT_WEB_DIR
+from swingsync_fast.server.webapp import POSE_PACKAGE
+
+from live_server import LiveServer, settings_for_tests
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+HAVE_POSE = (DEFAULT_WEB_DIR / POSE_PACKAGE / "pose.js").is_file()
+needs_pose = pytest.mark.skipif(not HAVE_POSE, reason="pose assets missing: run `npm ci` in web/ (make test does when npm is here)")
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's chromium is not installed (apt-get install chromium)")
+
+ARTIFACTS = Path(os.environ.get("SWINGSYNC_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / ".artifacts"))
+CLIP = "swing1"
+# The clip is cut to frames FIRST..LAST-1 of the video: a second of address, the swing, impact and
+# a little after (end_session summarises a swing past impact).
+FIRST, LAST = 70, 146
+POSE_S_PER_FRAME = 1.5  # a generous bound for waiting, not an assertion
+
+
+def ffmpeg() -> str:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="imageio-ffmpeg is not installed")
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def cut(source: Path, target: Path, *, slower: int = 1, height: int = 640) -> Path:
+    """Frames FIRST..LAST-1 of ``source``, each shown ``slower`` times, as a new file (mp4 or y4m)."""
+    select = f"trim=start_frame={FIRST}:end_frame={LAST},setpts={slower}*(PTS-STARTPTS),scale=-2:{height}"
+    subprocess.run([ffmpeg(), "-v", "error", "-y", "-i", str(source), "-vf", select, "-r", "30", "-an", str(target)],
+                   check=True, timeout=120)
+    return target
+
+
+def hand_labels(realdata_dir: Path) -> list[str]:
+    with gzip.open(realdata_dir / f"{CLIP}_labeled.csv.gz", "rt") as fh:
+        header = fh.readline().rstrip("\n").split(",")
+        column = header.index("phase")
+        return [line.rstrip("\n").split(",")[column] for line in fh]
+
+
+@pytest.fixture(scope="module")
+def server():
+    live = LiveServer(settings_for_tests()).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+class Page:
+    """A page of the app with the sockets it opened and the URLs it requested."""
+
+    def __init__(self, context) -> None:
+        self.page = context.new_page()
+        self.sockets: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("websocket", lambda ws: self.sockets.append(ws.url))
+        self.page.on("request", lambda request: self.requests.append(request.url))
+
+    def text(self, testid: str) -> str:
+        return self.page.inner_text(f"[data-testid={testid}]")
+
+    def wait_text(self, testid: str, text: str, timeout_s: float = 15) -> None:
+        self.page.wait_for_selector(f"[data-testid={testid}]:has-text({text!r})", timeout=timeout_s * 1000)
+
+
+@pytest.fixture
+def app_page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 760})
+    yield Page(context)
+    context.close()
+
+
+def open_signed_in(page: Page, server: LiveServer, user: str) -> str:
+    token = server.token(user)
+    page.page.goto(f"http://127.0.0.1:{server.port}/app/#token={token}")
+    page.wait_text("status", "connected")
+    return token
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def test_a_page_without_a_token_says_so_and_opens_no_socket(server, app_page):
+    app_page.page.goto(f"http://127.0.0.1:{server.port}/app/")
+    app_page.wait_text("auth", "no token")
+    assert app_page.page.is_visible("#sign-in textarea")
+    time.sleep(0.5)
+    assert app_page.sockets == [] and "connected" not in app_page.text("status")
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [("not-a-jwt", "not valid"), (None, "signature does not match")],
+    ids=["garbage", "other-key"],
+)
+def test_a_page_with_a_bad_token_says_why_and_opens_no_socket(server, app_page, token, reason):
+    token = token or server.token("eve", key="another-key-" + "x" * 40)
+    app_page.page.goto(f"http://127.0.0.1:{server.port}/app/#token={token}")
+    app_page.wait_text("auth", "token refused")
+    assert reason in app_page.text("auth")
+    time.sleep(0.5)
+    assert app_page.sockets == []
+
+
+def test_a_pasted_token_signs_in_and_the_token_is_never_in_a_page_url(server, app_page):
+    app_page.page.goto(f"http://127.0.0.1:{server.port}/app/")
+    app_page.wait_text("auth", "no token")
+    token = server.token("paula")
+    app_page.page.fill("#sign-in textarea", token)
+    app_page.page.click("#sign-in button[type=submit]")
+    app_page.wait_text("auth", "Signed in as paula (player)")
+    app_page.wait_text("status", "connected")
+    # The fragment variant: read, then cleared from the address bar.
+    open_signed_in(app_page, server, "paula")
+    assert "token" not in app_page.page.url
+    assert not [url for url in app_page.requests if token in url or "token=" in url]
+    # Only the socket carries it, as ?token= (browsers cannot set headers on a WebSocket).
+    assert app_page.sockets and all("token=" in url for url in app_page.sockets)
+
+
+def test_the_page_reconnects_by_itself_when_the_server_drops_the_socket(app_page):
+    live = LiveServer(settings_for_tests(idle_timeout_s=1.0)).start()  # drops an idle socket after 1 s
+    try:
+        open_signed_in(app_page, live, "rita")
+        app_page.page.wait_for_selector("[data-testid=status][data-state=retrying]", timeout=10_000)
+        assert "reconnecting" in app_page.text("status") and "4408" in app_page.text("status")
+        app_page.page.wait_for_selector("[data-testid=status][data-state=connected]", timeout=10_000)
+        assert len(app_page.sockets) >= 2
+    finally:
+        live.stop()
+
+
+def test_without_pose_assets_the_page_loads_and_says_they_are_missing(app_page, tmp_path):
+    shutil.copytree(DEFAULT_WEB_DIR / "app", tmp_path / "app")  # the pages without node_modules
+    live = LiveServer(settings_for_tests(web_dir=tmp_path)).start()
+    try:
+        assert live.http.get("/app/pose/pose.js").json()["data"]["code"] == "pose_assets_missing"
+        open_signed_in(app_page, live, "nina")
+        app_page.wait_text("pose-status", "Pose assets are missing")
+    finally:
+        live.stop()
+
+
+# --------------------------------------------------------------------------- analysis end to end
+
+
+@needs_pose
+def test_a_video_file_is_analysed_end_to_end_with_top_and_impact_at_the_labels(server, app_page, realdata_dir, tmp_path):
+    labels = hand_labels(realdata_dir)
+    top_label, impact_label = labels.index("Downswing"), labels.index("Follow-through")
+    clip = cut(realdata_dir / "video" / f"{CLIP}.mp4", tmp_path / f"{CLIP}-cut.mp4")
+    open_signed_in(app_page, server, "vera")
+    page = app_page.page
+    page.set_input_files("[data-testid=video-file]", str(clip))
+    page.click("[data-testid=start]")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    seen_phases: set[str] = set()
+    shot_taken = False
+    deadline = time.monotonic() + 60 + (LAST - FIRST) * POSE_S_PER_FRAME
+    while not page.query_selector("[data-testid=swing]"):
+        assert time.monotonic() < deadline, f"no swing; phases seen {seen_phases}, {app_page.text('frames')}"
+        phase = app_page.text("phase")
+        seen_phases.add(phase)
+        if phase in ("backswing", "top_of_swing", "downswing") and not shot_taken:
+            page.screenshot(path=str(ARTIFACTS / "player-mid-swing.png"))
+            shot_taken = True
+        time.sleep(0.1)
+    page.wait_for_selector("[data-testid=feedback][data-done=true]", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "player-after-swing.png"))
+
+    swings = page.query_selector_all("[data-testid=swing]")
+    assert len(swings) == 1
+    top = int(swings[0].get_attribute("data-top-frame")) + FIRST
+    impact = int(swings[0].get_attribute("data-impact-frame")) + FIRST
+    assert abs(top - top_label) <= 3 and abs(impact - impact_label) <= 3, (top, impact, top_label, impact_label)
+    assert float(swings[0].get_attribute("data-tempo")) > 1
+    assert {"setup", "backswing"} <= seen_phases
+    assert page.query_selector_all("[data-testid=fault]")
+    assert len(app_page.text("feedback")) > 40
+    assert "p50" in app_page.text("rtt")
+    assert shot_taken
+
+
+@needs_pose
+def test_the_camera_streams_live_and_the_phase_changes(server, browser, realdata_dir, tmp_path):
+    # Chromium's fake camera plays the clip (4x slower, so the slow software pose still sees the swing).
+    camera = cut(realdata_dir / "video" / f"{CLIP}.mp4", tmp_path / "camera.y4m", slower=4, height=320)
+    browser_with_camera = None
+    try:
+        browser_with_camera = browser.browser_type.launch(
+            executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                  f"--use-file-for-fake-video-capture={camera}"],
+        )
+        fake = Page(browser_with_camera.new_context(viewport={"width": 1280, "height": 760}))
+        open_signed_in(fake, server, "cami")
+        fake.page.check("input[name=source][value=camera]")
+        fake.page.click("[data-testid=start]")
+        phases: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(set(phases) - {"idle", "–"}) < 2:
+            phase = fake.text("phase")
+            if not phases or phases[-1] != phase:
+                phases.append(phase)
+            time.sleep(0.1)
+        assert len(set(phases) - {"idle", "–"}) >= 2, phases
+        assert "sent" in fake.text("frames") and "connected" in fake.text("status")
+    finally:
+        if browser_with_camera is not None:
+            browser_with_camera.close()
