@@ -79,7 +79,7 @@ def browser(playwright):
     browser.close()
 
 
-class Page:
+class AppPage:
     """A page of the app with the sockets it opened and the URLs it requested."""
 
     def __init__(self, context) -> None:
@@ -99,11 +99,11 @@ class Page:
 @pytest.fixture
 def app_page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 760})
-    yield Page(context)
+    yield AppPage(context)
     context.close()
 
 
-def open_signed_in(page: Page, server: LiveServer, user: str) -> str:
+def open_signed_in(page: AppPage, server: LiveServer, user: str) -> str:
     token = server.token(user)
     page.page.goto(f"http://127.0.0.1:{server.port}/app/#token={token}")
     page.wait_text("status", "connected")
@@ -226,7 +226,7 @@ def test_the_camera_streams_live_and_the_phase_changes(server, browser, realdata
             args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                   f"--use-file-for-fake-video-capture={camera}"],
         )
-        fake = Page(browser_with_camera.new_context(viewport={"width": 1280, "height": 760}))
+        fake = AppPage(browser_with_camera.new_context(viewport={"width": 1280, "height": 760}))
         open_signed_in(fake, server, "cami")
         fake.page.check("input[name=source][value=camera]")
         fake.page.click("[data-testid=start]")
