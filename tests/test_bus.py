@@ -1,0 +1,190 @@
+"""The bus between processes, against real Redis servers.
+
+Two ``Bus`` objects with their own process ids stand for two server
+processes. The outage test starts a ``redis-server`` of its own on a free
+port and stops that one, never the machine's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+
+from swingsync_fast.server.bus import PREFIX, Bus, BusState, Envelope
+
+MACHINE_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+needs_redis = pytest.mark.skipif(
+    not _reachable("127.0.0.1", 6379), reason="no Redis on 127.0.0.1:6379 (CI has one; start redis-server to run this)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, that the test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not _reachable("127.0.0.1", self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def own_redis() -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (the outage test starts one of its own)")
+    server = OwnRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+def test_without_redis_delivery_stays_in_the_process():
+    async def scenario() -> None:
+        bus = Bus(None)
+        await bus.start()
+        got: list[bytes] = []
+        await bus.subscribe("room:a", got.append)
+        bus.publish("room:a", b"one")
+        bus.publish("room:b", b"nobody listens")
+        await bus.unsubscribe("room:a", got.append)
+        bus.publish("room:a", b"after unsubscribing")
+        assert got == [b"one"]
+        assert bus.state is BusState.LOCAL and bus.stats().published == 0
+        await bus.stop()
+
+    asyncio.run(scenario())
+
+
+@needs_redis
+def test_two_processes_meet_and_each_hears_its_own_once():
+    async def scenario() -> None:
+        room = f"room:{uuid.uuid4().hex}"
+        a, b = Bus(MACHINE_REDIS, process_id="a"), Bus(MACHINE_REDIS, process_id="b")
+        await a.start()
+        await b.start()
+        assert await a.wait_connected(5) and await b.wait_connected(5)
+        on_a: list[bytes] = []
+        on_b: list[bytes] = []
+        await a.subscribe(room, on_a.append)
+        await b.subscribe(room, on_b.append)
+        for i in range(100):
+            a.publish(room, f"from a {i}".encode())
+        b.publish(room, b"from b")
+        await _until(lambda: len(on_b) == 101 and len(on_a) == 101)
+        await asyncio.sleep(0.2)  # nothing more arrives: no echo of a process's own messages
+        assert [m for m in on_b if m != b"from b"] == [f"from a {i}".encode() for i in range(100)]  # in order
+        assert on_a.count(b"from b") == 1 and on_b.count(b"from b") == 1
+        assert a.stats().published == 100 and b.stats().received == 100
+        await a.stop()
+        await b.stop()
+
+    asyncio.run(scenario())
+
+
+@needs_redis
+def test_messages_are_versioned_envelopes_and_strangers_are_ignored():
+    async def scenario() -> None:
+        import redis.asyncio as redis
+
+        room = f"room:{uuid.uuid4().hex}"
+        bus = Bus(MACHINE_REDIS, process_id="me")
+        await bus.start()
+        assert await bus.wait_connected(5)
+        got: list[bytes] = []
+        await bus.subscribe(room, got.append)
+        raw = redis.Redis.from_url(MACHINE_REDIS)
+        await raw.publish(PREFIX + room, b"not msgpack at all \xff")
+        await raw.publish(PREFIX + room, msgspec.msgpack.encode(Envelope(99, "future", b"v99")))
+        await raw.publish(PREFIX + room, msgspec.msgpack.encode(Envelope(1, "other", b"ok")))
+        await _until(lambda: got == [b"ok"])
+        await raw.aclose()
+        await bus.stop()
+
+    asyncio.run(scenario())
+
+
+def test_an_outage_never_blocks_publishing_and_coaching_resumes(own_redis: OwnRedis):
+    async def scenario() -> None:
+        room = "room:outage"
+        a, b = Bus(own_redis.url, process_id="a"), Bus(own_redis.url, process_id="b")
+        states: list[BusState] = []
+        b.on_state(states.append)
+        await a.start()
+        await b.start()
+        assert await a.wait_connected(5) and await b.wait_connected(5)
+        local: list[bytes] = []
+        remote: list[bytes] = []
+        await a.subscribe(room, local.append)
+        await b.subscribe(room, remote.append)
+        a.publish(room, b"before")
+        await _until(lambda: remote == [b"before"])
+
+        own_redis.stop()
+        await _until(lambda: a.state is BusState.DISCONNECTED and b.state is BusState.DISCONNECTED)
+        started = time.perf_counter()
+        for i in range(1000):
+            a.publish(room, b"during %d" % i)
+        spent = time.perf_counter() - started
+        assert spent < 1.0  # generous: publishing is an append, never a wait on Redis
+        assert len(local) == 1001  # this process's own subscribers still hear everything
+        assert a.stats().dropped_disconnected >= 1000
+
+        own_redis.start()  # same port: Redis is back
+        await _until(lambda: a.state is BusState.CONNECTED and b.state is BusState.CONNECTED, timeout=10)
+        a.publish(room, b"after")
+        await _until(lambda: remote[-1:] == [b"after"])
+        assert remote == [b"before", b"after"]  # resubscribed; nothing stale replayed
+        assert states[-2:] == [BusState.DISCONNECTED, BusState.CONNECTED]
+        await a.stop()
+        await b.stop()
+
+    asyncio.run(scenario())
