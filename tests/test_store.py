@@ -93,7 +93,7 @@ def test_swings_feedback_frames_and_messages(store):
         store.add_feedback(StoredFeedback(session_id=a.session_id, swing_index=2, feedback_id="f1",
                                           source="offline", text="Keep your hips still.", created_at=now))
         frame = RecordedFrame(7, 0.25, bytes(range(256)) * 2 + bytes(16))
-        store.add_frame(a.session_id, frame)
+        store.add_frames(a.session_id, [frame, RecordedFrame(8, 0.5, frame.keypoints)])
         await store.add_message(StoredMessage(session_id=a.session_id, sender="coach", type="coaching_tip",
                                               sent_at=now, body=msgspec.Raw(b'{"type":"coaching_tip"}')))
         with pytest.raises(KeyError):
@@ -107,7 +107,7 @@ def test_swings_feedback_frames_and_messages(store):
         assert len(await store.user_swings("alice", "coach", 10)) == 3
         assert await store.user_swings("alice", "bob", 10) == []
         assert [f.text for f in await store.feedback(a.session_id)] == ["Keep your hips still."]
-        assert await store.frames(a.session_id) == [frame]
+        assert await store.frames(a.session_id) == [frame, RecordedFrame(8, 0.5, frame.keypoints)]
         assert await store.frames(b.session_id) == []
         messages = await store.messages(a.session_id, 5)
         assert [(m.sender, bytes(m.body)) for m in messages] == [("coach", b'{"type":"coaching_tip"}')]
@@ -167,7 +167,7 @@ def test_a_version_1_file_is_migrated_and_its_data_kept(tmp_path):
         assert await store.get(record.session_id) == record
         (swing,) = await store.swings(record.session_id)
         assert swing.summary.fault_metrics == {} and swing.summary.peak_x_factor == 41.0
-        store.add_frame(record.session_id, RecordedFrame(0, 0.0, bytes(528)))  # the version 2 table
+        store.add_frames(record.session_id, [RecordedFrame(0, 0.0, bytes(528))])  # the version 2 table
         assert len(await store.frames(record.session_id)) == 1
         await store.close()
 

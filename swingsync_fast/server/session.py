@@ -38,6 +38,8 @@ from .store import RecordedFrame, SessionRecord, SessionState, SessionStats, Ses
 
 # Leaving degraded mode takes this many frames in a row at no more than half the target.
 RECOVER_AFTER_FRAMES = 30
+# Recorded frames go to the store in batches of this many (a second at 30 FPS).
+RECORD_BATCH_FRAMES = 30
 
 
 class OutOfOrder(FrameError):
@@ -75,7 +77,7 @@ class StreamSession:
         "encode", "frames_received", "frames_analysed", "frames_skipped", "frames_rejected",
         "frames_degraded", "kpis_calculated", "swings", "faults_detected",
         "_encode_result", "_raw", "_every", "_countdown", "_kpis", "_target_ns", "_calm",
-        "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict", "_store", "_recording",
+        "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict", "_store", "_recording", "_recorded",
     )
 
     def __init__(
@@ -118,6 +120,7 @@ class StreamSession:
         self._feedback = feedback
         self._store = store  # swing summaries (and recorded frames) are queued to it
         self._recording = store if config.record_frames else None
+        self._recorded: list[RecordedFrame] = []
 
     # ---------------------------------------------------------------- per frame
 
@@ -140,9 +143,17 @@ class StreamSession:
         return self._commit(frame_index, timestamp, received_ns) if analyse else None
 
     def _record(self, frame_index: int, timestamp: float) -> None:
-        """Queue the frame now in the slot (skipped ones too, so a replay skips the same ones)."""
-        self._recording.add_frame(  # type: ignore[union-attr]
-            self.session_id, RecordedFrame(frame_index, timestamp, self.analyzer.slot().tobytes()))
+        """Keep the frame now in the slot (skipped ones too, so a replay skips the same ones);
+        they go to the store a second's worth at a time, one queued write for many frames."""
+        recorded = self._recorded
+        recorded.append(RecordedFrame(frame_index, timestamp, self.analyzer.slot().tobytes()))
+        if len(recorded) >= RECORD_BATCH_FRAMES:
+            self._flush_recorded()
+
+    def _flush_recorded(self) -> None:
+        if self._recorded:
+            self._recording.add_frames(self.session_id, self._recorded)  # type: ignore[union-attr]
+            self._recorded = []
 
     def _take(self, timestamp: float) -> bool:
         """Order check, then analysis_frequency: True if this frame is to be analysed."""
@@ -237,6 +248,7 @@ class StreamSession:
     def end(self, reason: str) -> tuple[list[Payload], SessionRecord]:
         """Close the analysis (a swing past impact is summarised now): final messages and record."""
         self.outbox.clear()
+        self._flush_recorded()
         summary = self.analyzer.close()
         if summary is not None:
             self._swing_ended(summary)

@@ -262,11 +262,11 @@ class SQLiteSessionStore:
 
         self._writer.submit(work)
 
-    def add_frame(self, session_id: str, frame: RecordedFrame) -> None:
+    def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO frames (session_id, frame_index, timestamp, keypoints) VALUES (?, ?, ?, ?)",
-                (session_id, frame.frame_index, frame.timestamp, frame.keypoints))
+                [(session_id, f.frame_index, f.timestamp, f.keypoints) for f in frames])
 
         self._writer.submit(work)
 

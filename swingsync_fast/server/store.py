@@ -8,7 +8,7 @@ thread off the event loop. ``open_store(url)`` picks one from a URL.
 Records change when a session is created, started and ended; a coaching
 session's messages are appended as they are sent. Three writes come from
 the frame path and so are plain calls that only enqueue: a swing summary
-when a swing ends (``add_swing``), a recorded frame (``add_frame``) and a
+when a swing ends (``add_swing``), recorded frames (``add_frames``) and a
 finished feedback text (``add_feedback``).
 """
 
@@ -131,8 +131,8 @@ class SessionStore(Protocol):
         """Enqueue a swing summary (frame path: never waits). Stored within ``flush_interval_s``."""
         ...
 
-    def add_frame(self, session_id: str, frame: RecordedFrame) -> None:
-        """Enqueue a recorded frame of a session started with ``record_frames`` (frame path)."""
+    def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
+        """Enqueue recorded frames of a session started with ``record_frames``, in order (frame path)."""
         ...
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
@@ -230,9 +230,9 @@ class MemorySessionStore:
         if swing.session_id in self._records:
             self._swings.setdefault(swing.session_id, []).append(swing)
 
-    def add_frame(self, session_id: str, frame: RecordedFrame) -> None:
+    def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
         if session_id in self._records:
-            self._frames.setdefault(session_id, []).append(frame)
+            self._frames.setdefault(session_id, []).extend(frames)
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
         if feedback.session_id in self._records:
