@@ -149,6 +149,7 @@ class Server:
         env = {
             **os.environ,
             "SECRET_KEY": secret,
+            "DATABASE_URL": "memory://",  # no history file in the repo
             "GEMINI_API_KEY": "bench-key",
             "SWINGSYNC_GEMINI_BASE_URL": fake_url,
             "SWINGSYNC_FEEDBACK_WORKERS": str(workers),

@@ -53,7 +53,8 @@ from swingsync_fast.simulator import random_swing_spec, simulate  # noqa: E402
 ROOT = BENCH.parent
 # What each target runs: the server, or one of bench/echo.py's echoes.
 TARGETS = {
-    "server": [],
+    "server": [],  # history in a SQLite file (a fresh one in a temp dir each run)
+    "server-memory": [],  # history in memory (DATABASE_URL=memory://): the store's cost by difference
     "echo": ["--kind", "asgi"],  # the baseline: bare ASGI on serve.py's uvicorn settings
     "echo-defaults": ["--kind", "asgi", "--uvicorn-defaults"],
     "echo-starlette": ["--kind", "starlette"],
@@ -77,7 +78,8 @@ class Target:
         self.secret = secret
         self.port = _free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
-        if kind == "server":
+        self._dir = tempfile.TemporaryDirectory(prefix="loadgen-")
+        if kind.startswith("server"):
             command = [sys.executable, "-m", "swingsync_fast", "serve", "--host", "127.0.0.1",
                        "--port", str(self.port), "--log-level", "warning"]
         else:
@@ -87,6 +89,7 @@ class Target:
         env = dict(os.environ, SECRET_KEY=secret,
                    PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         env.pop("GEMINI_API_KEY", None)
+        env["DATABASE_URL"] = "memory://" if kind == "server-memory" else f"sqlite:///{self._dir.name}/loadgen.db"
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         self._wait_ready()
@@ -109,7 +112,7 @@ class Target:
         return mint_token(self.secret, user, role, 3600)
 
     def system_stats(self) -> dict[str, Any] | None:
-        if self.kind != "server":
+        if not self.kind.startswith("server"):
             return None
         token = self.token("loadgen-admin", "admin")
         status, body = _http_get(self.port, "/api/v1/stream/system/stats", token)
@@ -128,6 +131,7 @@ class Target:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+        self._dir.cleanup()
 
 
 class ExternalTarget:

@@ -22,7 +22,8 @@ from swingsync_fast.server.connection import Connection
 from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
 from swingsync_fast.server.registry import Registry
 from swingsync_fast.server.settings import Settings
-from swingsync_fast.server.store import MemorySessionStore
+from swingsync_fast.server.sqlite_store import SQLiteSessionStore
+from swingsync_fast.server.store import MemorySessionStore, SessionStore
 from swingsync_fast.simulator import random_swing_spec, simulate
 
 SEED_JSON_BUDGET_S = 50e-6
@@ -71,12 +72,15 @@ LAYOUTS = {
 class _Streamer:
     """A connection with a live session, replaying the stream; a new session each time round."""
 
-    def __init__(self, payloads: list, layout: str) -> None:
+    def __init__(self, payloads: list, layout: str, store: SessionStore | None = None, record: bool = False) -> None:
         settings = Settings(secret_key="bench" * 8, frames_per_second=1e9, frame_burst=10**9)
         self.loop = asyncio.new_event_loop()
-        self.registry = Registry(settings, MemorySessionStore())
+        self.store = store or MemorySessionStore()
+        self.loop.run_until_complete(self.store.open())
+        self.registry = Registry(settings, self.store)
         self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.registry, None, perf_counter_ns())
-        self.start = json.dumps({"type": "start_session", "data": {"config": {"frame_layout": layout}}})
+        config = {"frame_layout": layout, "record_frames": record, "baseline": {}}
+        self.start = json.dumps({"type": "start_session", "data": {"config": config}})
         self.payloads = payloads
         self.k = -1
         self.replies = 0
@@ -118,3 +122,30 @@ def test_frame_decode_analyse_encode(benchmark, stream, name):
     # Every frame was analysed and answered: nothing was dropped, skipped or rejected.
     assert streamer.replies == ROUNDS + 500
     assert benchmark.stats.stats.median <= budget
+
+
+@pytest.mark.parametrize("record", [False, True], ids=["swings", "swings_and_frames"])
+def test_frame_with_sqlite_history(benchmark, stream, tmp_path, record):
+    """The seed path with a SQLite store: each swing's summary (and with record_frames, each frame)
+    is queued to the writer thread, which commits them while the frames are timed."""
+    payloads = [
+        _seed(i, t, frame)
+        for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)
+    ]
+    store = SQLiteSessionStore(tmp_path / "bench.db")
+    streamer = _Streamer(payloads, "seed", store, record)
+    benchmark.pedantic(streamer.receive, setup=streamer.setup, rounds=ROUNDS, warmup_rounds=500)
+    streamer.loop.run_until_complete(store.close())
+    swings = asyncio.run(_count_swings(tmp_path / "bench.db"))
+    benchmark.extra_info["swings_written"] = swings
+    assert streamer.replies == ROUNDS + 500 and swings >= 60
+    assert benchmark.stats.stats.median <= SEED_JSON_BUDGET_S
+
+
+async def _count_swings(path) -> int:
+    store = SQLiteSessionStore(path)
+    await store.open()
+    try:
+        return len(await store.user_swings("bench", None, 10**6))
+    finally:
+        await store.close()

@@ -94,6 +94,48 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    import msgspec
+
+    from .analyzer import SwingSummary
+    from .replay import replay
+    from .server.recording import read_recording
+
+    try:
+        recording = read_recording(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"cannot replay: {exc}", file=sys.stderr)
+        return 2
+    speed = None if args.fast else args.speed
+    pace = "as fast as the server allows" if speed is None else f"at {speed:g}x its original pace"
+    print(f"Replaying session {recording.session_id} of {recording.user_id}: {len(recording.frames)} frames, "
+          f"{pace}", file=sys.stderr)
+
+    def show(message: dict) -> None:
+        kind, data = message["type"], message.get("data", {})
+        if kind == "swing_summary":
+            if args.json:
+                print(json.dumps(data), flush=True)
+            else:
+                _print_swing(msgspec.convert(data, SwingSummary))
+        elif kind == "error":
+            print(f"  error {data['code']}: {data['message']}", file=sys.stderr)
+        elif kind == "feedback" and not args.json and data["feedback"]:
+            print(f"  feedback on swing {data['swing_index']}: {data['feedback']}")
+
+    try:
+        ended = asyncio.run(replay(recording, args.url, args.token, speed=speed, on_message=show))
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"cannot replay: {exc}", file=sys.stderr)
+        return 1
+    print(f"Session {ended['session_id']} ended: {ended['frames_received']} frames, "
+          f"{ended['frames_analysed']} analysed, {ended['swings']} swing(s)", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m swingsync_fast")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,7 +170,21 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--ttl", type=float, default=24 * 3600, help="seconds until it expires (default a day)")
     token.set_defaults(run=_token)
 
+    replay = commands.add_parser(
+        "replay", help="stream a recorded session (GET .../sessions/{id}/recording) to a server, print the results")
+    replay.add_argument("file")
+    replay.add_argument("--url", required=True,
+                        help="ws://HOST:PORT (the recording's user's socket) or the full /api/v1/stream/ws/USER URL")
+    replay.add_argument("--token", help="a JWT for the socket's user (python -m swingsync_fast token USER)")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, default=1.0, help="times the original pace (default 1)")
+    pace.add_argument("--fast", action="store_true", help="as fast as the server's rate limit allows")
+    replay.add_argument("--json", action="store_true", help="print each swing_summary's data as a JSON line")
+    replay.set_defaults(run=_replay)
+
     args = parser.parse_args(argv)
+    if args.command == "replay" and not args.fast and not args.speed > 0:
+        parser.error("--speed must be positive")
     return args.run(args)
 
 

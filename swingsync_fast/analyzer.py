@@ -57,6 +57,8 @@ class SwingSummary(msgspec.Struct, frozen=True):
     kpis_top: dict[str, float | None]
     kpis_impact: dict[str, float | None]
     faults: list[Fault]
+    # Each fault rule's measured value in this swing (its metric, see thresholds.py); None = not measured.
+    fault_metrics: dict[str, float | None] = {}
 
 
 class FrameResult(msgspec.Struct, gc=False):
@@ -217,6 +219,7 @@ class LiveAnalyzer:
             kpis_top=_kpi_dict(r["top_kpis"]),
             kpis_impact=_kpi_dict(r["impact_kpis"]),
             faults=_faults(r["severities"]),
+            fault_metrics={f: _finite_or_none(v) for f, v in zip(FAULT_IDS, r["metrics"])},
         )
 
 

@@ -82,6 +82,8 @@ class LiveServer:
 
 
 def settings_for_tests(**overrides: Any) -> Settings:
+    # Never the default ./swingsync.db: a test that wants a file passes its own (in tmp_path).
+    overrides.setdefault("database_url", "memory://")
     return Settings(secret_key=SECRET, **overrides)
 
 

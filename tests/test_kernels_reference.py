@@ -514,6 +514,7 @@ def assert_same_record(got: dict, want: dict, atol: float) -> None:
     for name in ("address_kpis", "top_kpis", "impact_kpis"):
         assert_close(name, got[name], want[name], atol)
     assert_close("record severities", got["severities"], want["severities"], 1e-6)
+    assert_close("record metrics", got["metrics"], want["metrics"], atol)
 
 
 def assert_same_step(got: Step, want: Step, kpi_atol: float = 1e-4) -> None:

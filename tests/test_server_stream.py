@@ -176,7 +176,9 @@ def test_streamed_swings_match_analyze_recording_exactly(server, swings, layout)
     expected = _expected(swings)
     with server.socket("player-4") as ws:
         # A generous latency target: a loaded test machine must not degrade the session (KPIs dropped).
-        started = start(ws, {"club_used": "driver", "frame_layout": layout, "target_latency_ms": 10_000})
+        # No personal baseline: analyze_recording uses the population limits (and this user streams thrice).
+        started = start(ws, {"club_used": "driver", "frame_layout": layout, "target_latency_ms": 10_000,
+                             "baseline": {}})
         assert started["frame_layout"] == layout
         replies = _stream_all(ws, swings, layout)
         if layout == "binary":

@@ -41,6 +41,7 @@ import msgspec
 from ..analyzer import SwingSummary
 from ..server.codec import Payload
 from ..server.protocol import FeedbackData, FeedbackMessage, ServerMessage
+from ..server.store import StoredFeedback
 from .breaker import BreakerState, CircuitBreaker
 from .offline import OfflineCoach
 from .provider import FeedbackProvider, ProviderError, Source
@@ -91,6 +92,12 @@ class FeedbackMirror(Protocol):
     """
 
     def feedback(self, session_id: str, message: FeedbackMessage) -> None: ...
+
+
+class FeedbackArchive(Protocol):
+    """Where finished answers are kept (the session store); called on the event loop, only enqueues."""
+
+    def add_feedback(self, feedback: StoredFeedback) -> None: ...
 
 
 class CoachTips(Protocol):
@@ -146,7 +153,7 @@ class _Open:
 class Job:
     __slots__ = (
         "feedback_id", "session_id", "swing_index", "request", "streaming", "sink", "encode", "budget",
-        "queued_at", "state", "task", "sent", "judged",
+        "queued_at", "state", "task", "sent", "judged", "text",
     )
 
     def __init__(
@@ -166,6 +173,7 @@ class Job:
         self.task: asyncio.Task[None] | None = None
         self.sent = 0  # messages delivered to the player so far
         self.judged = False  # the breaker has been told how the model did
+        self.text: list[str] = []  # the pieces delivered, for the archive
 
 
 _END = object()  # the model's stream finished
@@ -180,12 +188,14 @@ class FeedbackLane:
         offline: OfflineCoach | None = None,
         mirror: FeedbackMirror | None = None,
         tips: CoachTips | None = None,
+        archive: FeedbackArchive | None = None,
     ) -> None:
         self.config = config = config or LaneConfig()
         self.model = model
         self.offline = offline or OfflineCoach()
         self.mirror = mirror
         self.tips = tips
+        self.archive = archive
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_cooldown_s)
         self._per_s = config.rate_per_minute / 60.0
         self._sessions: dict[str, _Open] = {}
@@ -275,6 +285,25 @@ class FeedbackLane:
             self._ready.put_nowait(session_id)
         # else: the answer in flight puts the session back in line when it ends
         return True
+
+    async def answer(self, request: FeedbackRequest) -> tuple[str, Source]:
+        """One whole answer outside any session (batch analysis): the model when the breaker lets it
+        be asked, else, or when it fails, OfflineCoach. Not rate limited per session: the caller bounds it."""
+        model = self.model
+        if model is not None and self.breaker.allow():
+            try:
+                text = (await asyncio.wait_for(model.complete(request), self.config.total_timeout_s)).strip()
+            except (ProviderError, asyncio.TimeoutError) as exc:
+                text = ""
+                logger.warning("feedback (batch): the model failed (%s); answering from OfflineCoach", exc)
+            if text:
+                self.breaker.success()
+                self.from_model += 1
+                return text, Source.GEMINI
+            self.breaker.failure()
+            self.fallbacks += 1
+        self.from_offline += 1
+        return " ".join(self.offline.pieces(request)), Source.OFFLINE
 
     # ---------------------------------------------------------------- workers
 
@@ -479,6 +508,12 @@ class FeedbackLane:
         job.sent += 1
         if self.mirror is not None:
             self.mirror.feedback(job.session_id, message)
+        if self.archive is not None:
+            job.text.append(text)
+            if done:
+                self.archive.add_feedback(StoredFeedback(
+                    session_id=job.session_id, swing_index=job.swing_index, feedback_id=job.feedback_id,
+                    source=source.value, text="".join(job.text).strip(), created_at=time.time()))
 
     # ---------------------------------------------------------------- figures
 

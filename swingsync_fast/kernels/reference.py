@@ -1151,4 +1151,5 @@ class ReferenceKernel:
             "impact_kpis": r.impact_kpis.tolist(),
             "peak_x_factor": peak if peak > -math.inf else math.nan,
             "severities": self._faults.severity.tolist(),
+            "metrics": [p.value if p.value > -math.inf else math.nan for p in self._faults.peaks],
         }

@@ -270,4 +270,7 @@ cdef class Kernel:
             "impact_kpis": [r.impact_kpis[i] for i in range(NUM_KPIS)],
             "peak_x_factor": r.x_factor.value if r.x_factor.value > -INFINITY else NAN,
             "severities": [self.faults.severity[i] for i in range(NUM_FAULTS)],
+            # each rule's debounced peak metric (NaN = never measured): a player's baseline is built from these
+            "metrics": [self.faults.peak[i].value if self.faults.peak[i].value > -INFINITY else NAN
+                        for i in range(NUM_FAULTS)],
         }

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from . import rest
+from . import batch, history, rest
 from .openapi import openapi_document
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
 from .runtime import Runtime
@@ -57,6 +57,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(sessions + "/{session_id}", rest.get_session, methods=["GET"]),
         Route(sessions + "/{session_id}", rest.delete_session, methods=["DELETE"]),
         Route(sessions + "/{session_id}/stats", rest.session_stats, methods=["GET"]),
+        Route(sessions + "/{session_id}/swings", history.session_swings, methods=["GET"]),
+        Route(sessions + "/{session_id}/recording", history.session_recording, methods=["GET"]),
+        Route("/api/v1/users/{user_id}/sessions", history.user_sessions, methods=["GET"]),
+        Route("/api/v1/users/{user_id}/progress", history.user_progress, methods=["GET"]),
+        Route("/api/v1/analyze", batch.analyze, methods=["POST"]),
         Route("/api/v1/stream/system/stats", rest.system_stats, methods=["GET"]),
         Route("/streaming/status", rest.streaming_status, methods=["GET"]),
         Route("/health", rest.health, methods=["GET"]),

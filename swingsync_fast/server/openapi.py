@@ -8,6 +8,9 @@ import msgspec
 
 from .. import __version__
 from .auth import Principal
+from .batch import AnalyzeRequest, AnalyzeResponse
+from .history import SwingList, UserSessionList
+from .progress import Progress
 from .rest import CreateSessionRequest, Health, SessionList, SessionStatsView, StreamingStatus
 from .registry import SystemStats
 from .store import SessionRecord
@@ -38,6 +41,13 @@ _ERRORS = {
 }
 _NOT_FOUND = {"404": _json(ErrorEnvelope, "No such session visible to the caller")}
 _SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_FORBIDDEN = {"403": _json(ErrorEnvelope, "The caller is not a member of any of the player's sessions")}
+
+
+def _limit(default: int, maximum: int) -> dict[str, Any]:
+    return {"name": "limit", "in": "query", "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}}
 
 
 def _op(summary: str, responses: dict[str, Any], *, secured: bool = True, **extra: Any) -> dict[str, Any]:
@@ -51,7 +61,8 @@ def _op(summary: str, responses: dict[str, Any], *, secured: bool = True, **extr
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [CreateSessionRequest, SessionRecord, SessionList, SessionStatsView, SystemStats,
-         StreamingStatus, Health, Principal, ErrorEnvelope],
+         StreamingStatus, Health, Principal, ErrorEnvelope, SwingList, UserSessionList, Progress, AnalyzeRequest,
+         AnalyzeResponse],
         ref_template=_REF,
     )
     sessions = "/api/v1/stream/sessions"
@@ -75,8 +86,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": _op(
                     "Sessions visible to the caller, newest first",
                     {"200": _json(SessionList, "The sessions")},
-                    parameters=[{"name": "limit", "in": "query", "required": False,
-                                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+                    parameters=[_limit(100, 1000)],
                 ),
             },
             sessions + "/{session_id}": {
@@ -90,6 +100,38 @@ def openapi_document() -> dict[str, Any]:
                 "get": _op("A session's counters and latency percentiles",
                            {"200": _json(SessionStatsView, "The stats"), **_NOT_FOUND},
                            parameters=[_SESSION_ID]),
+            },
+            sessions + "/{session_id}/swings": {
+                "get": _op("The session's swing summaries as sent, with their feedback texts",
+                           {"200": _json(SwingList, "The swings"), **_NOT_FOUND}, parameters=[_SESSION_ID]),
+            },
+            sessions + "/{session_id}/recording": {
+                "get": _op("The frames of a session started with record_frames, for `replay`",
+                           {"200": {"description": "A MessagePack recording",
+                                    "content": {"application/msgpack": {}}},
+                            **_NOT_FOUND}, parameters=[_SESSION_ID]),
+            },
+            "/api/v1/users/{user_id}/sessions": {
+                "get": _op("A player's sessions, newest first (a coach: the ones they are a member of)",
+                           {"200": _json(UserSessionList, "The sessions"), **_FORBIDDEN},
+                           parameters=[_USER_ID, _limit(100, 1000)]),
+            },
+            "/api/v1/users/{user_id}/progress": {
+                "get": _op("KPI and fault trends over a player's last swings",
+                           {"200": _json(Progress, "The trends"), **_FORBIDDEN},
+                           parameters=[_USER_ID, _limit(200, 2000),
+                                       {"name": "club", "in": "query", "required": False,
+                                        "schema": {"type": "string"}}]),
+            },
+            "/api/v1/analyze": {
+                "post": _op(
+                    "Analyse a recorded swing as the live socket would",
+                    {"200": _json(AnalyzeResponse, "The swings"),
+                     "413": _json(ErrorEnvelope, "Too many frames or too large a body"),
+                     "422": _json(ErrorEnvelope, "A bad config or frame, or frames out of time order")},
+                    requestBody={"required": True,
+                                 "content": {"application/json": {"schema": _ref(AnalyzeRequest)}}},
+                ),
             },
             "/api/v1/stream/system/stats": {
                 "get": _op("Process-wide counters and latency percentiles (admins)",

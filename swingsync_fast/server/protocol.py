@@ -9,6 +9,7 @@ prose version of this module.
 from __future__ import annotations
 
 import enum
+import math
 import struct
 from typing import Annotated, Literal, Union
 
@@ -16,6 +17,7 @@ import msgspec
 from msgspec import Meta, Struct, field
 
 from ..analyzer import Fault, SwingSummary
+from ..catalog import FAULT_IDS
 from ..config import SessionConfig
 from ..landmarks import LANDMARK_NAMES, NUM_LANDMARKS
 
@@ -111,6 +113,19 @@ class StreamConfig(SessionConfig, kw_only=True):
     """The seed's session config plus the reply layout (None: from how the session was started)."""
 
     frame_layout: FrameLayout | None = None
+    # Keep the session's frames as they were analysed, for replay (GET .../recording).
+    record_frames: bool = False
+    # The personal baseline the fault limits adapt to: fault id -> the player's typical value of
+    # that rule's metric. None: built from the player's stored swings at session start; {}: none.
+    baseline: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for fault_id, value in (self.baseline or {}).items():
+            if fault_id not in FAULT_IDS:
+                raise ValueError(f"baseline names unknown fault {fault_id!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"baseline {fault_id} must be a finite number")
 
 
 class StartFields(Struct):

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from ..baseline import RECENT_SWINGS, baseline_from
 from ..feedback.stats import LaneStats
+from ..thresholds import Thresholds
 from .codec import Payload
 from .latency import LatencyHistogram, LatencySummary
 from .protocol import CloseCode, ErrorCode, FrameLayout, StreamConfig
@@ -173,6 +175,10 @@ class Registry:
             record = None
         layout = config.frame_layout or (FrameLayout.BINARY if binary else FrameLayout.SEED)
         config = msgspec.structs.replace(config, user_id=user_id, frame_layout=layout)
+        baseline = config.baseline
+        if baseline is None:
+            baseline = await personal_baseline(self.store, user_id, config.club_used)
+        thresholds = Thresholds.for_player(config.club_used, config.skill_level, baseline)
         now = time.time()
         if record is None:
             record = new_record(user_id, config, SessionState.ACTIVE, now)
@@ -181,10 +187,11 @@ class Registry:
         else:
             record = msgspec.structs.replace(record, config=config, state=SessionState.ACTIVE, started_at=now)
             is_new = False
+        record.baseline = baseline
         # Checked and taken with no await in between, so two sockets cannot both attach it.
         if record.session_id in self.live:
             raise SessionRefused(ErrorCode.SESSION_BUSY, f"session {record.session_id!r} is streaming on another socket")
-        session = StreamSession(record, layout, feedback=self.feedback)
+        session = StreamSession(record, layout, feedback=self.feedback, store=self.store, thresholds=thresholds)
         self.live[record.session_id] = conn
         if self.feedback is not None:
             self.feedback.open(record.session_id, conn)
@@ -316,3 +323,9 @@ def new_record(user_id: str, config: StreamConfig, state: SessionState, now: flo
         created_at=now,
         participants=list(participants or ()),
     )
+
+
+async def personal_baseline(store: SessionStore, user_id: str, club: str) -> dict[str, float]:
+    """The player's baseline from their recent stored swings with this club family ({} if too few)."""
+    history = await store.user_swings(user_id, None, RECENT_SWINGS, club=club)
+    return baseline_from(swing.summary for swing in history)

@@ -58,23 +58,23 @@ class Health(msgspec.Struct):
     status: Literal["ok", "draining"]
 
 
-def _runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _caller(request: Request) -> Principal:
-    return _runtime(request).auth.authenticate(request)
+def caller(request: Request) -> Principal:
+    return runtime_of(request).auth.authenticate(request)
 
 
-async def _visible_record(request: Request, principal: Principal) -> SessionRecord:
+async def visible_record(request: Request, principal: Principal) -> SessionRecord:
     session_id = request.path_params["session_id"]
-    record = await _runtime(request).store.get(session_id)
+    record = await runtime_of(request).store.get(session_id)
     if record is None or not record.visible_to(principal.user_id, principal.is_admin):
         raise HTTPError(404, "not_found", f"no session {session_id!r} visible to you")
     return record
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -88,6 +88,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def limit_param(request: Request, default: int, maximum: int) -> int:
+    """``?limit=``: 1 to ``maximum``, ``default`` when absent."""
+    try:
+        limit = int(request.query_params.get("limit", str(default)))
+    except ValueError:
+        raise HTTPError(422, "invalid_request", "limit must be an integer") from None
+    if not 1 <= limit <= maximum:
+        raise HTTPError(422, "invalid_request", f"limit must be between 1 and {maximum}")
+    return limit
+
+
 def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
     session = runtime.registry.live_session(record.session_id)
     if session is None:
@@ -96,10 +107,10 @@ def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
 
 
 async def create_session(request: Request) -> Response:
-    principal = _caller(request)
-    runtime = _runtime(request)
+    principal = caller(request)
+    runtime = runtime_of(request)
     try:
-        raw = await _read_body(request, runtime.settings.max_message_bytes)
+        raw = await read_body(request, runtime.settings.max_message_bytes)
         body = msgspec.json.decode(raw or b"{}", type=CreateSessionRequest)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise HTTPError(422, "invalid_config", str(exc)) from None
@@ -114,28 +125,23 @@ async def create_session(request: Request) -> Response:
 
 
 async def list_sessions(request: Request) -> Response:
-    principal = _caller(request)
-    runtime = _runtime(request)
-    try:
-        limit = int(request.query_params.get("limit", "100"))
-    except ValueError:
-        raise HTTPError(422, "invalid_request", "limit must be an integer") from None
-    if not 1 <= limit <= 1000:
-        raise HTTPError(422, "invalid_request", "limit must be between 1 and 1000")
+    principal = caller(request)
+    runtime = runtime_of(request)
+    limit = limit_param(request, 100, 1000)
     records = await runtime.store.visible_to(principal.user_id, principal.is_admin, limit)
     return JSONResponse(SessionList([_with_live_stats(runtime, r) for r in records]))
 
 
 async def get_session(request: Request) -> Response:
-    principal = _caller(request)
-    record = await _visible_record(request, principal)
-    return JSONResponse(_with_live_stats(_runtime(request), record))
+    principal = caller(request)
+    record = await visible_record(request, principal)
+    return JSONResponse(_with_live_stats(runtime_of(request), record))
 
 
 async def delete_session(request: Request) -> Response:
-    principal = _caller(request)
-    runtime = _runtime(request)
-    record = await _visible_record(request, principal)
+    principal = caller(request)
+    runtime = runtime_of(request)
+    record = await visible_record(request, principal)
     if record.user_id != principal.user_id and not principal.is_admin:
         raise HTTPError(403, "forbidden", "only the session's owner or an admin may delete it")
     conn = runtime.registry.live.get(record.session_id)
@@ -146,23 +152,23 @@ async def delete_session(request: Request) -> Response:
 
 
 async def session_stats(request: Request) -> Response:
-    principal = _caller(request)
-    runtime = _runtime(request)
-    record = _with_live_stats(runtime, await _visible_record(request, principal))
+    principal = caller(request)
+    runtime = runtime_of(request)
+    record = _with_live_stats(runtime, await visible_record(request, principal))
     return JSONResponse(SessionStatsView(record.session_id, record.state, record.stats))
 
 
 async def system_stats(request: Request) -> Response:
-    principal = _caller(request)
+    principal = caller(request)
     if principal.role is not Role.ADMIN:
         raise HTTPError(403, "forbidden", "system stats are for admins")
-    stats: SystemStats = _runtime(request).registry.system_stats()
+    stats: SystemStats = runtime_of(request).registry.system_stats()
     return JSONResponse(stats)
 
 
 async def streaming_status(request: Request) -> Response:
-    _caller(request)
-    runtime = _runtime(request)
+    caller(request)
+    runtime = runtime_of(request)
     registry = runtime.registry
     settings = runtime.settings
     return JSONResponse(
@@ -184,9 +190,9 @@ async def streaming_status(request: Request) -> Response:
 
 async def me(request: Request) -> Response:
     """Who the token says the caller is: the web app checks a token with this before opening a socket."""
-    return JSONResponse(_caller(request))
+    return JSONResponse(caller(request))
 
 
 async def health(request: Request) -> Response:
-    draining = _runtime(request).registry.draining
+    draining = runtime_of(request).registry.draining
     return JSONResponse(Health("draining" if draining else "ok"), 503 if draining else 200)

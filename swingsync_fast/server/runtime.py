@@ -8,17 +8,17 @@ import time
 
 from ..feedback.gemini import GeminiProvider
 from ..feedback.isolated import ModelProcess
-from ..feedback.lane import FeedbackLane, LaneConfig
+from ..feedback.lane import FeedbackArchive, FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
 from .registry import Registry
 from .settings import Settings
-from .store import MemorySessionStore, SessionStore
+from .store import SessionStore, open_store
 
 logger = logging.getLogger("swingsync_fast.server")
 
 
-def feedback_lane(settings: Settings) -> FeedbackLane:
+def feedback_lane(settings: Settings, archive: FeedbackArchive | None = None) -> FeedbackLane:
     """The lane the settings describe: Gemini with OfflineCoach as fallback, or OfflineCoach alone."""
     model: FeedbackProvider | None = None
     if settings.gemini_api_key:
@@ -50,7 +50,7 @@ def feedback_lane(settings: Settings) -> FeedbackLane:
         breaker_failures=settings.feedback_breaker_failures,
         breaker_cooldown_s=settings.feedback_breaker_cooldown_s,
     )
-    return FeedbackLane(config, model=model)
+    return FeedbackLane(config, model=model, archive=archive)
 
 
 class Runtime:
@@ -58,13 +58,17 @@ class Runtime:
         key, self.key_source = resolve_secret(settings)
         self.settings = settings
         self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth)
-        self.store: SessionStore = store or MemorySessionStore(settings.ended_sessions_kept)
-        self.feedback = feedback_lane(settings)
+        self.store: SessionStore = store or open_store(
+            settings.database_url, ended_kept=settings.ended_sessions_kept,
+            flush_interval_s=settings.database_flush_interval_s)
+        self.feedback = feedback_lane(settings, self.store)
         self.registry = Registry(settings, self.store, self.feedback)
         self.started_at = time.time()
 
     async def start(self) -> None:
         logger.info("signing tokens with %s", self.key_source)
+        await self.store.open()
+        logger.info("storing sessions in %s", self.settings.database_url)
         if self.settings.dev_no_auth:
             warn_auth_disabled()
         if self.feedback.model is not None:
@@ -81,3 +85,4 @@ class Runtime:
     async def stop(self) -> None:
         await self.registry.stop()  # sessions end first, cancelling their feedback
         await self.feedback.stop()
+        await self.store.close()  # last: the ended sessions and their swings are written

@@ -16,6 +16,7 @@ from typing import Protocol
 import msgspec
 
 from ..analyzer import FrameResult, LiveAnalyzer, SwingSummary
+from ..thresholds import Thresholds
 from .codec import (
     RESULT_ENCODERS,
     FrameError,
@@ -33,10 +34,12 @@ from .protocol import (
     SessionEndedData,
     SwingSummaryMessage,
 )
-from .store import SessionRecord, SessionState, SessionStats
+from .store import RecordedFrame, SessionRecord, SessionState, SessionStats, SessionStore, StoredSwing
 
 # Leaving degraded mode takes this many frames in a row at no more than half the target.
 RECOVER_AFTER_FRAMES = 30
+# Recorded frames go to the store in batches of this many (a second at 30 FPS).
+RECORD_BATCH_FRAMES = 30
 
 
 class OutOfOrder(FrameError):
@@ -74,17 +77,23 @@ class StreamSession:
         "encode", "frames_received", "frames_analysed", "frames_skipped", "frames_rejected",
         "frames_degraded", "kpis_calculated", "swings", "faults_detected",
         "_encode_result", "_raw", "_every", "_countdown", "_kpis", "_target_ns", "_calm",
-        "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict",
+        "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict", "_store", "_recording", "_recorded",
     )
 
     def __init__(
-        self, record: SessionRecord, layout: FrameLayout, *, feedback: FeedbackTrigger | None = None
+        self,
+        record: SessionRecord,
+        layout: FrameLayout,
+        *,
+        feedback: FeedbackTrigger | None = None,
+        store: SessionStore | None = None,
+        thresholds: Thresholds | None = None,
     ) -> None:
         config = record.config
         self.record = record
         self.session_id = record.session_id
         self.layout = layout
-        self.analyzer = LiveAnalyzer(config)
+        self.analyzer = LiveAnalyzer(config, thresholds=thresholds)
         self.latency = LatencyHistogram()
         # Swing events and summaries of the last frame, sent after its result.
         self.outbox: list[Payload] = []
@@ -109,22 +118,42 @@ class StreamSession:
         self._last_timestamp = -math.inf
         self._started_ns = perf_counter_ns()
         self._feedback = feedback
+        self._store = store  # swing summaries (and recorded frames) are queued to it
+        self._recording = store if config.record_frames else None
+        self._recorded: list[RecordedFrame] = []
 
     # ---------------------------------------------------------------- per frame
 
     def frame(self, frame_index: int, timestamp: float, keypoints: object, received_ns: int) -> Payload | None:
         """A decoded frame (its numbers already range-checked): the result to send, or None if skipped."""
-        if not self._take(timestamp):
+        analyse = self._take(timestamp)
+        if not analyse and self._recording is None:
             return None
         write_keypoints(self.analyzer.slot(), keypoints)
-        return self._commit(frame_index, timestamp, received_ns)
+        if self._recording is not None:
+            self._record(frame_index, timestamp)
+        return self._commit(frame_index, timestamp, received_ns) if analyse else None
 
     def raw_frame(self, payload: bytes, received_ns: int) -> Payload | None:
         """A raw float32 frame: checked in the slot before anything counts it."""
         frame_index, timestamp = self._raw.read_into(self.analyzer.slot(), payload)
-        if not self._take(timestamp):
-            return None
-        return self._commit(frame_index, timestamp, received_ns)
+        analyse = self._take(timestamp)
+        if self._recording is not None:
+            self._record(frame_index, timestamp)
+        return self._commit(frame_index, timestamp, received_ns) if analyse else None
+
+    def _record(self, frame_index: int, timestamp: float) -> None:
+        """Keep the frame now in the slot (skipped ones too, so a replay skips the same ones);
+        they go to the store a second's worth at a time, one queued write for many frames."""
+        recorded = self._recorded
+        recorded.append(RecordedFrame(frame_index, timestamp, self.analyzer.slot().tobytes()))
+        if len(recorded) >= RECORD_BATCH_FRAMES:
+            self._flush_recorded()
+
+    def _flush_recorded(self) -> None:
+        if self._recorded:
+            self._recording.add_frames(self.session_id, self._recorded)  # type: ignore[union-attr]
+            self._recorded = []
 
     def _take(self, timestamp: float) -> bool:
         """Order check, then analysis_frequency: True if this frame is to be analysed."""
@@ -183,6 +212,11 @@ class StreamSession:
         self.swings += 1
         self.faults_detected += len(summary.faults)
         self.outbox.append(self.encode(SwingSummaryMessage(summary)))
+        if self._store is not None:
+            record = self.record
+            self._store.add_swing(StoredSwing(
+                session_id=self.session_id, user_id=record.user_id, club=record.config.club_used,
+                ended_at=time.time(), summary=summary))
         if self._feedback is not None:
             self._feedback.swing_ended(self, summary)
 
@@ -214,6 +248,7 @@ class StreamSession:
     def end(self, reason: str) -> tuple[list[Payload], SessionRecord]:
         """Close the analysis (a swing past impact is summarised now): final messages and record."""
         self.outbox.clear()
+        self._flush_recorded()
         summary = self.analyzer.close()
         if summary is not None:
             self._swing_ended(summary)

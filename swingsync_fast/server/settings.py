@@ -16,8 +16,8 @@ import msgspec
 ENV_PREFIX = "SWINGSYNC_"
 # The web app's sources and its npm-installed pose assets: ``web/`` beside the package.
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
-# Secrets come from their conventional variables only, never SWINGSYNC_*.
-_SECRETS = {"secret_key": "SECRET_KEY", "gemini_api_key": "GEMINI_API_KEY"}
+# These come from their conventional variables only, never SWINGSYNC_*.
+_CONVENTIONAL = {"secret_key": "SECRET_KEY", "gemini_api_key": "GEMINI_API_KEY", "database_url": "DATABASE_URL"}
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -56,8 +56,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # The web app served at /app/: ``web_dir/app`` (pages), ``web_dir/node_modules`` (npm assets).
     web_dir: Path = DEFAULT_WEB_DIR
 
-    # Ended sessions kept in memory for GET (oldest dropped first).
+    # Where sessions, swings, messages and feedback are kept (DATABASE_URL):
+    # sqlite:///PATH, or memory:// (nothing survives the process).
+    database_url: str = "sqlite:///./swingsync.db"
+    # Queued writes (swing summaries, recorded frames, feedback) commit within this.
+    database_flush_interval_s: float = 0.25
+    # With memory://, ended sessions kept for GET (oldest dropped first).
     ended_sessions_kept: int = 10_000
+
+    # POST /api/v1/analyze: frames per upload, and the body's size.
+    max_analyze_frames: int = 10_000
+    max_analyze_bytes: int = 48 * 1024 * 1024
 
     # Feedback lane. ``gemini_api_key`` (from GEMINI_API_KEY) None: OfflineCoach only,
     # no network. ``gemini_base_url`` None: google-genai's default, which itself honours
@@ -97,6 +106,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "ping_timeout_s": self.ping_timeout_s,
             "shutdown_grace_s": self.shutdown_grace_s,
             "ended_sessions_kept": self.ended_sessions_kept,
+            "database_flush_interval_s": self.database_flush_interval_s,
+            "max_analyze_frames": self.max_analyze_frames,
+            "max_analyze_bytes": self.max_analyze_bytes,
             "feedback_workers": self.feedback_workers,
             "feedback_max_queued": self.feedback_max_queued,
             "feedback_first_piece_timeout_s": self.feedback_first_piece_timeout_s,
@@ -120,15 +132,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Defaults, then ``SECRET_KEY``, ``GEMINI_API_KEY`` and ``SWINGSYNC_<FIELD>`` variables, then ``overrides``."""
+        """Defaults, then ``SECRET_KEY``, ``GEMINI_API_KEY``, ``DATABASE_URL`` and ``SWINGSYNC_<FIELD>``
+        variables, then ``overrides``."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        for name, variable in _SECRETS.items():
+        for name, variable in _CONVENTIONAL.items():
             if env.get(variable):
                 values[name] = env[variable]
         for field in msgspec.structs.fields(cls):
             raw = env.get(ENV_PREFIX + field.name.upper())
-            if raw is not None and field.name not in _SECRETS:
+            if raw is not None and field.name not in _CONVENTIONAL:
                 values[field.name] = _parse(field.name, field.type, raw)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

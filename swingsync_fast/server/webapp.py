@@ -9,29 +9,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from .responses import error_response
 
 POSE_PACKAGE = Path("node_modules") / "@mediapipe" / "pose"
 
+# A response is an ASGI app of its own: without the assets every /app/pose/* request gets this one.
+POSE_ASSETS_MISSING = error_response(
+    404,
+    "pose_assets_missing",
+    "MediaPipe Pose is not installed on this server: install Node.js, then run `make run` (or `npm ci` in web/)",
+)
 
-def pose_assets_missing(request: Request) -> Response:
-    return error_response(
-        404,
-        "pose_assets_missing",
-        "MediaPipe Pose is not installed on this server: install Node.js, then run `make run` (or `npm ci` in web/)",
-    )
 
-
-def web_app_routes(web_dir: Path) -> list[BaseRoute]:
+def web_app_routes(web_dir: Path) -> list[Mount]:
     pose_dir = web_dir / POSE_PACKAGE
-    pose: BaseRoute = (
-        Mount("/app/pose", StaticFiles(directory=pose_dir))
-        if (pose_dir / "pose.js").is_file()
-        else Route("/app/pose/{path:path}", pose_assets_missing)
-    )
-    return [pose, Mount("/app", StaticFiles(directory=web_dir / "app", html=True))]
+    pose = StaticFiles(directory=pose_dir) if (pose_dir / "pose.js").is_file() else POSE_ASSETS_MISSING
+    return [Mount("/app/pose", pose), Mount("/app", StaticFiles(directory=web_dir / "app", html=True))]
