@@ -30,10 +30,10 @@ RECV_TIMEOUT_S = 5.0
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, port: int = 0) -> None:  # port: a stopped server's, to restart it
         self.settings = settings
         self.app = create_app(settings)
-        self.server = Server(uvicorn_config(self.app, settings, "127.0.0.1", 0, log_level="warning"))
+        self.server = Server(uvicorn_config(self.app, settings, "127.0.0.1", port, log_level="warning"))
         self._thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
 
     def start(self) -> LiveServer:

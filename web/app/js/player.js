@@ -122,16 +122,27 @@ async function analyse(pose, frameIndex, timestamp) {
   const landmarks = await pose.estimate(video);
   drawSkeleton(canvas, video, landmarks?.image, pose.connections);
   run.config ??= settings(video);
-  if (run.source === "file") await liveSession(); // every frame of a file is analysed, even across a reconnect
-  else if (session !== Session.LIVE) {
-    liveSession();
-    run.dropped += 1;
-    return;
-  }
   const chosen = run.config.coordinate_system === "mediapipe_world" ? landmarks?.world : landmarks?.image;
-  roundTrips.sent(frameIndex);
-  socket.send(encodeFrame(frameIndex, timestamp, chosen ?? null, landmarks?.image));
-  run.frames += 1;
+  if (await sendFrame(encodeFrame(frameIndex, timestamp, chosen ?? null, landmarks?.image), frameIndex)) run.frames += 1;
+  else run.dropped += 1;
+}
+
+// A file's frames all go, each waiting for a live session (across reconnects); a camera frame
+// that finds no live session is dropped.
+async function sendFrame(frame, frameIndex) {
+  for (;;) {
+    if (run.source === "file") await liveSession();
+    else if (session !== Session.LIVE) {
+      liveSession();
+      return false;
+    }
+    if (socket.send(frame)) {
+      roundTrips.sent(frameIndex);
+      return true;
+    }
+    if (run.source !== "file") return false;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the socket is closing: wait for it to reopen
+  }
 }
 
 async function start() {
@@ -159,6 +170,7 @@ async function start() {
     setSession(Session.ENDING);
     socket.send({ type: "end_session" });
   }
+  showFrames(run);
   run = null;
   startButton.disabled = false;
   stopButton.disabled = true;
@@ -167,9 +179,13 @@ async function start() {
 startButton.addEventListener("click", start);
 stopButton.addEventListener("click", () => run?.abort.abort());
 
+function showFrames({ frames, dropped }) {
+  byTestId("frames").textContent = `frames sent ${frames} · dropped ${dropped}`;
+}
+
 setInterval(() => {
   const p50 = roundTrips.percentile(50);
   const p99 = roundTrips.percentile(99);
   rttLine.textContent = p50 == null ? "round trip: –" : `round trip p50 ${p50.toFixed(1)} ms · p99 ${p99.toFixed(1)} ms`;
-  if (run) byTestId("frames").textContent = `frames sent ${run.frames} · dropped ${run.dropped}`;
+  if (run) showFrames(run);
 }, 250);
