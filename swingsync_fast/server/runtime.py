@@ -1,4 +1,5 @@
-"""What one server process shares: settings, auth, the session store, the registry and the feedback lane."""
+"""What one server process shares: settings, auth, the session store, the registry, the feedback
+lane, the coaching rooms and the metrics collector."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
+from .broadcast import LocalBus
+from .coaching import CoachingHub
+from .metrics import collector_registry
 from .registry import Registry
 from .settings import Settings
 from .store import MemorySessionStore, SessionStore
@@ -18,8 +22,9 @@ from .store import MemorySessionStore, SessionStore
 logger = logging.getLogger("swingsync_fast.server")
 
 
-def feedback_lane(settings: Settings) -> FeedbackLane:
-    """The lane the settings describe: Gemini with OfflineCoach as fallback, or OfflineCoach alone."""
+def feedback_lane(settings: Settings, coaching: CoachingHub | None = None) -> FeedbackLane:
+    """The lane the settings describe: Gemini with OfflineCoach as fallback, or OfflineCoach alone;
+    feedback mirrored to, and coaches' tips taken from, the coaching rooms."""
     model: FeedbackProvider | None = None
     if settings.gemini_api_key:
         options = {
@@ -50,7 +55,7 @@ def feedback_lane(settings: Settings) -> FeedbackLane:
         breaker_failures=settings.feedback_breaker_failures,
         breaker_cooldown_s=settings.feedback_breaker_cooldown_s,
     )
-    return FeedbackLane(config, model=model)
+    return FeedbackLane(config, model=model, mirror=coaching, tips=coaching)
 
 
 class Runtime:
@@ -59,8 +64,10 @@ class Runtime:
         self.settings = settings
         self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth)
         self.store: SessionStore = store or MemorySessionStore(settings.ended_sessions_kept)
-        self.feedback = feedback_lane(settings)
-        self.registry = Registry(settings, self.store, self.feedback)
+        self.coaching = CoachingHub(self.store, LocalBus(), history=settings.coaching_history)
+        self.feedback = feedback_lane(settings, self.coaching)
+        self.registry = Registry(settings, self.store, self.feedback, self.coaching)
+        self.metrics = collector_registry(self.registry)
         self.started_at = time.time()
 
     async def start(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from time import perf_counter_ns
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -34,6 +34,9 @@ from .protocol import (
     SwingSummaryMessage,
 )
 from .store import SessionRecord, SessionState, SessionStats
+
+if TYPE_CHECKING:
+    from .coaching import Tap
 
 # Leaving degraded mode takes this many frames in a row at no more than half the target.
 RECOVER_AFTER_FRAMES = 30
@@ -74,11 +77,12 @@ class StreamSession:
         "encode", "frames_received", "frames_analysed", "frames_skipped", "frames_rejected",
         "frames_degraded", "kpis_calculated", "swings", "faults_detected",
         "_encode_result", "_raw", "_every", "_countdown", "_kpis", "_target_ns", "_calm",
-        "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict",
+        "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict", "tap",
     )
 
     def __init__(
-        self, record: SessionRecord, layout: FrameLayout, *, feedback: FeedbackTrigger | None = None
+        self, record: SessionRecord, layout: FrameLayout, *, feedback: FeedbackTrigger | None = None,
+        tap: Tap | None = None,
     ) -> None:
         config = record.config
         self.record = record
@@ -109,6 +113,7 @@ class StreamSession:
         self._last_timestamp = -math.inf
         self._started_ns = perf_counter_ns()
         self._feedback = feedback
+        self.tap = tap  # its coaching room's view of it, if config.coaching_session_id names one
 
     # ---------------------------------------------------------------- per frame
 
@@ -153,6 +158,9 @@ class StreamSession:
             self.kpis_calculated += 1
         elif degraded:
             self.frames_degraded += 1
+        tap = self.tap
+        if tap is not None and tap.watching:
+            tap.frame(result, analyzer.last_keypoints, analyzer.last_kpis)
         if result.event is not None or result.swing is not None:
             self._milestones(result)
         return self._encode_result(
@@ -183,6 +191,8 @@ class StreamSession:
         self.swings += 1
         self.faults_detected += len(summary.faults)
         self.outbox.append(self.encode(SwingSummaryMessage(summary)))
+        if self.tap is not None:
+            self.tap.swing_ended(summary)
         if self._feedback is not None:
             self._feedback.swing_ended(self, summary)
 
