@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from live_server import LiveServer, close_code, recv, recv_until, seed_frame, send, settings_for_tests, start
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from swingsync_fast.simulator import SwingSpec, simulate

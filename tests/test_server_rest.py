@@ -254,7 +254,7 @@ def test_openapi_describes_every_rest_endpoint(server):
     assert document["openapi"].startswith("3.")
     paths = document["paths"]
     assert set(paths) == {SESSIONS, SESSIONS + "/{session_id}", SESSIONS + "/{session_id}/stats",
-                          "/api/v1/stream/system/stats", "/streaming/status", "/health"}
+                          "/api/v1/stream/system/stats", "/streaming/status", "/health", "/metrics"}
     assert set(paths[SESSIONS]) == {"post", "get"} and set(paths[SESSIONS + "/{session_id}"]) == {"get", "delete"}
     schemas = document["components"]["schemas"]
     assert {"SessionRecord", "SessionStats", "SystemStats", "CreateSessionRequest"} <= set(schemas)

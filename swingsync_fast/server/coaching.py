@@ -19,7 +19,6 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
@@ -50,9 +49,6 @@ from .protocol import (
     StudentSwingSummaryMessage,
 )
 from .store import SessionRecord, SessionStore, StoredMessage
-
-if TYPE_CHECKING:
-    from .session import StreamSession
 
 # Tips and drills a room keeps for the feedback prompt (the latest few matter).
 TIPS_KEPT = 5

@@ -53,9 +53,7 @@ async def coaching_socket(websocket: WebSocket) -> None:
         if record.state is SessionState.ENDED:
             raise HTTPError(410, "session_ended", f"coaching session {session_id!r} has ended")
         fps = query_number(websocket, "mirror_fps", settings.mirror_fps, 0.1, MAX_MIRROR_FPS)
-        outlet = Outlet(websocket, principal.user_id, capacity=settings.outlet_queue,
-                        slow_after_s=settings.slow_consumer_s, stats=runtime.registry.broadcast)
-        runtime.registry.add_watcher(outlet)
+        outlet = runtime.registry.add_watcher(websocket, principal.user_id)
     except HTTPError as exc:
         await deny(websocket, exc.status, exc.code, exc.message)
         return

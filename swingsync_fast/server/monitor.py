@@ -18,7 +18,6 @@ from starlette.websockets import WebSocket
 
 from ..feedback.stats import LaneStats
 from .auth import Principal
-from .broadcast import Outlet
 from .codec import encode_json
 from .latency import LatencySummary
 from .protocol import ErrorCode, ErrorData, ErrorMessage, Pong, PongData, ServerMessage, TypeOnly
@@ -141,9 +140,7 @@ async def monitor_socket(websocket: WebSocket) -> None:
     try:
         principal = runtime.auth.authenticate(websocket, path_user=websocket.path_params["user_id"])
         interval = query_number(websocket, "interval", settings.monitor_interval_s, MIN_INTERVAL_S, MAX_INTERVAL_S)
-        outlet = Outlet(websocket, principal.user_id, capacity=settings.outlet_queue,
-                        slow_after_s=settings.slow_consumer_s, stats=runtime.registry.broadcast)
-        runtime.registry.add_watcher(outlet)
+        outlet = runtime.registry.add_watcher(websocket, principal.user_id)
     except HTTPError as exc:
         await deny(websocket, exc.status, exc.code, exc.message)
         return

@@ -30,6 +30,8 @@ from .settings import Settings
 from .store import SessionRecord, SessionState, SessionStats, SessionStore
 
 if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
     from ..feedback.lane import FeedbackLane
     from .coaching import CoachingHub
     from .connection import Connection
@@ -142,10 +144,14 @@ class Registry:
         self._admit(conn)
         self.connections.add(conn)
 
-    def add_watcher(self, outlet: Outlet) -> None:
-        """The same for a coaching or monitor socket."""
+    def add_watcher(self, websocket: WebSocket, user_id: str) -> Outlet:
+        """The same for a coaching or monitor socket: its outlet, admitted."""
+        settings = self.settings
+        outlet = Outlet(websocket, user_id, capacity=settings.outlet_queue, slow_after_s=settings.slow_consumer_s,
+                        stats=self.broadcast)
         self._admit(outlet)
         self.watchers.add(outlet)
+        return outlet
 
     def remove_watcher(self, outlet: Outlet) -> None:
         self.watchers.discard(outlet)
