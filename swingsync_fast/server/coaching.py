@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-from ..analyzer import FrameResult, SwingSummary
+from ..analyzer import FrameResult, LiveAnalyzer, SwingSummary
 from ..catalog import KPI_NAMES
 from .auth import Principal, Role
 from .broadcast import COACHES, EVERYONE, Audience, Bus, Subscriber, Thinning
@@ -93,9 +93,9 @@ class Tap:
         self._loop = asyncio.get_running_loop()
 
     # Called by StreamSession on the frame path: they only append and return.
-    def frame(self, result: FrameResult, keypoints: np.ndarray, kpis: np.ndarray) -> None:
-        if self.thinning.take(result.timestamp):
-            self._enqueue((result, keypoints.copy(), kpis.copy()))
+    def frame(self, result: FrameResult, analyzer: LiveAnalyzer) -> None:
+        if self.thinning.take(result.timestamp):  # the ring rows are views: copy them now
+            self._enqueue((result, analyzer.last_keypoints.copy(), analyzer.last_kpis.copy()))
 
     def swing_ended(self, summary: SwingSummary) -> None:
         self._enqueue(summary)  # kept as the room's latest swing even while no coach watches

@@ -160,7 +160,7 @@ class StreamSession:
             self.frames_degraded += 1
         tap = self.tap
         if tap is not None and tap.watching:
-            tap.frame(result, analyzer.last_keypoints, analyzer.last_kpis)
+            tap.frame(result, analyzer)
         if result.event is not None or result.swing is not None:
             self._milestones(result)
         return self._encode_result(
