@@ -147,6 +147,11 @@ class LiveAnalyzer:
         """
         return self.kpi_ring[self._last]
 
+    @property
+    def last_keypoints(self) -> np.ndarray:
+        """The last committed frame's (33, 4) keypoints: a view into the ring, like :attr:`last_kpis`."""
+        return self.ring[self._last]
+
     def slot(self) -> np.ndarray:
         """The (33, 4) float32 ring row the next frame goes into; fill it, then :meth:`commit`."""
         return self.ring[self._next]

@@ -102,7 +102,12 @@ def test_graceful_shutdown_drains_sessions_and_closes_with_1001(swing):
     live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6)).start()
     truth = swing.swings[0]
     try:  # stopped here, not by a fixture: the stop is what is tested
-        with live.socket("pia") as streaming, live.socket("quinn") as idle:
+        sid = live.http.post("/api/v1/stream/sessions", json={"participants": ["pia"]},
+                             headers=live.auth("coach-q", "coach")).json()["session_id"]
+        coaching = f"ws://127.0.0.1:{live.port}/api/v1/stream/ws/coaching/{sid}?token={live.token('coach-q', 'coach')}"
+        monitor = f"ws://127.0.0.1:{live.port}/api/v1/stream/ws/monitor/root?token={live.token('root', 'admin')}"
+        with live.socket("pia") as streaming, live.socket("quinn") as idle, \
+                connect(coaching, max_queue=None) as coach, connect(monitor, max_queue=None) as watcher:
             start(streaming, {"club_used": "driver"})
             # Stream up to a little past impact, short of the finish: a swing in progress.
             for index, t, frame in zip(swing.frame_indices.tolist(), swing.timestamps.tolist(), swing.keypoints):
@@ -116,11 +121,12 @@ def test_graceful_shutdown_drains_sessions_and_closes_with_1001(swing):
             stopper.start()
             code, last = close_code(streaming, timeout=10)
             idle_code, _ = close_code(idle, timeout=10)
+            watcher_codes = [close_code(ws, timeout=10)[0] for ws in (coach, watcher)]
             stopper.join(15)
     finally:
         if live._thread.is_alive():
             live.stop()
-    assert code == 1001 and idle_code == 1001
+    assert code == 1001 and idle_code == 1001 and watcher_codes == [1001, 1001]
     kinds = [m["type"] for m in last]
     assert kinds[-1] == "session_ended" and last[-1]["data"]["reason"] == "server_shutdown"
     # The swing past impact was summarised on the way out, not lost.

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from . import batch, history, rest
+from . import batch, coaching_socket, history, monitor, rest
+from .metrics import metrics
 from .openapi import openapi_document
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
 from .runtime import Runtime
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     sessions = "/api/v1/stream/sessions"
     routes = [
         WebSocketRoute(STREAM_PATH, stream_socket),
+        WebSocketRoute(coaching_socket.PATH, coaching_socket.coaching_socket),
+        WebSocketRoute(monitor.PATH, monitor.monitor_socket),
         Route(sessions, rest.create_session, methods=["POST"]),
         Route(sessions, rest.list_sessions, methods=["GET"]),
         Route(sessions + "/{session_id}", rest.get_session, methods=["GET"]),
@@ -69,6 +72,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/openapi.json", openapi, methods=["GET"]),
         *web_app_routes(settings.web_dir),
     ]
+    if settings.metrics_enabled:
+        routes.append(Route("/metrics", metrics, methods=["GET"]))
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -71,7 +71,9 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "SwingSync fast",
             "version": __version__,
-            "description": "REST side of the streaming server; the WebSocket protocol is in docs/protocol.md.",
+            "description": "REST side of the streaming server. The WebSocket protocol (main socket "
+                           "/api/v1/stream/ws/{user_id}, coaching socket /api/v1/stream/ws/coaching/{session_id}, "
+                           "monitor socket /api/v1/stream/ws/monitor/{user_id}) is in docs/protocol.md.",
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -144,6 +146,12 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/me": {
                 "get": _op("The caller, as the token names it (user id and role)",
                            {"200": _json(Principal, "The caller")}),
+            },
+            "/metrics": {
+                "get": _op("Live counters in Prometheus' text format (404 when switched off)",
+                           {"200": {"description": "Prometheus text exposition format",
+                                    "content": {"text/plain": {"schema": {"type": "string"}}}}},
+                           secured=False),
             },
             "/health": {
                 "get": _op("Liveness; 503 while draining",

@@ -1,8 +1,9 @@
-"""The main socket's wire protocol: every message both ways, as msgspec Structs.
+"""The wire protocol of the three sockets (main, coaching, monitor), as msgspec Structs.
 
 Envelope both ways: ``{"type": ..., "data": {...}}``, the struct tag being
-``type``. Messages arrive as JSON text, as MessagePack (binary, same shape),
-or as raw float32 frames (binary, see ``RAW_FRAME``). docs/protocol.md is the
+``type``. On the main socket messages arrive as JSON text, as MessagePack
+(binary, same shape), or as raw float32 frames (binary, see ``RAW_FRAME``);
+the coaching and monitor sockets speak JSON text. docs/protocol.md is the
 prose version of this module.
 """
 
@@ -66,6 +67,9 @@ class ErrorCode(str, enum.Enum):
     FEEDBACK_BUSY = "feedback_busy"
     FEEDBACK_UNAVAILABLE = "feedback_unavailable"
     INTERNAL_ERROR = "internal_error"
+    COACHING_SESSION_NOT_FOUND = "coaching_session_not_found"
+    FORBIDDEN = "forbidden"
+    NOT_A_MEMBER = "not_a_member"
 
 
 class CloseCode(enum.IntEnum):
@@ -75,6 +79,7 @@ class CloseCode(enum.IntEnum):
     POLICY_VIOLATION = 1008  # sustained flood over the rate limit
     MESSAGE_TOO_BIG = 1009  # above the WebSocket layer's hard cap (sent by the server library)
     INTERNAL_ERROR = 1011  # a server fault, or a peer that stopped answering pings
+    TRY_AGAIN_LATER = 1013  # a coaching or monitor consumer too slow to keep up
     IDLE_TIMEOUT = 4408  # no message for idle_timeout_s
 
 
@@ -110,9 +115,11 @@ class FrameFields(Struct, gc=False):
 
 
 class StreamConfig(SessionConfig, kw_only=True):
-    """The seed's session config plus the reply layout (None: from how the session was started)."""
+    """The seed's session config plus the reply layout (None: from how the session was started),
+    the coaching session whose coaches see this stream (None: nobody's), recording and baseline."""
 
     frame_layout: FrameLayout | None = None
+    coaching_session_id: SessionId | None = None
     # Keep the session's frames as they were analysed, for replay (GET .../recording).
     record_frames: bool = False
     # The personal baseline the fault limits adapt to: fault id -> the player's typical value of
@@ -319,3 +326,144 @@ class Pong(ServerMessage, tag="pong"):
 class FeedbackMessage(ServerMessage, tag="feedback"):
     data: FeedbackData
 
+
+
+# --------------------------------------------------------------------------- coaching socket, both ways
+
+# The coaching messages travel both ways in one shape: the client leaves ``from_user``
+# and ``sent_at`` out, the server fills them in before anyone sees the message.
+UserId = Annotated[str, Meta(min_length=1, max_length=128)]
+Priority = Literal["low", "medium", "high"]
+MAX_MIRROR_FPS = 30.0
+
+
+class CoachingTipData(Struct, kw_only=True):
+    tip: Annotated[str, Meta(min_length=1, max_length=2000)]
+    target_user: UserId | None = None  # None: everyone in the session
+    priority: Priority = "medium"
+    from_user: str | None = None
+    sent_at: float | None = None
+
+
+class DrillSuggestionData(Struct, kw_only=True):
+    drill_name: Annotated[str, Meta(min_length=1, max_length=200)]
+    description: Annotated[str, Meta(max_length=2000)] = ""
+    duration_minutes: Annotated[int, Meta(ge=1, le=240)] | None = None
+    target_user: UserId | None = None
+    from_user: str | None = None
+    sent_at: float | None = None
+
+
+class CoachingFrameUpdateData(Struct, kw_only=True):
+    """Look at this frame (or swing) together; at least one of the two indices."""
+
+    frame_index: FrameIndex | None = None
+    swing_index: SwingIndex | None = None
+    student_id: UserId | None = None  # whose stream the indices are in
+    from_user: str | None = None
+    sent_at: float | None = None
+
+
+class CoachingMessage(Struct, tag_field="type"):
+    pass
+
+
+class CoachingTip(CoachingMessage, tag="coaching_tip"):
+    data: CoachingTipData
+
+
+class DrillSuggestion(CoachingMessage, tag="drill_suggestion"):
+    data: DrillSuggestionData
+
+
+class CoachingFrameUpdate(CoachingMessage, tag="coaching_frame_update"):
+    data: CoachingFrameUpdateData
+
+
+class CoachingPing(CoachingMessage, tag="ping"):
+    data: PingFields = field(default_factory=PingFields)
+
+
+AnyCoachingMessage = Union[CoachingTip, DrillSuggestion, CoachingFrameUpdate, CoachingPing]
+COACHING_TYPES: frozenset[str] = frozenset({"coaching_tip", "drill_suggestion", "coaching_frame_update", "ping"})
+
+
+# --------------------------------------------------------------------------- coaching socket, server -> member
+
+
+class StudentAnalysisResult(Struct, gc=False):
+    """A student's analysed frame as their coaches see it, thinned, with the pose to draw."""
+
+    user_id: str
+    session_id: str
+    frame_index: int
+    timestamp: float
+    swing_phase: str
+    p_position: str | None
+    usable: bool
+    kpis: dict[str, float | None]
+    detected_faults: list[Fault]
+    keypoints: list[list[float]]  # 33 x [x, y, z, visibility] in MediaPipe order, rounded
+
+
+class StudentSwingSummary(SwingSummary, kw_only=True):
+    user_id: str
+    session_id: str
+
+
+class StudentFeedbackData(FeedbackData, kw_only=True, frozen=True):
+    user_id: str
+
+
+class Participant(Struct):
+    user_id: str
+    role: str | None  # the role of the member's token while online; None while away
+    online: bool
+
+
+class StreamingStudent(Struct):
+    user_id: str
+    session_id: str
+
+
+class SessionStateData(Struct):
+    session_id: str
+    user_id: str  # you
+    role: str  # your role in the session: coach, player or admin
+    owner: str
+    participants: list[Participant]  # the owner and every participant, here or not
+    streaming: list[StreamingStudent]  # students whose stream is mirrored here now
+    latest_swing: StudentSwingSummary | None
+    frame: CoachingFrameUpdateData | None  # the latest coaching_frame_update
+    mirror_fps: float  # your analysis_result rate, per student
+    history: int  # this many earlier coaching messages follow, oldest first
+
+
+class PresenceData(Struct):
+    user_id: str
+    role: str
+    at: float
+
+
+class SessionStateMessage(ServerMessage, tag="session_state"):
+    data: SessionStateData
+
+
+class ParticipantJoined(ServerMessage, tag="participant_joined"):
+    data: PresenceData
+
+
+class ParticipantLeft(ServerMessage, tag="participant_left"):
+    data: PresenceData
+
+
+class StudentAnalysisResultMessage(ServerMessage, tag="analysis_result", gc=False):
+    data: StudentAnalysisResult
+
+
+class StudentSwingSummaryMessage(ServerMessage, tag="swing_summary"):
+    data: StudentSwingSummary
+
+
+class StudentFeedbackMessage(ServerMessage, tag="feedback"):
+    data: StudentFeedbackData

@@ -1,6 +1,7 @@
 """Who is connected and which sessions are live, in this process.
 
-The registry admits sockets (per-user and total caps, not while draining),
+The registry admits sockets (per-user and total caps, not while draining;
+coaching and monitor sockets count as "watchers" toward the same caps),
 starts and ends sessions against the ``SessionStore``, reaps idle sockets,
 drains everything on shutdown, and keeps the totals of sessions that have
 ended so system stats cover the whole life of the process.
@@ -21,16 +22,20 @@ import msgspec
 from ..baseline import RECENT_SWINGS, baseline_from
 from ..feedback.stats import LaneStats
 from ..thresholds import Thresholds
+from .broadcast import BroadcastStats, Outlet
 from .codec import Payload
 from .latency import LatencyHistogram, LatencySummary
 from .protocol import CloseCode, ErrorCode, FrameLayout, StreamConfig
 from .responses import HTTPError
 from .session import StreamSession
 from .settings import Settings
-from .store import SessionRecord, SessionState, SessionStore
+from .store import SessionRecord, SessionState, SessionStats, SessionStore
 
 if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
     from ..feedback.lane import FeedbackLane
+    from .coaching import CoachingHub
     from .connection import Connection
 
 logger = logging.getLogger("swingsync_fast.server")
@@ -50,7 +55,8 @@ class SessionRefused(Exception):
 class SystemStats(msgspec.Struct, frozen=True):
     uptime_s: float
     draining: bool
-    connections: int
+    connections: int  # main sockets
+    watchers: int  # coaching and monitor sockets
     users_connected: int
     sessions_active: int
     sessions_started: int
@@ -63,6 +69,8 @@ class SystemStats(msgspec.Struct, frozen=True):
     swings: int
     faults_detected: int
     connections_refused: int
+    broadcast_dropped: int  # messages a coaching or monitor socket's full queue refused
+    slow_consumers_closed: int  # coaching or monitor sockets closed with 1013
     latency: LatencySummary
     feedback: LaneStats | None = None  # None: no feedback lane in this process
 
@@ -91,13 +99,35 @@ class _Totals:
         self.latency.merge(s.latency)
 
 
+class UserStats(msgspec.Struct, frozen=True):
+    """One user's live sessions and sockets."""
+
+    connections: int
+    sessions_active: int
+    frames_received: int
+    frames_analysed: int
+    frames_dropped: int
+    frames_rejected: int
+    kpis_calculated: int
+    swings: int
+    faults_detected: int
+    latency: LatencySummary
+    sessions: list[tuple[str, SessionStats]]
+
+
 class Registry:
-    def __init__(self, settings: Settings, store: SessionStore, feedback: FeedbackLane | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: SessionStore, feedback: FeedbackLane | None = None,
+        coaching: CoachingHub | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.feedback = feedback  # None: sessions get no feedback (benchmarks of the frame path)
+        self.coaching = coaching  # None: coaching_session_id is refused
+        self.broadcast = BroadcastStats()
         self.connections: set[Connection] = set()
-        self.by_user: defaultdict[str, set[Connection]] = defaultdict(set)
+        self.watchers: set[Outlet] = set()
+        self.by_user: defaultdict[str, set[Connection | Outlet]] = defaultdict(set)
         self.live: dict[str, Connection] = {}  # session id -> the socket streaming it
         self.draining = False
         self.sessions_started = 0
@@ -113,10 +143,27 @@ class Registry:
 
     def add(self, conn: Connection) -> None:
         """Reserve a place for a socket before its handshake completes, or raise Refused."""
+        self._admit(conn)
+        self.connections.add(conn)
+
+    def add_watcher(self, websocket: WebSocket, user_id: str) -> Outlet:
+        """The same for a coaching or monitor socket: its outlet, admitted."""
+        settings = self.settings
+        outlet = Outlet(websocket, user_id, capacity=settings.outlet_queue, slow_after_s=settings.slow_consumer_s,
+                        stats=self.broadcast)
+        self._admit(outlet)
+        self.watchers.add(outlet)
+        return outlet
+
+    def remove_watcher(self, outlet: Outlet) -> None:
+        self.watchers.discard(outlet)
+        self._release(outlet)
+
+    def _admit(self, conn: Connection | Outlet) -> None:
         if self.draining:
             self.connections_refused += 1
             raise Refused(503, "shutting_down", "the server is shutting down; reconnect shortly")
-        if len(self.connections) >= self.settings.max_connections:
+        if len(self.connections) + len(self.watchers) >= self.settings.max_connections:
             self.connections_refused += 1
             raise Refused(503, "server_full", f"the server holds its maximum of {self.settings.max_connections} sockets")
         mine = self.by_user[conn.user_id]
@@ -127,7 +174,6 @@ class Registry:
                 f"user {conn.user_id!r} already has {len(mine)} sockets open (the limit)",
             )
         mine.add(conn)
-        self.connections.add(conn)
         self._empty.clear()
 
     async def remove(self, conn: Connection) -> None:
@@ -137,15 +183,20 @@ class Registry:
             await self.end_session(session, "disconnected")
         if self.feedback is not None:
             self.feedback.disconnect(conn)  # also answers still on their way from ended sessions
+        if self.coaching is not None:
+            self.coaching.disconnect(conn)
         self._totals.frames_dropped += conn.limiter.dropped
         self._totals.bad_messages += conn.bad.total
         self.connections.discard(conn)
+        self._release(conn)
+
+    def _release(self, conn: Connection | Outlet) -> None:
         mine = self.by_user.get(conn.user_id)
         if mine is not None:
             mine.discard(conn)
             if not mine:
                 del self.by_user[conn.user_id]
-        if not self.connections:
+        if not self.connections and not self.watchers:
             self._empty.set()
 
     # ---------------------------------------------------------------- sessions
@@ -173,6 +224,7 @@ class Registry:
                     ErrorCode.WRONG_USER, f"config.user_id {config.user_id!r} is not this socket's user {user_id!r}"
                 )
             record = None
+        coaching = await self._coaching_record(config.coaching_session_id, user_id)
         layout = config.frame_layout or (FrameLayout.BINARY if binary else FrameLayout.SEED)
         config = msgspec.structs.replace(config, user_id=user_id, frame_layout=layout)
         baseline = config.baseline
@@ -193,15 +245,34 @@ class Registry:
             raise SessionRefused(ErrorCode.SESSION_BUSY, f"session {record.session_id!r} is streaming on another socket")
         session = StreamSession(record, layout, feedback=self.feedback, store=self.store, thresholds=thresholds)
         self.live[record.session_id] = conn
+        if coaching is not None and self.coaching is not None:
+            session.tap = await self.coaching.tap(coaching, record.session_id, user_id, conn)
         if self.feedback is not None:
             self.feedback.open(record.session_id, conn)
         self.sessions_started += 1
         await (self.store.add(record) if is_new else self.store.save(record))
         return session
 
+    async def _coaching_record(self, coaching_session_id: str | None, user_id: str) -> SessionRecord | None:
+        """The coaching session a stream names, checked: it exists, it has not ended, the user is in it."""
+        if coaching_session_id is None:
+            return None
+        record = await self.store.get(coaching_session_id)
+        if self.coaching is None or record is None or not record.visible_to(user_id, False):
+            raise SessionRefused(
+                ErrorCode.COACHING_SESSION_NOT_FOUND,
+                f"no coaching session {coaching_session_id!r} with {user_id!r} as its owner or a participant",
+            )
+        if record.state is SessionState.ENDED:
+            raise SessionRefused(
+                ErrorCode.COACHING_SESSION_NOT_FOUND, f"coaching session {coaching_session_id!r} has ended")
+        return record
+
     async def end_session(self, session: StreamSession, reason: str) -> list[Payload]:
         """End a session already detached from its socket: its last messages, and its record saved."""
         messages, record = session.end(reason)
+        if session.tap is not None and self.coaching is not None:
+            self.coaching.session_ended(session.tap)
         self.live.pop(session.session_id, None)
         if self.feedback is not None:
             # The client's own end_session keeps the socket: feedback already asked for still
@@ -222,11 +293,14 @@ class Registry:
         self._reaper = asyncio.get_running_loop().create_task(self._reap_idle(), name="swingsync-idle-reaper")
 
     async def _reap_idle(self) -> None:
+        """Close idle main sockets, and coaching or monitor sockets that lag (see Outlet.lagging)."""
         idle_ns = int(self.settings.idle_timeout_s * 1e9)
-        period = min(1.0, self.settings.idle_timeout_s / 4)
+        period = min(1.0, self.settings.idle_timeout_s / 4, self.settings.slow_consumer_s / 4)
         while True:
             await asyncio.sleep(period)
             now = perf_counter_ns()
+            for outlet in list(self.watchers):
+                outlet.lagging(now)
             for conn in list(self.connections):
                 if conn.is_open and now - conn.last_seen_ns > idle_ns:
                     self._spawn(
@@ -246,17 +320,19 @@ class Registry:
         if self.draining:
             return
         self.draining = True
-        if self.connections:
-            logger.info("draining %d socket(s)", len(self.connections))
+        if self.connections or self.watchers:
+            logger.info("draining %d socket(s)", len(self.connections) + len(self.watchers))
         await asyncio.gather(
             *(c.shutdown(CloseCode.GOING_AWAY, "server shutting down", end_reason="server_shutdown")
               for c in list(self.connections)),
+            *(w.shutdown(CloseCode.GOING_AWAY, "server shutting down") for w in list(self.watchers)),
             return_exceptions=True,
         )
         try:
             await asyncio.wait_for(self._empty.wait(), self.settings.shutdown_grace_s)
         except asyncio.TimeoutError:
-            logger.warning("%d socket(s) still open after the shutdown grace period", len(self.connections))
+            logger.warning("%d socket(s) still open after the shutdown grace period",
+                           len(self.connections) + len(self.watchers))
 
     async def stop(self) -> None:
         await self.drain()
@@ -267,48 +343,69 @@ class Registry:
 
     # ---------------------------------------------------------------- figures
 
+    def latency(self) -> LatencyHistogram:
+        """Every analysed frame's latency since the process started, ended sessions included."""
+        latency = LatencyHistogram()
+        latency.merge(self._totals.latency)
+        for conn in self.connections:
+            if conn.session is not None:
+                latency.merge(conn.session.latency)
+        return latency
+
     def system_stats(self) -> SystemStats:
         totals = self._totals
-        latency = LatencyHistogram()
-        latency.merge(totals.latency)
-        received = totals.frames_received
-        analysed = totals.frames_analysed
-        rejected = totals.frames_rejected
-        kpis = totals.kpis_calculated
-        swings = totals.swings
-        faults = totals.faults_detected
-        dropped = totals.frames_dropped
-        bad = totals.bad_messages
+        live = _Totals()
         for conn in self.connections:
-            dropped += conn.limiter.dropped
-            bad += conn.bad.total
-            s = conn.session
-            if s is not None:
-                received += s.frames_received
-                analysed += s.frames_analysed
-                rejected += s.frames_rejected
-                kpis += s.kpis_calculated
-                swings += s.swings
-                faults += s.faults_detected
-                latency.merge(s.latency)
+            live.frames_dropped += conn.limiter.dropped
+            live.bad_messages += conn.bad.total
+            if conn.session is not None:
+                live.add_session(conn.session)
         return SystemStats(
             uptime_s=round((perf_counter_ns() - self.started_ns) / 1e9, 3),
             draining=self.draining,
             connections=len(self.connections),
+            watchers=len(self.watchers),
             users_connected=len(self.by_user),
             sessions_active=len(self.live),
             sessions_started=self.sessions_started,
-            frames_received=received,
-            frames_analysed=analysed,
-            frames_dropped=dropped,
-            frames_rejected=rejected,
-            bad_messages=bad,
-            kpis_calculated=kpis,
-            swings=swings,
-            faults_detected=faults,
+            frames_received=totals.frames_received + live.frames_received,
+            frames_analysed=totals.frames_analysed + live.frames_analysed,
+            frames_dropped=totals.frames_dropped + live.frames_dropped,
+            frames_rejected=totals.frames_rejected + live.frames_rejected,
+            bad_messages=totals.bad_messages + live.bad_messages,
+            kpis_calculated=totals.kpis_calculated + live.kpis_calculated,
+            swings=totals.swings + live.swings,
+            faults_detected=totals.faults_detected + live.faults_detected,
             connections_refused=self.connections_refused,
-            latency=latency.summary(),
+            broadcast_dropped=self.broadcast.dropped,
+            slow_consumers_closed=self.broadcast.slow_closed,
+            latency=self.latency().summary(),
             feedback=self.feedback.stats() if self.feedback is not None else None,
+        )
+
+    def user_stats(self, user_id: str) -> UserStats:
+        """The figures of the sessions streaming on ``user_id``'s sockets now."""
+        live = _Totals()
+        sessions: list[tuple[str, SessionStats]] = []
+        mine = [c for c in self.by_user.get(user_id, ()) if c in self.connections]
+        for conn in mine:
+            live.frames_dropped += conn.limiter.dropped  # type: ignore[union-attr]
+            session = conn.session  # type: ignore[union-attr]
+            if session is not None:
+                live.add_session(session)
+                sessions.append((session.session_id, session.stats()))
+        return UserStats(
+            connections=len(mine),
+            sessions_active=len(sessions),
+            frames_received=live.frames_received,
+            frames_analysed=live.frames_analysed,
+            frames_dropped=live.frames_dropped,
+            frames_rejected=live.frames_rejected,
+            kpis_calculated=live.kpis_calculated,
+            swings=live.swings,
+            faults_detected=live.faults_detected,
+            latency=live.latency.summary(),
+            sessions=sessions,
         )
 
 

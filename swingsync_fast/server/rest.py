@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from .. import __version__
 from .auth import Principal, Role
-from .protocol import ConnectionLimits, FrameLayout, StreamConfig
+from .protocol import CloseCode, ConnectionLimits, FrameLayout, StreamConfig
 from .registry import SystemStats, new_record
 from .responses import HTTPError, JSONResponse
 from .runtime import Runtime
@@ -147,6 +147,8 @@ async def delete_session(request: Request) -> Response:
     conn = runtime.registry.live.get(record.session_id)
     if conn is not None:
         await conn.end_session_from_server("deleted")
+    for member in runtime.coaching.close_room(record.session_id):
+        await member.outlet.close(CloseCode.NORMAL, "the coaching session was deleted")
     await runtime.store.delete(record.session_id)
     return Response(status_code=204)
 

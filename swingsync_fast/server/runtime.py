@@ -1,4 +1,5 @@
-"""What one server process shares: settings, auth, the session store, the registry and the feedback lane."""
+"""What one server process shares: settings, auth, the session store, the registry, the feedback
+lane, the coaching rooms and the metrics collector."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackArchive, FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
+from .broadcast import LocalBus
+from .coaching import CoachingHub
+from .metrics import collector_registry
 from .registry import Registry
 from .settings import Settings
 from .store import SessionStore, open_store
@@ -18,8 +22,11 @@ from .store import SessionStore, open_store
 logger = logging.getLogger("swingsync_fast.server")
 
 
-def feedback_lane(settings: Settings, archive: FeedbackArchive | None = None) -> FeedbackLane:
-    """The lane the settings describe: Gemini with OfflineCoach as fallback, or OfflineCoach alone."""
+def feedback_lane(
+    settings: Settings, archive: FeedbackArchive | None = None, coaching: CoachingHub | None = None
+) -> FeedbackLane:
+    """The lane the settings describe: Gemini with OfflineCoach as fallback, or OfflineCoach alone;
+    answers archived to the store; feedback mirrored to, and coaches' tips taken from, the coaching rooms."""
     model: FeedbackProvider | None = None
     if settings.gemini_api_key:
         options = {
@@ -50,7 +57,7 @@ def feedback_lane(settings: Settings, archive: FeedbackArchive | None = None) ->
         breaker_failures=settings.feedback_breaker_failures,
         breaker_cooldown_s=settings.feedback_breaker_cooldown_s,
     )
-    return FeedbackLane(config, model=model, archive=archive)
+    return FeedbackLane(config, model=model, archive=archive, mirror=coaching, tips=coaching)
 
 
 class Runtime:
@@ -61,8 +68,10 @@ class Runtime:
         self.store: SessionStore = store or open_store(
             settings.database_url, ended_kept=settings.ended_sessions_kept,
             flush_interval_s=settings.database_flush_interval_s)
-        self.feedback = feedback_lane(settings, self.store)
-        self.registry = Registry(settings, self.store, self.feedback)
+        self.coaching = CoachingHub(self.store, LocalBus(), history=settings.coaching_history)
+        self.feedback = feedback_lane(settings, self.store, self.coaching)
+        self.registry = Registry(settings, self.store, self.feedback, self.coaching)
+        self.metrics = collector_registry(self.registry)
         self.started_at = time.time()
 
     async def start(self) -> None:

@@ -18,6 +18,8 @@ from starlette.applications import Starlette
 from .app import create_app
 from .runtime import Runtime
 from .settings import Settings
+from .coaching_socket import PATH as COACHING_PATH
+from .monitor import PATH as MONITOR_PATH
 from .stream import PATH as STREAM_PATH
 
 
@@ -82,8 +84,11 @@ def _banner(host: str, port: int, runtime: Runtime) -> str:
         f"SwingSync fast is listening on {base}\n"
         f"  auth        : {auth}\n"
         f"  main socket : ws://{shown}:{port}{STREAM_PATH}?token=TOKEN\n"
+        f"  coaching    : ws://{shown}:{port}{COACHING_PATH}?user_id=USER&token=TOKEN\n"
+        f"  monitor     : ws://{shown}:{port}{MONITOR_PATH}?token=TOKEN\n"
         f"  REST        : {base}/api/v1/stream/sessions (OpenAPI at {base}/openapi.json)\n"
         f"  health      : {base}/health\n"
+        f"  metrics     : {f'{base}/metrics (Prometheus, no token)' if runtime.settings.metrics_enabled else 'off'}\n"
         f"  get a token : python -m swingsync_fast token USER --role player   (or coach, admin)\n"
         f"  protocol    : docs/protocol.md\n"
         f"  stop        : Ctrl+C (live sockets are closed with 1001)"

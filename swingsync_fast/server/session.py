@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from time import perf_counter_ns
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
@@ -35,6 +35,9 @@ from .protocol import (
     SwingSummaryMessage,
 )
 from .store import RecordedFrame, SessionRecord, SessionState, SessionStats, SessionStore, StoredSwing
+
+if TYPE_CHECKING:
+    from .coaching import Tap
 
 # Leaving degraded mode takes this many frames in a row at no more than half the target.
 RECOVER_AFTER_FRAMES = 30
@@ -78,6 +81,7 @@ class StreamSession:
         "frames_degraded", "kpis_calculated", "swings", "faults_detected",
         "_encode_result", "_raw", "_every", "_countdown", "_kpis", "_target_ns", "_calm",
         "_last_timestamp", "_started_ns", "_feedback", "_kpi_dict", "_store", "_recording", "_recorded",
+        "tap",
     )
 
     def __init__(
@@ -88,6 +92,7 @@ class StreamSession:
         feedback: FeedbackTrigger | None = None,
         store: SessionStore | None = None,
         thresholds: Thresholds | None = None,
+        tap: Tap | None = None,
     ) -> None:
         config = record.config
         self.record = record
@@ -121,6 +126,7 @@ class StreamSession:
         self._store = store  # swing summaries (and recorded frames) are queued to it
         self._recording = store if config.record_frames else None
         self._recorded: list[RecordedFrame] = []
+        self.tap = tap  # its coaching room's view of it, if config.coaching_session_id names one
 
     # ---------------------------------------------------------------- per frame
 
@@ -182,6 +188,9 @@ class StreamSession:
             self.kpis_calculated += 1
         elif degraded:
             self.frames_degraded += 1
+        tap = self.tap
+        if tap is not None and tap.watching:
+            tap.frame(result, analyzer)
         if result.event is not None or result.swing is not None:
             self._milestones(result)
         return self._encode_result(
@@ -217,6 +226,8 @@ class StreamSession:
             self._store.add_swing(StoredSwing(
                 session_id=self.session_id, user_id=record.user_id, club=record.config.club_used,
                 ended_at=time.time(), summary=summary))
+        if self.tap is not None:
+            self.tap.swing_ended(summary)
         if self._feedback is not None:
             self._feedback.swing_ended(self, summary)
 

@@ -68,6 +68,21 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_analyze_frames: int = 10_000
     max_analyze_bytes: int = 48 * 1024 * 1024
 
+    # Coaching and monitor sockets send through a bounded queue each: a message that finds
+    # it full is dropped (counted); a consumer whose oldest queued message has waited
+    # slow_consumer_s is closed with 1013 (counted), so it never delays anyone else.
+    outlet_queue: int = 256
+    slow_consumer_s: float = 5.0
+    # Coaching messages replayed to a member who joins.
+    coaching_history: int = 50
+    # analysis_result messages mirrored to a coach per second and student, unless the coach asks
+    # for another rate (?mirror_fps=, at most 30).
+    mirror_fps: float = 5.0
+    # performance_metrics on the monitor socket, unless the client asks (?interval=, 0.1 to 60 s).
+    monitor_interval_s: float = 1.0
+    # GET /metrics in Prometheus' text format, without a token; off: 404.
+    metrics_enabled: bool = True
+
     # Feedback lane. ``gemini_api_key`` (from GEMINI_API_KEY) None: OfflineCoach only,
     # no network. ``gemini_base_url`` None: google-genai's default, which itself honours
     # GOOGLE_GEMINI_BASE_URL. ``gemini_api_version`` None: google-genai's default.
@@ -109,6 +124,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "database_flush_interval_s": self.database_flush_interval_s,
             "max_analyze_frames": self.max_analyze_frames,
             "max_analyze_bytes": self.max_analyze_bytes,
+            "outlet_queue": self.outlet_queue,
+            "slow_consumer_s": self.slow_consumer_s,
+            "coaching_history": self.coaching_history,
+            "mirror_fps": self.mirror_fps,
+            "monitor_interval_s": self.monitor_interval_s,
             "feedback_workers": self.feedback_workers,
             "feedback_max_queued": self.feedback_max_queued,
             "feedback_first_piece_timeout_s": self.feedback_first_piece_timeout_s,
@@ -122,6 +142,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"setting {name} must be positive, got {value!r}")
+        if self.mirror_fps > 30:
+            raise ValueError(f"setting mirror_fps may be at most 30, got {self.mirror_fps!r}")
         if self.feedback_retries < 0:
             raise ValueError(f"setting feedback_retries must not be negative, got {self.feedback_retries!r}")
 

@@ -1,0 +1,273 @@
+"""Fan-out that never stalls: a bounded send queue per socket, and rooms to publish to.
+
+An ``Outlet`` is one socket's outgoing side: ``offer`` puts a message in its
+bounded queue and returns at once; the outlet's own writer task sends. A
+message that finds the queue full is dropped and counted. A consumer whose
+oldest queued message has waited ``slow_consumer_s`` is closed with 1013 and
+counted: a stuck socket costs the others nothing but a length check.
+
+A ``Bus`` delivers a message published to a room (a topic) to the outlets
+subscribed to it whose ``Audience`` it names. ``LocalBus`` does it in this
+process; a bus across processes (Redis) can take its place behind the same
+two calls. Messages are encoded once, before publishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from time import perf_counter_ns
+from typing import Protocol
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
+
+from .codec import Payload
+from .protocol import CloseCode
+
+logger = logging.getLogger("swingsync_fast.server")
+
+# How long a close (the queue's last messages, then the close frame) may wait on a peer that
+# does not read, at least; a slow consumer gets as long as it was allowed to lag.
+CLOSE_GRACE_S = 1.0
+_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
+
+
+class BroadcastStats:
+    """Counted over every outlet of the process."""
+
+    __slots__ = ("dropped", "slow_closed")
+
+    def __init__(self) -> None:
+        self.dropped = 0  # messages refused by a full queue
+        self.slow_closed = 0  # consumers closed with 1013
+
+
+class OutletState(enum.Enum):
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Outlet:
+    """One coaching or monitor socket: its bounded outgoing queue, its writer, its reader."""
+
+    def __init__(
+        self, websocket: WebSocket, user_id: str, *, capacity: int, slow_after_s: float, stats: BroadcastStats
+    ) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self.state = OutletState.OPEN
+        self.stats = stats
+        self._capacity = capacity
+        self._slow_ns = int(slow_after_s * 1e9)
+        self._grace_s = max(CLOSE_GRACE_S, slow_after_s)
+        self._queue: deque[tuple[int, Payload]] = deque()  # (queued at, message)
+        self._ready = asyncio.Event()
+        self._idle = asyncio.Event()  # the writer has sent everything queued
+        self._closed = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is OutletState.OPEN
+
+    def offer(self, payload: Payload) -> bool:
+        """Queue one message; False if it was not (full, too slow, closed). Never waits."""
+        if self.state is not OutletState.OPEN:
+            return False
+        if self.lagging(perf_counter_ns()):
+            return False
+        queue = self._queue
+        if len(queue) >= self._capacity:
+            self.stats.dropped += 1
+            return False
+        queue.append((perf_counter_ns(), payload))
+        self._ready.set()
+        return True
+
+    def lagging(self, now_ns: int) -> bool:
+        """Close it (1013) if its oldest message has waited too long; checked on every offer and
+        by the registry's sweep, so a consumer is closed even when nothing more is sent to it."""
+        queue = self._queue
+        if self.state is OutletState.OPEN and queue and now_ns - queue[0][0] > self._slow_ns:
+            self._too_slow()
+            return True
+        return False
+
+    async def run(self, handle: Callable[[str | bytes], Awaitable[None]]) -> None:
+        """Accept, then write the queue and read the peer until either side ends."""
+        await self.websocket.accept()
+        loop = asyncio.get_running_loop()
+        self._writer = loop.create_task(self._write())
+        reader = loop.create_task(self._read(handle))
+        closed = loop.create_task(self._closed.wait())
+        try:
+            # Not the writer: a close cancels it and still has its close frame to send.
+            await asyncio.wait((reader, closed), return_when=asyncio.FIRST_COMPLETED)
+            if reader.done() and not reader.cancelled() and reader.exception() is not None:
+                logger.error("socket of %r failed", self.user_id, exc_info=reader.exception())
+                await self.close(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            for task in (reader, closed, self._writer):
+                task.cancel()
+            await asyncio.gather(reader, closed, self._writer, return_exceptions=True)
+            self.state = OutletState.CLOSED
+
+    async def _read(self, handle: Callable[[str | bytes], Awaitable[None]]) -> None:
+        receive = self.websocket.receive
+        while self.state is OutletState.OPEN:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("text")
+            await handle(data if data is not None else message.get("bytes") or b"")
+
+    async def _write(self) -> None:
+        send, queue, ready, idle = self.websocket.send, self._queue, self._ready, self._idle
+        try:
+            while True:
+                if not queue:
+                    idle.set()
+                    ready.clear()
+                    await ready.wait()
+                    continue
+                idle.clear()
+                payload = queue[0][1]  # stays queued while it is sent, so its age counts
+                if type(payload) is str:
+                    await send({"type": "websocket.send", "text": payload})
+                else:
+                    await send({"type": "websocket.send", "bytes": payload})
+                queue.popleft()
+        except _GONE:
+            self._closed.set()
+
+    def _too_slow(self) -> None:
+        self.stats.slow_closed += 1
+        waited = (perf_counter_ns() - self._queue[0][0]) / 1e9
+        logger.warning("closing the socket of %r: its oldest message has waited %.1f s", self.user_id, waited)
+        asyncio.get_running_loop().create_task(
+            self.close(CloseCode.TRY_AGAIN_LATER, "too slow to keep up", drop_queued=True))
+
+    async def close(self, code: CloseCode, reason: str, *, drop_queued: bool = False) -> None:
+        """Close from the server's side after what is queued (or dropping it); a peer that reads
+        nothing gets no close frame, just the end of the connection."""
+        if self.state is not OutletState.OPEN:
+            return
+        self.state = OutletState.CLOSING
+        writer = self._writer
+        if drop_queued:
+            self._queue.clear()
+        elif self._queue and writer is not None and not writer.done():
+            try:
+                await asyncio.wait_for(self._idle.wait(), self._grace_s)
+            except asyncio.TimeoutError:
+                pass
+        if writer is not None:
+            writer.cancel()  # it only ever waits before a send, so no message is cut
+        try:
+            await asyncio.wait_for(self.websocket.close(code, reason), self._grace_s)
+        except (asyncio.TimeoutError, *_GONE):
+            pass
+        self._closed.set()
+
+    async def shutdown(self, code: CloseCode, reason: str) -> None:
+        """The registry's drain (1001)."""
+        await self.close(code, reason)
+
+
+# --------------------------------------------------------------------------- rooms
+
+
+class Audience(msgspec.Struct, frozen=True):
+    """Who in a room gets a message: everyone, or the users named plus (optionally) the coaches."""
+
+    everyone: bool = False
+    coaches: bool = False
+    users: frozenset[str] = frozenset()
+
+    def includes(self, user_id: str, is_coach: bool) -> bool:
+        return self.everyone or (self.coaches and is_coach) or user_id in self.users
+
+
+EVERYONE = Audience(everyone=True)
+COACHES = Audience(coaches=True)
+
+
+class Thinning:
+    """At most ``fps`` samples a second of one clock; a sample within a tenth of the interval of
+    being due is taken, so 30 FPS thinned to 5 is every sixth frame despite rounding."""
+
+    __slots__ = ("interval", "_slack", "_due")
+
+    def __init__(self, fps: float) -> None:
+        self.interval = 1.0 / fps
+        self._slack = self.interval / 10
+        self._due = -float("inf")
+
+    def take(self, at: float) -> bool:
+        if at + self._slack < self._due:
+            return False
+        self._due = at + self.interval
+        return True
+
+
+class Subscriber:
+    """One outlet in a room: who it is, and how thinly it wants sampled streams."""
+
+    __slots__ = ("user_id", "role", "is_coach", "outlet", "fps", "_thinning")
+
+    def __init__(self, user_id: str, role: str, is_coach: bool, outlet: Outlet, fps: float) -> None:
+        self.user_id = user_id
+        self.role = role
+        self.is_coach = is_coach
+        self.outlet = outlet
+        self.fps = fps
+        self._thinning: dict[str, Thinning] = {}  # per sampled stream
+
+    def wants(self, sample: tuple[str, float] | None) -> bool:
+        if sample is None:
+            return True
+        stream, at = sample
+        thinning = self._thinning.get(stream)
+        if thinning is None:
+            thinning = self._thinning[stream] = Thinning(self.fps)
+        return thinning.take(at)
+
+
+class Bus(Protocol):
+    def subscribe(self, room: str, subscriber: Subscriber) -> None: ...
+
+    def unsubscribe(self, room: str, subscriber: Subscriber) -> None: ...
+
+    def publish(self, room: str, payload: Payload, audience: Audience,
+                sample: tuple[str, float] | None = None) -> None:
+        """Offer ``payload`` to the room's subscribers in ``audience``; ``sample`` = (stream, time):
+        a subscriber gets it only if its own rate for that stream allows."""
+        ...
+
+
+class LocalBus:
+    """Rooms in this process."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, list[Subscriber]] = {}
+
+    def subscribe(self, room: str, subscriber: Subscriber) -> None:
+        self._rooms.setdefault(room, []).append(subscriber)
+
+    def unsubscribe(self, room: str, subscriber: Subscriber) -> None:
+        subscribers = self._rooms.get(room)
+        if subscribers is not None and subscriber in subscribers:
+            subscribers.remove(subscriber)
+            if not subscribers:
+                del self._rooms[room]
+
+    def publish(self, room: str, payload: Payload, audience: Audience,
+                sample: tuple[str, float] | None = None) -> None:
+        for subscriber in self._rooms.get(room, ()):
+            if audience.includes(subscriber.user_id, subscriber.is_coach) and subscriber.wants(sample):
+                subscriber.outlet.offer(payload)

@@ -1,0 +1,171 @@
+"""The monitor socket, ``/api/v1/stream/ws/monitor/{user_id}``: ``performance_metrics`` on a clock.
+
+An admin sees the whole process since it started (``Registry.system_stats``);
+anyone else sees the sessions streaming on their own sockets now
+(``Registry.user_stats``). Figures are read from the live counters when a
+message is due; nothing is added to the frame path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+import msgspec
+from msgspec import Struct
+from starlette.websockets import WebSocket
+
+from ..feedback.stats import LaneStats
+from .auth import Principal
+from .codec import encode_json
+from .latency import LatencySummary
+from .protocol import ErrorCode, ErrorData, ErrorMessage, Pong, PongData, ServerMessage, TypeOnly
+from .responses import HTTPError, deny, query_number
+from .runtime import Runtime
+
+PATH = "/api/v1/stream/ws/monitor/{user_id}"
+MIN_INTERVAL_S = 0.1
+MAX_INTERVAL_S = 60.0
+
+
+class SessionFigures(Struct):
+    session_id: str
+    frames_received: int
+    frames_processed: int
+    kpis_calculated: int
+    faults_detected: int
+    swings: int
+    average_latency_ms: float | None
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    p99_latency_ms: float | None
+
+
+class PerformanceMetricsData(Struct, kw_only=True):
+    scope: Literal["system", "user"]
+    user_id: str | None  # whose sessions; None for the whole process
+    timestamp: float  # epoch seconds
+    interval_s: float
+    frames_received: int
+    frames_processed: int  # analysed
+    frames_per_second: float  # analysed per second since the previous message
+    frames_rate_limited: int  # messages dropped over the rate limit
+    frames_rejected: int  # bad numbers, out of order
+    kpis_calculated: int
+    faults_detected: int
+    swings: int
+    average_latency_ms: float | None
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    p99_latency_ms: float | None
+    max_latency_ms: float | None
+    active_connections: int  # main sockets
+    active_sessions: int
+    sessions: list[SessionFigures] | None = None  # user scope: each live session
+    watchers: int | None = None  # system scope: coaching and monitor sockets
+    broadcast_dropped: int | None = None  # system scope
+    slow_consumers_closed: int | None = None  # system scope
+    feedback: LaneStats | None = None  # system scope
+
+
+class PerformanceMetrics(ServerMessage, tag="performance_metrics"):
+    data: PerformanceMetricsData
+
+
+def _ms(us: float | None) -> float | None:
+    return None if us is None else round(us / 1000, 3)
+
+
+def _latency(summary: LatencySummary) -> dict[str, float | None]:
+    return {
+        "average_latency_ms": _ms(summary.mean_us),
+        "p50_latency_ms": _ms(summary.p50_us),
+        "p95_latency_ms": _ms(summary.p95_us),
+        "p99_latency_ms": _ms(summary.p99_us),
+    }
+
+
+class Figures:
+    """Builds one viewer's performance_metrics; remembers the last count for the rate."""
+
+    def __init__(self, runtime: Runtime, principal: Principal, interval_s: float) -> None:
+        self.registry = runtime.registry
+        self.principal = principal
+        self.interval_s = interval_s
+        self._last: tuple[float, int] | None = None
+
+    def _rate(self, analysed: int) -> float:
+        now = time.monotonic()
+        last, self._last = self._last, (now, analysed)
+        if last is None or now <= last[0]:
+            return 0.0
+        return round(max(0, analysed - last[1]) / (now - last[0]), 1)
+
+    def message(self) -> PerformanceMetrics:
+        if self.principal.is_admin:
+            s = self.registry.system_stats()
+            data = PerformanceMetricsData(
+                scope="system", user_id=None, timestamp=time.time(), interval_s=self.interval_s,
+                frames_received=s.frames_received, frames_processed=s.frames_analysed,
+                frames_per_second=self._rate(s.frames_analysed), frames_rate_limited=s.frames_dropped,
+                frames_rejected=s.frames_rejected, kpis_calculated=s.kpis_calculated,
+                faults_detected=s.faults_detected, swings=s.swings, max_latency_ms=_ms(s.latency.max_us),
+                active_connections=s.connections, active_sessions=s.sessions_active, watchers=s.watchers,
+                broadcast_dropped=s.broadcast_dropped, slow_consumers_closed=s.slow_consumers_closed,
+                feedback=s.feedback, **_latency(s.latency),
+            )
+        else:
+            u = self.registry.user_stats(self.principal.user_id)
+            data = PerformanceMetricsData(
+                scope="user", user_id=self.principal.user_id, timestamp=time.time(), interval_s=self.interval_s,
+                frames_received=u.frames_received, frames_processed=u.frames_analysed,
+                frames_per_second=self._rate(u.frames_analysed), frames_rate_limited=u.frames_dropped,
+                frames_rejected=u.frames_rejected, kpis_calculated=u.kpis_calculated,
+                faults_detected=u.faults_detected, swings=u.swings, max_latency_ms=_ms(u.latency.max_us),
+                active_connections=u.connections, active_sessions=u.sessions_active,
+                sessions=[
+                    SessionFigures(session_id, st.frames_received, st.frames_analysed, st.kpis_calculated,
+                                   st.faults_detected, st.swings, **_latency(st.latency))
+                    for session_id, st in u.sessions
+                ],
+                **_latency(u.latency),
+            )
+        return PerformanceMetrics(data)
+
+
+async def monitor_socket(websocket: WebSocket) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    settings = runtime.settings
+    try:
+        principal = runtime.auth.authenticate(websocket, path_user=websocket.path_params["user_id"])
+        interval = query_number(websocket, "interval", settings.monitor_interval_s, MIN_INTERVAL_S, MAX_INTERVAL_S)
+        outlet = runtime.registry.add_watcher(websocket, principal.user_id)
+    except HTTPError as exc:
+        await deny(websocket, exc.status, exc.code, exc.message)
+        return
+    figures = Figures(runtime, principal, interval)
+
+    async def tick() -> None:
+        while outlet.is_open:
+            outlet.offer(encode_json(figures.message()))
+            await asyncio.sleep(interval)
+
+    async def handle(data: str | bytes) -> None:
+        # Only ping is read here; anything else gets an error and is otherwise ignored.
+        try:
+            kind = msgspec.json.decode(data, type=TypeOnly).type
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            kind = None
+        if kind == "ping":
+            outlet.offer(encode_json(Pong(PongData(time.time()))))
+        else:
+            outlet.offer(encode_json(ErrorMessage(ErrorData(
+                ErrorCode.UNKNOWN_TYPE, "the monitor socket only reads ping; it sends performance_metrics"))))
+
+    ticker = asyncio.get_running_loop().create_task(tick())
+    try:
+        await outlet.run(handle)
+    finally:
+        ticker.cancel()
+        runtime.registry.remove_watcher(outlet)
