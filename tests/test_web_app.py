@@ -254,3 +254,50 @@ def test_the_camera_streams_live_and_the_phase_changes(server, browser, realdata
     finally:
         if browser_with_camera is not None:
             browser_with_camera.close()
+
+
+@needs_pose
+def test_the_coach_sees_a_students_mirrored_analysis_and_a_tip_reaches_the_student(server, browser, realdata_dir, tmp_path):
+    clip = cut(realdata_dir / "video" / f"{CLIP}.mp4", tmp_path / f"{CLIP}-cut.mp4")
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 760}) for _ in range(2)]
+    try:
+        coach, student = (AppPage(context) for context in contexts)
+        coach.page.goto(f"http://127.0.0.1:{server.port}/app/coach.html#token={server.token('coach-dan', 'coach')}")
+        coach.wait_text("auth", "Signed in as coach-dan (coach)")
+        coach.page.fill("[data-testid=students]", "stu")
+        coach.page.click("[data-testid=create]")
+        coach.wait_text("status", "connected")
+        session_id = coach.text("coaching-session")
+        assert len(session_id) >= 16 and "#coaching=" + session_id in coach.text("student-link")
+
+        student.page.goto(f"http://127.0.0.1:{server.port}/app/#token={server.token('stu')}&coaching={session_id}")
+        student.wait_text("status", "connected")
+        student.wait_text("coaching-status", "connected")
+        coach.page.wait_for_selector("[data-testid=participants] li.online[data-user=stu]", timeout=10_000)
+        student.page.set_input_files("[data-testid=video-file]", str(clip))
+        student.page.click("[data-testid=start]")
+
+        # The student's analysis, mirrored: its phase and KPIs on the coach's page, the skeleton drawn.
+        mirrored = "[data-testid=student][data-user=stu]"
+        coach.page.wait_for_selector(f"{mirrored} [data-testid=phase]:has-text('setup')", timeout=60_000)
+        assert coach.page.inner_text(f"{mirrored} [data-testid=p-position]") == "P1"
+        assert coach.page.inner_text(f"{mirrored} .gauge[data-kpi=spine_tilt] .value") != "–"
+        drawn = coach.page.evaluate(
+            "s => { const c = document.querySelector(s + ' canvas'); const d = c.getContext('2d')"
+            ".getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }",
+            mirrored)
+        assert drawn > 200  # pixels of the skeleton
+
+        coach.page.select_option("form.tip select[name=target]", "stu")
+        coach.page.fill("[data-testid=tip-text]", "Keep your trail knee flexed to the top")
+        coach.page.click("[data-testid=send-tip]")
+        student.wait_text("coach-messages", "coach-dan: Tip (medium) → stu: Keep your trail knee flexed to the top")
+        coach.page.fill("form.frame input[name=frame]", "12")
+        coach.page.click("[data-testid=send-frame]")
+        student.wait_text("coach-messages", "Everyone to frame 12 of stu")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        coach.page.screenshot(path=str(ARTIFACTS / "coach.png"))
+        student.page.click("[data-testid=stop]")
+    finally:
+        for context in contexts:
+            context.close()

@@ -46,15 +46,16 @@ export class AnalysisView {
     this.kpiNames = data.kpi_names;
   }
 
-  // analysis_result in the compact layout: kpis in kpi_names order, faults as [id, severity].
+  // analysis_result: the compact layout (kpis in kpi_names order, faults as [id, severity]) from
+  // the main socket, or the seed layout (kpis by name, fault objects) mirrored to a coach.
   result(data) {
     this.phase.textContent = data.swing_phase;
     this.position.textContent = data.p_position ?? "–";
-    if (data.kpis) {
-      data.kpis.forEach((value, i) => this.gauge(this.kpiNames[i], value));
-    }
+    const kpis = Array.isArray(data.kpis) ? data.kpis.map((v, i) => [this.kpiNames[i], v]) : Object.entries(data.kpis ?? {});
+    for (const [name, value] of kpis) this.gauge(name, value);
     const active = new Set();
-    for (const [id, severity] of data.detected_faults) {
+    for (const fault of data.detected_faults) {
+      const [id, severity] = Array.isArray(fault) ? fault : [fault.fault_id, fault.severity];
       active.add(id);
       this.fault(id, severity);
     }

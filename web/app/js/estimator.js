@@ -14,7 +14,7 @@ function loadScript(src) {
 }
 
 export async function loadPose(modelComplexity = 1) {
-  // pose.js is a classic script that defines window.Pose and window.POSE_CONNECTIONS.
+  // pose.js is a classic script that defines window.Pose.
   await loadScript("pose/pose.js");
   const pose = new window.Pose({ locateFile: (file) => `pose/${file}` });
   pose.setOptions({
@@ -27,7 +27,6 @@ export async function loadPose(modelComplexity = 1) {
   pose.onResults((results) => deliver?.(results));
   await pose.initialize();
   return {
-    connections: window.POSE_CONNECTIONS,
     // Landmarks of the frame now shown by `image` (a <video>): {image, world}, null when no one is seen.
     async estimate(image) {
       const results = new Promise((resolve) => (deliver = resolve));

@@ -3,6 +3,7 @@
 // opens during a run a new session continues the stream.
 import { AnalysisView } from "./analysis.js";
 import { signIn } from "./auth.js";
+import { COACHING_MESSAGES, coachingSocket, showCoachingMessage } from "./coaching.js";
 import { loadPose } from "./estimator.js";
 import { encodeFrame } from "./frames.js";
 import { drawSkeleton } from "./skeleton.js";
@@ -54,6 +55,33 @@ const socket = new ReconnectingSocket(socketUrl(`/api/v1/stream/ws/${encodeURICo
 });
 socket.open();
 startButton.disabled = false;
+
+// A coaching session (from #coaching=ID or the settings): its tips, drills and frame updates
+// reach this page over the coaching socket; the stream names it so coaches see it mirrored.
+let coaching = null;
+form.elements.coaching.value = new URLSearchParams(location.hash.slice(1)).get("coaching") ?? "";
+joinCoaching();
+
+function joinCoaching() {
+  const id = form.elements.coaching.value.trim();
+  if (coaching?.id === id) return;
+  coaching?.socket.close();
+  coaching = id ? { id, socket: coachingSocket(id, user.token, { onMessage: fromCoach, onState: showCoaching }) } : null;
+  coaching?.socket.open();
+}
+
+function showCoaching(state, detail) {
+  byTestId("coaching-status").textContent = `(${describe(state, detail)})`;
+}
+
+function fromCoach({ type, data }) {
+  if (!COACHING_MESSAGES.has(type)) return;
+  showCoachingMessage(byTestId("coach-messages"), type, data);
+  if (type === "coaching_frame_update" && data.swing_index != null) {
+    document.querySelectorAll("[data-testid=swing]").forEach((node) =>
+      node.classList.toggle("pointed", node.dataset.swingIndex === String(data.swing_index)));
+  }
+}
 
 function setSession(state) {
   session = state;
@@ -115,12 +143,13 @@ function settings(video) {
     image_aspect: video.videoWidth / video.videoHeight,
     frame_layout: "compact",
     feedback_threshold: 0, // coaching after every swing
+    coaching_session_id: coaching?.id ?? null,
   };
 }
 
 async function analyse(pose, frameIndex, timestamp) {
   const landmarks = await pose.estimate(video);
-  drawSkeleton(canvas, video, landmarks?.image, pose.connections);
+  drawSkeleton(canvas, video.videoWidth, video.videoHeight, landmarks?.image);
   run.config ??= settings(video);
   const chosen = run.config.coordinate_system === "mediapipe_world" ? landmarks?.world : landmarks?.image;
   if (await sendFrame(encodeFrame(frameIndex, timestamp, chosen ?? null, landmarks?.image), frameIndex)) run.frames += 1;
@@ -155,6 +184,7 @@ async function start() {
     return;
   }
   errorLine.textContent = "";
+  joinCoaching();
   run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0 };
   startButton.disabled = true;
   stopButton.disabled = false;

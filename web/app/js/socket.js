@@ -11,9 +11,10 @@ export const State = Object.freeze({
   RETRYING: "retrying",
 });
 
-export function socketUrl(path, token) {
+export function socketUrl(path, token, params = {}) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}${path}?token=${encodeURIComponent(token)}`;
+  const query = new URLSearchParams({ token, ...params });
+  return `${scheme}://${location.host}${path}?${query}`;
 }
 
 export class ReconnectingSocket {
