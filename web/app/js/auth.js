@@ -42,12 +42,17 @@ export async function whoAmI(token) {
   return body;
 }
 
-// Wires a sign-in panel: shows who is signed in, or why not, with a paste box.
+// Fills and wires a sign-in panel: shows who is signed in, or why not, with a paste box.
 // Resolves with {token, user_id, role} once a token the server accepts is in hand.
 export function signIn(panel, { role } = {}) {
+  const hint = `paste a token (python -m swingsync_fast token YOU --role ${role ?? "player"})`;
+  panel.innerHTML = `<p data-testid="auth">Checking sign-in…</p>
+    <form hidden><textarea rows="2"></textarea> <button type="submit">Sign in</button></form>
+    <button class="sign-out" type="button" hidden>Sign out</button>`;
   const message = panel.querySelector("[data-testid=auth]");
   const form = panel.querySelector("form");
   const input = form.querySelector("textarea");
+  input.placeholder = hint;
   const signOut = panel.querySelector("button.sign-out");
   // A new #token= on an open page (a same-document navigation): sign in again from scratch.
   window.addEventListener("hashchange", () => new URLSearchParams(location.hash.slice(1)).has("token") && location.reload());
