@@ -12,18 +12,18 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 from live_server import SECRET, LiveServer, recv, recv_until, seed_frame, send, settings_for_tests, start
 
 import msgspec
 from websockets.sync.client import connect
 
+from swings import CLEAN_THEN_FAULTED, driver_swings
+
 from swingsync_fast.analyzer import SwingSummary
 from swingsync_fast.baseline import MIN_SWINGS, baseline_from
 from swingsync_fast.server.auth import mint_token
 from swingsync_fast.server.recording import read_recording
-from swingsync_fast.simulator import random_swing_spec, simulate
 from swingsync_fast.thresholds import Thresholds
 
 SESSIONS = "/api/v1/stream/sessions"
@@ -33,13 +33,7 @@ FAST = {"frames_per_second": 1e6, "frame_burst": 10**6}
 @pytest.fixture(scope="module")
 def stream():
     """Three driver swings, two with injected faults, noisy."""
-    rng = np.random.default_rng(11)
-    specs = [
-        random_swing_spec(rng, club="driver"),
-        random_swing_spec(rng, club="driver", faults=frozenset({"SWAY", "CASTING"})),
-        random_swing_spec(rng, club="driver", faults=frozenset({"EARLY_EXTENSION"})),
-    ]
-    return simulate(specs, club="driver", fps=30.0, noise_m=0.004, seed=11)
+    return driver_swings(11, CLEAN_THEN_FAULTED)
 
 
 def _frames(stream):
