@@ -9,11 +9,20 @@ last ones.
 
 Rows keep each object's wire JSON plus the columns that queries filter and
 sort on, so reading back gives exactly what the client was sent.
+
+Several processes on one machine may share the file (see ``store`` for the
+heartbeat rule): every transaction begins ``IMMEDIATE``, taking the file's
+write lock at once, so two writers queue on ``busy_timeout`` instead of one
+failing to upgrade a read. They take turns, a batch each: PostgreSQL serves
+many writers better.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -22,7 +31,20 @@ import msgspec
 
 from ..analyzer import SwingSummary
 from .sqlite_writer import SQLiteWriter
-from .store import RecordedFrame, SessionRecord, SessionState, StoredFeedback, StoredMessage, StoredSwing
+from .store import (
+    Liveness,
+    RecordedFrame,
+    SchemaTooNew,
+    SessionRecord,
+    SessionState,
+    StoredFeedback,
+    StoredMessage,
+    StoredSwing,
+    beat_forever,
+    ended_as_orphan,
+    log_orphans_ended,
+    new_server_id,
+)
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -90,12 +112,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX frames_by_session ON frames (session_id, id);
     """,
+    # 3: several processes on one file: each server's heartbeat, the server streaming a session
+    """
+    CREATE TABLE servers (
+        server_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        beat_at REAL NOT NULL
+    );
+    ALTER TABLE sessions ADD COLUMN server_id TEXT;
+    CREATE INDEX sessions_active_by_server ON sessions (server_id) WHERE state = 'active';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class SchemaTooNew(RuntimeError):
-    pass
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -145,10 +175,17 @@ _decode_summary = msgspec.json.Decoder(SwingSummary).decode
 
 
 class SQLiteSessionStore:
-    def __init__(self, path: str | Path, *, flush_interval_s: float = 0.25) -> None:
+    def __init__(
+        self, path: str | Path, *, flush_interval_s: float = 0.25, liveness: Liveness = Liveness(),
+        server_id: str | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.server_id = server_id or new_server_id()
+        self.liveness = liveness
         self._writer = SQLiteWriter(self._open, flush_interval_s)
-        self.recovered = 0  # sessions found active at start (their server died)
+        self._started_at = time.time()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.recovered = 0  # sessions of servers that stopped beating, ended by this one
 
     def _open(self) -> sqlite3.Connection:
         conn = connect(self.path)
@@ -161,12 +198,29 @@ class SQLiteSessionStore:
 
     async def open(self) -> None:
         self._writer.start()
-        self.recovered = await self._writer.call(_end_orphans)
-        if self.recovered:
-            logger.warning("database: %d session(s) were still active from a server that stopped "
-                           "without ending them; marked ended (server_restart)", self.recovered)
+        log_orphans_ended(await self._beat())
+        self._heartbeat = asyncio.get_running_loop().create_task(
+            beat_forever(self._beat, self.liveness.heartbeat_s), name="swingsync-sqlite-heartbeat")
+
+    async def _beat(self) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            now = time.time()
+            conn.execute(
+                "INSERT INTO servers VALUES (?, ?, ?, ?, ?) ON CONFLICT (server_id) DO UPDATE SET beat_at = ?",
+                (self.server_id, socket.gethostname(), os.getpid(), self._started_at, now, now))
+            return _end_orphans(conn, now - self.liveness.server_timeout_s)
+
+        ended = await self._writer.call(work)
+        self.recovered += ended
+        return ended
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+            # Gone for good: the next beat of any other process ends what this one left active.
+            await self._writer.call(
+                lambda conn: conn.execute("DELETE FROM servers WHERE server_id = ?", (self.server_id,)))
         await self._writer.close()
 
     # ---------------------------------------------------------------- session records
@@ -174,8 +228,8 @@ class SQLiteSessionStore:
     async def add(self, record: SessionRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(
-                    "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _session_row(record))
+                conn.execute(f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             self._session_row(record))
             except sqlite3.IntegrityError:
                 raise KeyError(f"session {record.session_id} already exists") from None
             _set_members(conn, record)
@@ -191,15 +245,21 @@ class SQLiteSessionStore:
 
     async def save(self, record: SessionRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            row = _session_row(record)
+            row = self._session_row(record)
             cursor = conn.execute(
                 "UPDATE sessions SET user_id = ?, state = ?, created_at = ?, started_at = ?, ended_at = ?, "
-                "end_reason = ?, record = ? WHERE session_id = ?", (*row[1:], row[0]))
+                "end_reason = ?, server_id = ?, record = ? WHERE session_id = ?", (*row[1:], row[0]))
             if cursor.rowcount == 0:
                 raise KeyError(f"session {record.session_id} does not exist")
             _set_members(conn, record)
 
         await self._writer.call(work)
+
+    def _session_row(self, record: SessionRecord) -> tuple[object, ...]:
+        """The sessions row in ``_SESSION_COLUMNS`` order; an active one streams on this server."""
+        server_id = self.server_id if record.state is SessionState.ACTIVE else None
+        return (record.session_id, record.user_id, record.state.value, record.created_at, record.started_at,
+                record.ended_at, record.end_reason, server_id, _record_json(record).decode())
 
     async def delete(self, session_id: str) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
@@ -323,6 +383,7 @@ class SQLiteSessionStore:
 
 
 _SWINGS = "SELECT session_id, user_id, club, ended_at, summary FROM swings"
+_SESSION_COLUMNS = "session_id, user_id, state, created_at, started_at, ended_at, end_reason, server_id, record"
 
 
 def _of_user(select: str, user_id: str, viewer: str | None) -> tuple[str, tuple[object, ...]]:
@@ -333,28 +394,23 @@ def _of_user(select: str, user_id: str, viewer: str | None) -> tuple[str, tuple[
             "(SELECT session_id FROM session_members WHERE user_id = ?)", (user_id, viewer))
 
 
-def _session_row(record: SessionRecord) -> tuple[object, ...]:
-    return (record.session_id, record.user_id, record.state.value, record.created_at, record.started_at,
-            record.ended_at, record.end_reason, _record_json(record).decode())
-
-
 def _set_members(conn: sqlite3.Connection, record: SessionRecord) -> None:
     conn.execute("DELETE FROM session_members WHERE session_id = ?", (record.session_id,))
     conn.executemany("INSERT OR IGNORE INTO session_members VALUES (?, ?)",
                      [(record.session_id, member) for member in record.participants])
 
 
-def _end_orphans(conn: sqlite3.Connection) -> int:
-    """Sessions left active by a server that died: ended now, at their last stored swing (or start)."""
+def _end_orphans(conn: sqlite3.Connection, stale_before: float) -> int:
+    """End the active sessions of servers not heard from since ``stale_before``; forget those servers."""
     rows = conn.execute(
         "SELECT session_id, record, (SELECT MAX(ended_at) FROM swings WHERE swings.session_id = sessions.session_id) "
-        "FROM sessions WHERE state = ?", (SessionState.ACTIVE.value,)).fetchall()
+        "FROM sessions WHERE state = 'active' AND (server_id IS NULL OR server_id NOT IN "
+        "(SELECT server_id FROM servers WHERE beat_at >= ?))", (stale_before,)).fetchall()
     for session_id, raw, last_swing in rows:
-        record = _decode_record(raw)
-        ended_at = last_swing or record.started_at or time.time()
-        record = msgspec.structs.replace(
-            record, state=SessionState.ENDED, ended_at=ended_at, end_reason="server_restart")
-        row = _session_row(record)
-        conn.execute("UPDATE sessions SET state = ?, ended_at = ?, end_reason = ?, record = ? WHERE session_id = ?",
-                     (row[2], row[5], row[6], row[7], session_id))
+        record = ended_as_orphan(_decode_record(raw), last_swing)
+        conn.execute("UPDATE sessions SET state = ?, ended_at = ?, end_reason = ?, server_id = NULL, record = ? "
+                     "WHERE session_id = ?",
+                     (record.state.value, record.ended_at, record.end_reason, _record_json(record).decode(),
+                      session_id))
+    conn.execute("DELETE FROM servers WHERE beat_at < ?", (stale_before,))
     return len(rows)
