@@ -1,11 +1,7 @@
-import asyncio
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
+import postgres
 import pytest
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "dtl-phone-swings"
@@ -20,48 +16,22 @@ def realdata_dir() -> Path:
 
 # --------------------------------------------------------------------------- PostgreSQL
 
-# An admin connection to the machine's PostgreSQL (trust auth); override for another server.
-POSTGRES_ADMIN_URL = os.environ.get("SWINGSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _admin(sql: str) -> None:
-    async def execute() -> None:
-        conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(execute())
-
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A database of this test run's own on the machine's PostgreSQL (dropped at the end): its URL."""
-    name = f"swingsync_test_{uuid.uuid4().hex[:12]}"
     try:
-        _admin(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__}: {exc}); "
-                    "start one or point SWINGSYNC_TEST_POSTGRES at an admin database URL")
-    yield urlunsplit(urlsplit(POSTGRES_ADMIN_URL)._replace(path=f"/{name}"))
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        url = postgres.create_database()
+    except postgres.Unreachable as exc:
+        pytest.skip(str(exc))
+    yield url
+    postgres.drop_database(url)
 
 
 @pytest.fixture
 def pg_url(pg_database: str) -> str:
     """A fresh schema in the run's database, as a DATABASE_URL whose connections search only it."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(pg_database, timeout=3)
-        try:
-            await conn.execute(f'CREATE SCHEMA "{schema}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return f"{pg_database}?search_path={schema}"
+    return postgres.create_schema(pg_database)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
