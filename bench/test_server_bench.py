@@ -31,6 +31,7 @@ from swingsync_fast.simulator import random_swing_spec, simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import postgres  # noqa: E402  (tests/postgres.py: a database of the run's own)
+from postgres import pg_database  # noqa: E402, F401  (a fixture)
 
 SEED_JSON_BUDGET_S = 50e-6
 COMPACT_BUDGET_S = 15e-6
@@ -128,16 +129,6 @@ def test_frame_decode_analyse_encode(benchmark, stream, name):
     # Every frame was analysed and answered: nothing was dropped, skipped or rejected.
     assert streamer.replies == ROUNDS + 500
     assert benchmark.stats.stats.median <= budget
-
-
-@pytest.fixture(scope="module")
-def pg_database():
-    try:
-        url = postgres.create_database()
-    except postgres.Unreachable as exc:
-        pytest.skip(str(exc))
-    yield url
-    postgres.drop_database(url)
 
 
 @pytest.mark.parametrize("record", [False, True], ids=["swings", "swings_and_frames"])

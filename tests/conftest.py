@@ -1,8 +1,8 @@
-from collections.abc import Iterator
 from pathlib import Path
 
 import postgres
 import pytest
+from postgres import pg_database  # noqa: F401  (a fixture)
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "dtl-phone-swings"
 
@@ -15,17 +15,6 @@ def realdata_dir() -> Path:
 
 
 # --------------------------------------------------------------------------- PostgreSQL
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A database of this test run's own on the machine's PostgreSQL (dropped at the end): its URL."""
-    try:
-        url = postgres.create_database()
-    except postgres.Unreachable as exc:
-        pytest.skip(str(exc))
-    yield url
-    postgres.drop_database(url)
 
 
 @pytest.fixture

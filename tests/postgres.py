@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pytest
 
 ADMIN_URL = os.environ.get("SWINGSYNC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -54,3 +56,14 @@ def create_schema(database_url: str) -> str:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     _execute(database_url, f'CREATE SCHEMA "{schema}"')
     return f"{database_url}?search_path={schema}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A database of this test run's own (dropped at the end): its URL; the test skips without a server."""
+    try:
+        url = create_database()
+    except Unreachable as exc:
+        pytest.skip(str(exc))
+    yield url
+    drop_database(url)

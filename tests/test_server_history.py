@@ -19,7 +19,6 @@ import msgspec
 
 from swingsync_fast.analyzer import SwingSummary
 from swingsync_fast.baseline import MIN_SWINGS, baseline_from
-from swingsync_fast.server.auth import mint_token
 from swingsync_fast.server.recording import read_recording
 from swingsync_fast.simulator import random_swing_spec, simulate
 from swingsync_fast.thresholds import Thresholds

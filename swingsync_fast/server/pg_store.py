@@ -38,20 +38,17 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 import asyncpg
-import msgspec
 
-from ..analyzer import SwingSummary
+from . import sql
 from .store import (
     Liveness,
     RecordedFrame,
     SchemaTooNew,
     SessionRecord,
-    SessionState,
     StoredFeedback,
     StoredMessage,
     StoredSwing,
     beat_forever,
-    ended_as_orphan,
     log_orphans_ended,
     new_server_id,
 )
@@ -141,18 +138,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # A row the database refuses: dropped alone. Anything else (connection lost, timeout) is an outage.
 _ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
-_SESSION_COLUMNS = "session_id, user_id, state, created_at, started_at, ended_at, end_reason, server_id, record"
-_SWINGS = "SELECT session_id, user_id, club, ended_at, summary FROM swings"
-_INSERT_SWING = ("INSERT INTO swings (session_id, user_id, swing_index, ended_at, club, summary) "
-                 "VALUES ($1, $2, $3, $4, $5, $6)")
-_INSERT_FEEDBACK = ("INSERT INTO feedback (session_id, swing_index, feedback_id, source, created_at, text) "
-                    "VALUES ($1, $2, $3, $4, $5, $6)")
-_INSERT_FRAME = "INSERT INTO frames (session_id, frame_index, timestamp, keypoints) VALUES ($1, $2, $3, $4)"
-
-_json = msgspec.json.Encoder().encode
-_decode_record = msgspec.json.Decoder(SessionRecord).decode
-_decode_summary = msgspec.json.Decoder(SwingSummary).decode
-
 Queued = StoredSwing | StoredFeedback | tuple[str, list[RecordedFrame]]
 
 
@@ -232,7 +217,7 @@ class PostgresSessionStore:
         try:
             async with self._transaction() as conn:  # writes what is still queued
                 # Gone for good: the next beat of any other process ends what this one left active.
-                await conn.execute("DELETE FROM servers WHERE server_id = $1", self.server_id)
+                await conn.execute(sql.FORGET_SERVER, self.server_id)
         except Exception as exc:
             if self.queued:
                 self.dropped += self.queued
@@ -271,77 +256,57 @@ class PostgresSessionStore:
 
     # ---------------------------------------------------------------- session records
 
-    def _session_row(self, record: SessionRecord) -> tuple[object, ...]:
-        """The sessions row in ``_SESSION_COLUMNS`` order; an active one streams on this server."""
-        server_id = self.server_id if record.state is SessionState.ACTIVE else None
-        return (record.session_id, record.user_id, record.state.value, record.created_at, record.started_at,
-                record.ended_at, record.end_reason, server_id, _json(record).decode())
-
     async def add(self, record: SessionRecord) -> None:
         async with self._transaction() as conn:
             try:
-                await conn.execute(f"INSERT INTO sessions ({_SESSION_COLUMNS}) "
-                                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", *self._session_row(record))
+                await conn.execute(sql.INSERT_SESSION, *sql.session_row(record, self.server_id))
             except asyncpg.UniqueViolationError:
                 raise KeyError(f"session {record.session_id} already exists") from None
             await _set_members(conn, record)
 
     async def get(self, session_id: str) -> SessionRecord | None:
-        async with self._connection() as conn:
-            raw = await conn.fetchval("SELECT record FROM sessions WHERE session_id = $1", session_id)
-        return None if raw is None else _decode_record(raw)
+        records = await self._records(sql.GET_SESSION, session_id)
+        return records[0] if records else None
 
     async def save(self, record: SessionRecord) -> None:
         async with self._transaction() as conn:
-            status = await conn.execute(
-                "UPDATE sessions SET user_id = $2, state = $3, created_at = $4, started_at = $5, ended_at = $6, "
-                "end_reason = $7, server_id = $8, record = $9 WHERE session_id = $1", *self._session_row(record))
-            if status == "UPDATE 0":
+            if await conn.execute(sql.UPDATE_SESSION, *sql.session_row(record, self.server_id)) == "UPDATE 0":
                 raise KeyError(f"session {record.session_id} does not exist")
             await _set_members(conn, record)
 
     async def delete(self, session_id: str) -> bool:
         async with self._connection() as conn:
-            return await conn.execute("DELETE FROM sessions WHERE session_id = $1", session_id) != "DELETE 0"
+            return await conn.execute(sql.DELETE_SESSION, session_id) != "DELETE 0"
 
     async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
         if is_admin:
-            return await self._records("SELECT record FROM sessions ORDER BY created_at DESC LIMIT $1", limit)
-        return await self._records(
-            "SELECT record FROM sessions WHERE user_id = $1 OR session_id IN "
-            "(SELECT session_id FROM session_members WHERE user_id = $1) ORDER BY created_at DESC LIMIT $2",
-            user_id, limit)
+            return await self._records(sql.ALL_SESSIONS, limit)
+        return await self._records(sql.VISIBLE_SESSIONS, user_id, limit)
 
     async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:
-        sql, args = _of_user("SELECT record FROM sessions", user_id, viewer)
-        return await self._records(f"{sql} ORDER BY created_at DESC LIMIT ${len(args) + 1}", *args, limit)
+        query, args = sql.of_user("SELECT record FROM sessions", user_id, viewer)
+        return await self._records(f"{query} ORDER BY created_at DESC LIMIT ${len(args) + 1}", *args, limit)
 
-    async def _records(self, sql: str, *args: object) -> list[SessionRecord]:
+    async def _records(self, query: str, *args: object) -> list[SessionRecord]:
+        return [sql.decode_record(raw) for raw, in await self._fetch(query, *args)]
+
+    async def _fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         async with self._connection() as conn:
-            rows = await conn.fetch(sql, *args)
-        return [_decode_record(row[0]) for row in rows]
+            return await conn.fetch(query, *args)
 
     # ---------------------------------------------------------------- coaching messages
 
     async def add_message(self, message: StoredMessage) -> None:
         async with self._connection() as conn:
             try:
-                await conn.execute(
-                    "INSERT INTO messages (session_id, sender, type, sent_at, body) VALUES ($1, $2, $3, $4, $5)",
-                    message.session_id, message.sender, message.type, message.sent_at, bytes(message.body).decode())
+                await conn.execute(sql.INSERT_MESSAGE, *sql.message_row(message))
             except asyncpg.ForeignKeyViolationError:
                 raise KeyError(f"session {message.session_id} does not exist") from None
 
     async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
         if limit <= 0:
             return []
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT sender, type, sent_at, body FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2",
-                session_id, limit)
-        return [StoredMessage(session_id=session_id, sender=sender, type=type_, sent_at=sent_at,
-                              body=msgspec.Raw(body.encode()))
-                for sender, type_, sent_at, body in reversed(rows)]
+        return sql.messages_from(session_id, await self._fetch(sql.LAST_MESSAGES, session_id, limit))
 
     # ---------------------------------------------------------------- queued writes
 
@@ -414,18 +379,18 @@ class PostgresSessionStore:
     async def _write(self, conn: asyncpg.Connection, batch: list[Queued]) -> None:
         try:
             async with conn.transaction():
-                for sql, rows in _grouped(batch):
-                    await conn.executemany(sql, rows)
+                for statement, rows in _grouped(batch):
+                    await conn.executemany(statement, rows)
             return
         except _ROW_ERRORS:
             pass
         # A row was refused: write each write in its own savepoint, dropping those refused.
         async with conn.transaction():
             for write in batch:
-                sql, rows = _rows(write)
+                statement, rows = _rows(write)
                 try:
                     async with conn.transaction():
-                        await conn.executemany(sql, rows)
+                        await conn.executemany(statement, rows)
                 except _ROW_ERRORS as exc:
                     self.dropped += 1
                     logger.warning("database: a queued write failed and was dropped: %s", exc)
@@ -433,86 +398,48 @@ class PostgresSessionStore:
     # ---------------------------------------------------------------- history
 
     async def swings(self, session_id: str) -> list[StoredSwing]:
-        return await self._swings(f"{_SWINGS} WHERE session_id = $1 ORDER BY swing_index, id", session_id)
+        return sql.swings_from(await self._fetch(sql.SESSION_SWINGS, session_id))
 
     async def user_swings(
         self, user_id: str, viewer: str | None, limit: int, club: str | None = None
     ) -> list[StoredSwing]:
-        sql, args = _of_user(_SWINGS, user_id, viewer)
-        if club is not None:
-            args.append(club)
-            sql += f" AND club = ${len(args)}"
-        args.append(limit)
-        return await self._swings(f"{sql} ORDER BY ended_at DESC, id DESC LIMIT ${len(args)}", *args)
-
-    async def _swings(self, sql: str, *args: object) -> list[StoredSwing]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(sql, *args)
-        return [StoredSwing(session_id=session_id, user_id=user_id, club=club, ended_at=ended_at,
-                            summary=_decode_summary(summary))
-                for session_id, user_id, club, ended_at, summary in rows]
+        query, args = sql.of_user(sql.SWINGS, user_id, viewer, club)
+        query = f"{query} ORDER BY ended_at DESC, id DESC LIMIT ${len(args) + 1}"
+        return sql.swings_from(await self._fetch(query, *args, limit))
 
     async def feedback(self, session_id: str) -> list[StoredFeedback]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT swing_index, feedback_id, source, text, created_at FROM feedback "
-                "WHERE session_id = $1 ORDER BY id", session_id)
-        return [StoredFeedback(session_id=session_id, swing_index=swing_index, feedback_id=feedback_id,
-                               source=source, text=text, created_at=created_at)
-                for swing_index, feedback_id, source, text, created_at in rows]
+        return sql.feedback_from(await self._fetch(sql.FEEDBACK, session_id))
 
     async def frames(self, session_id: str) -> list[RecordedFrame]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT frame_index, timestamp, keypoints FROM frames WHERE session_id = $1 ORDER BY id", session_id)
-        return [RecordedFrame(frame_index, timestamp, keypoints) for frame_index, timestamp, keypoints in rows]
+        return sql.frames_from(await self._fetch(sql.FRAMES, session_id))
 
 
 def _rows(write: Queued) -> tuple[str, list[tuple[object, ...]]]:
     """A queued write as its statement and rows (encoded here, off the frame path)."""
     if isinstance(write, StoredSwing):
-        return _INSERT_SWING, [(write.session_id, write.user_id, write.summary.swing_index, write.ended_at,
-                                write.club, _json(write.summary).decode())]
+        return sql.INSERT_SWING, [sql.swing_row(write)]
     if isinstance(write, StoredFeedback):
-        return _INSERT_FEEDBACK, [(write.session_id, write.swing_index, write.feedback_id, write.source,
-                                   write.created_at, write.text)]
-    session_id, frames = write
-    return _INSERT_FRAME, [(session_id, f.frame_index, f.timestamp, f.keypoints) for f in frames]
+        return sql.INSERT_FEEDBACK, [sql.feedback_row(write)]
+    return sql.INSERT_FRAME, sql.frame_rows(*write)
 
 
 def _grouped(batch: Iterable[Queued]) -> list[tuple[str, list[tuple[object, ...]]]]:
     """The batch's rows, one executemany per statement, each statement's rows in queue order."""
     by_sql: dict[str, list[tuple[object, ...]]] = {}
     for write in batch:
-        sql, rows = _rows(write)
-        by_sql.setdefault(sql, []).extend(rows)
+        statement, rows = _rows(write)
+        by_sql.setdefault(statement, []).extend(rows)
     return list(by_sql.items())
 
 
-def _of_user(select: str, user_id: str, viewer: str | None) -> tuple[str, list[object]]:
-    """``select`` narrowed to ``user_id``'s rows, and to sessions ``viewer`` is a member of."""
-    if viewer is None:
-        return select + " WHERE user_id = $1", [user_id]
-    return (select + " WHERE user_id = $1 AND session_id IN "
-            "(SELECT session_id FROM session_members WHERE user_id = $2)", [user_id, viewer])
-
-
 async def _set_members(conn: asyncpg.Connection, record: SessionRecord) -> None:
-    await conn.execute("DELETE FROM session_members WHERE session_id = $1", record.session_id)
-    await conn.executemany("INSERT INTO session_members VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                           [(record.session_id, member) for member in record.participants])
+    await conn.execute(sql.DELETE_MEMBERS, record.session_id)
+    await conn.executemany(sql.INSERT_MEMBER, sql.member_rows(record))
 
 
 async def _end_orphans(conn: asyncpg.Connection, stale_before: float) -> int:
     """End the active sessions of servers not heard from since ``stale_before``; forget those servers."""
-    rows = await conn.fetch(
-        "SELECT session_id, record, (SELECT max(ended_at) FROM swings w WHERE w.session_id = s.session_id) "
-        "FROM sessions s WHERE state = 'active' AND (server_id IS NULL OR server_id NOT IN "
-        "(SELECT server_id FROM servers WHERE beat_at >= $1)) FOR UPDATE OF s SKIP LOCKED", stale_before)
-    ended = [ended_as_orphan(_decode_record(raw), last_swing) for _, raw, last_swing in rows]
-    await conn.executemany(
-        "UPDATE sessions SET state = $2, ended_at = $3, end_reason = $4, server_id = NULL, record = $5 "
-        "WHERE session_id = $1",
-        [(r.session_id, r.state.value, r.ended_at, r.end_reason, _json(r).decode()) for r in ended])
-    await conn.execute("DELETE FROM servers WHERE beat_at < $1", stale_before)
-    return len(ended)
+    rows = sql.orphan_rows(await conn.fetch(sql.ORPHANS + " FOR UPDATE OF s SKIP LOCKED", stale_before))
+    await conn.executemany(sql.END_ORPHAN, rows)
+    await conn.execute(sql.FORGET_SERVERS, stale_before)
+    return len(rows)

@@ -7,8 +7,7 @@ returns); swings, frames and feedback texts are queued and commit within
 process being killed (it is in the WAL file); only a power cut can take the
 last ones.
 
-Rows keep each object's wire JSON plus the columns that queries filter and
-sort on, so reading back gives exactly what the client was sent.
+Statements and rows are shared with the PostgreSQL store (``sql``).
 
 Several processes on one machine may share the file (see ``store`` for the
 heartbeat rule): every transaction begins ``IMMEDIATE``, taking the file's
@@ -20,6 +19,7 @@ many writers better.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -27,21 +27,18 @@ import sqlite3
 import time
 from pathlib import Path
 
-import msgspec
-
-from ..analyzer import SwingSummary
+from . import sql
+from .sql import qmark
 from .sqlite_writer import SQLiteWriter
 from .store import (
     Liveness,
     RecordedFrame,
     SchemaTooNew,
     SessionRecord,
-    SessionState,
     StoredFeedback,
     StoredMessage,
     StoredSwing,
     beat_forever,
-    ended_as_orphan,
     log_orphans_ended,
     new_server_id,
 )
@@ -169,11 +166,6 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-_record_json = msgspec.json.Encoder().encode
-_decode_record = msgspec.json.Decoder(SessionRecord).decode
-_decode_summary = msgspec.json.Decoder(SwingSummary).decode
-
-
 class SQLiteSessionStore:
     def __init__(
         self, path: str | Path, *, flush_interval_s: float = 0.25, liveness: Liveness = Liveness(),
@@ -219,8 +211,7 @@ class SQLiteSessionStore:
             self._heartbeat.cancel()
             self._heartbeat = None
             # Gone for good: the next beat of any other process ends what this one left active.
-            await self._writer.call(
-                lambda conn: conn.execute("DELETE FROM servers WHERE server_id = ?", (self.server_id,)))
+            await self._writer.call(lambda conn: conn.execute(_q(sql.FORGET_SERVER), (self.server_id,)))
         await self._writer.close()
 
     # ---------------------------------------------------------------- session records
@@ -228,8 +219,7 @@ class SQLiteSessionStore:
     async def add(self, record: SessionRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             self._session_row(record))
+                conn.execute(_q(sql.INSERT_SESSION), sql.session_row(record, self.server_id))
             except sqlite3.IntegrityError:
                 raise KeyError(f"session {record.session_id} already exists") from None
             _set_members(conn, record)
@@ -237,180 +227,94 @@ class SQLiteSessionStore:
         await self._writer.call(work)
 
     async def get(self, session_id: str) -> SessionRecord | None:
-        def work(conn: sqlite3.Connection) -> SessionRecord | None:
-            row = conn.execute("SELECT record FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
-            return None if row is None else _decode_record(row[0])
-
-        return await self._writer.call(work)
+        records = await self._records(_q(sql.GET_SESSION), (session_id,))
+        return records[0] if records else None
 
     async def save(self, record: SessionRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            row = self._session_row(record)
-            cursor = conn.execute(
-                "UPDATE sessions SET user_id = ?, state = ?, created_at = ?, started_at = ?, ended_at = ?, "
-                "end_reason = ?, server_id = ?, record = ? WHERE session_id = ?", (*row[1:], row[0]))
-            if cursor.rowcount == 0:
+            if conn.execute(_q(sql.UPDATE_SESSION), sql.session_row(record, self.server_id)).rowcount == 0:
                 raise KeyError(f"session {record.session_id} does not exist")
             _set_members(conn, record)
 
         await self._writer.call(work)
 
-    def _session_row(self, record: SessionRecord) -> tuple[object, ...]:
-        """The sessions row in ``_SESSION_COLUMNS`` order; an active one streams on this server."""
-        server_id = self.server_id if record.state is SessionState.ACTIVE else None
-        return (record.session_id, record.user_id, record.state.value, record.created_at, record.started_at,
-                record.ended_at, record.end_reason, server_id, _record_json(record).decode())
-
     async def delete(self, session_id: str) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            return conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,)).rowcount > 0
-
-        return await self._writer.call(work)
+        return await self._writer.call(
+            lambda conn: conn.execute(_q(sql.DELETE_SESSION), (session_id,)).rowcount > 0)
 
     async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
         if is_admin:
-            sql, args = "SELECT record FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,)
-        else:
-            sql = ("SELECT record FROM sessions WHERE user_id = ? OR session_id IN "
-                   "(SELECT session_id FROM session_members WHERE user_id = ?) ORDER BY created_at DESC LIMIT ?")
-            args = (user_id, user_id, limit)
-        return await self._records(sql, args)
+            return await self._records(_q(sql.ALL_SESSIONS), (limit,))
+        return await self._records(_q(sql.VISIBLE_SESSIONS), (user_id, limit))
 
     async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:
-        sql, args = _of_user("SELECT record FROM sessions", user_id, viewer)
-        return await self._records(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
+        query, args = sql.of_user("SELECT record FROM sessions", user_id, viewer)
+        return await self._records(_q(f"{query} ORDER BY created_at DESC LIMIT ${len(args) + 1}"), (*args, limit))
 
-    async def _records(self, sql: str, args: tuple[object, ...]) -> list[SessionRecord]:
-        def work(conn: sqlite3.Connection) -> list[SessionRecord]:
-            return [_decode_record(row[0]) for row in conn.execute(sql, args)]
+    async def _records(self, query: str, args: tuple[object, ...]) -> list[SessionRecord]:
+        return [sql.decode_record(raw) for raw, in await self._fetch(query, args)]
 
-        return await self._writer.call(work)
+    async def _fetch(self, query: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+        return await self._writer.call(lambda conn: conn.execute(query, args).fetchall())
 
     # ---------------------------------------------------------------- coaching messages
 
     async def add_message(self, message: StoredMessage) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(
-                    "INSERT INTO messages (session_id, sender, type, sent_at, body) VALUES (?, ?, ?, ?, ?)",
-                    (message.session_id, message.sender, message.type, message.sent_at, bytes(message.body).decode()))
+                conn.execute(_q(sql.INSERT_MESSAGE), sql.message_row(message))
             except sqlite3.IntegrityError:
                 raise KeyError(f"session {message.session_id} does not exist") from None
 
         await self._writer.call(work)
 
     async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
-        def work(conn: sqlite3.Connection) -> list[StoredMessage]:
-            rows = conn.execute(
-                "SELECT sender, type, sent_at, body FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?",
-                (session_id, limit)).fetchall()
-            return [StoredMessage(session_id=session_id, sender=sender, type=type_, sent_at=sent_at,
-                                  body=msgspec.Raw(body.encode()))
-                    for sender, type_, sent_at, body in reversed(rows)]
-
-        return await self._writer.call(work) if limit > 0 else []
+        if limit <= 0:
+            return []
+        return sql.messages_from(session_id, await self._fetch(_q(sql.LAST_MESSAGES), (session_id, limit)))
 
     # ---------------------------------------------------------------- queued writes
 
     def add_swing(self, swing: StoredSwing) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO swings (session_id, user_id, swing_index, ended_at, club, summary) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (swing.session_id, swing.user_id, swing.summary.swing_index, swing.ended_at, swing.club,
-                 _record_json(swing.summary)))
-
-        self._writer.submit(work)
+        self._writer.submit(lambda conn: conn.execute(_q(sql.INSERT_SWING), sql.swing_row(swing)))
 
     def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO frames (session_id, frame_index, timestamp, keypoints) VALUES (?, ?, ?, ?)",
-                [(session_id, f.frame_index, f.timestamp, f.keypoints) for f in frames])
-
-        self._writer.submit(work)
+        self._writer.submit(
+            lambda conn: conn.executemany(_q(sql.INSERT_FRAME), sql.frame_rows(session_id, frames)))
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO feedback (session_id, swing_index, feedback_id, source, created_at, text) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (feedback.session_id, feedback.swing_index, feedback.feedback_id, feedback.source,
-                 feedback.created_at, feedback.text))
-
-        self._writer.submit(work)
+        self._writer.submit(lambda conn: conn.execute(_q(sql.INSERT_FEEDBACK), sql.feedback_row(feedback)))
 
     # ---------------------------------------------------------------- history
 
     async def swings(self, session_id: str) -> list[StoredSwing]:
-        return await self._swings(f"{_SWINGS} WHERE session_id = ? ORDER BY swing_index, id", (session_id,))
+        return sql.swings_from(await self._fetch(_q(sql.SESSION_SWINGS), (session_id,)))
 
     async def user_swings(
         self, user_id: str, viewer: str | None, limit: int, club: str | None = None
     ) -> list[StoredSwing]:
-        sql, args = _of_user(_SWINGS, user_id, viewer)
-        if club is not None:
-            sql, args = sql + " AND club = ?", (*args, club)
-        return await self._swings(sql + " ORDER BY ended_at DESC, id DESC LIMIT ?", (*args, limit))
-
-    async def _swings(self, sql: str, args: tuple[object, ...]) -> list[StoredSwing]:
-        def work(conn: sqlite3.Connection) -> list[StoredSwing]:
-            return [StoredSwing(session_id=session_id, user_id=user_id, club=club, ended_at=ended_at,
-                                summary=_decode_summary(summary))
-                    for session_id, user_id, club, ended_at, summary in conn.execute(sql, args)]
-
-        return await self._writer.call(work)
+        query, args = sql.of_user(sql.SWINGS, user_id, viewer, club)
+        query = _q(f"{query} ORDER BY ended_at DESC, id DESC LIMIT ${len(args) + 1}")
+        return sql.swings_from(await self._fetch(query, (*args, limit)))
 
     async def feedback(self, session_id: str) -> list[StoredFeedback]:
-        def work(conn: sqlite3.Connection) -> list[StoredFeedback]:
-            rows = conn.execute(
-                "SELECT swing_index, feedback_id, source, text, created_at FROM feedback "
-                "WHERE session_id = ? ORDER BY id", (session_id,))
-            return [StoredFeedback(session_id=session_id, swing_index=swing_index, feedback_id=feedback_id,
-                                   source=source, text=text, created_at=created_at)
-                    for swing_index, feedback_id, source, text, created_at in rows]
-
-        return await self._writer.call(work)
+        return sql.feedback_from(await self._fetch(_q(sql.FEEDBACK), (session_id,)))
 
     async def frames(self, session_id: str) -> list[RecordedFrame]:
-        def work(conn: sqlite3.Connection) -> list[RecordedFrame]:
-            rows = conn.execute(
-                "SELECT frame_index, timestamp, keypoints FROM frames WHERE session_id = ? ORDER BY id",
-                (session_id,))
-            return [RecordedFrame(frame_index, timestamp, bytes(keypoints)) for frame_index, timestamp, keypoints in rows]
-
-        return await self._writer.call(work)
+        return sql.frames_from(await self._fetch(_q(sql.FRAMES), (session_id,)))
 
 
-_SWINGS = "SELECT session_id, user_id, club, ended_at, summary FROM swings"
-_SESSION_COLUMNS = "session_id, user_id, state, created_at, started_at, ended_at, end_reason, server_id, record"
-
-
-def _of_user(select: str, user_id: str, viewer: str | None) -> tuple[str, tuple[object, ...]]:
-    """``select`` narrowed to ``user_id``'s rows, and to sessions ``viewer`` is a member of."""
-    if viewer is None:
-        return select + " WHERE user_id = ?", (user_id,)
-    return (select + " WHERE user_id = ? AND session_id IN "
-            "(SELECT session_id FROM session_members WHERE user_id = ?)", (user_id, viewer))
+_q = functools.cache(qmark)  # each shared statement with SQLite's parameters, made once
 
 
 def _set_members(conn: sqlite3.Connection, record: SessionRecord) -> None:
-    conn.execute("DELETE FROM session_members WHERE session_id = ?", (record.session_id,))
-    conn.executemany("INSERT OR IGNORE INTO session_members VALUES (?, ?)",
-                     [(record.session_id, member) for member in record.participants])
+    conn.execute(_q(sql.DELETE_MEMBERS), (record.session_id,))
+    conn.executemany(_q(sql.INSERT_MEMBER), sql.member_rows(record))
 
 
 def _end_orphans(conn: sqlite3.Connection, stale_before: float) -> int:
     """End the active sessions of servers not heard from since ``stale_before``; forget those servers."""
-    rows = conn.execute(
-        "SELECT session_id, record, (SELECT MAX(ended_at) FROM swings WHERE swings.session_id = sessions.session_id) "
-        "FROM sessions WHERE state = 'active' AND (server_id IS NULL OR server_id NOT IN "
-        "(SELECT server_id FROM servers WHERE beat_at >= ?))", (stale_before,)).fetchall()
-    for session_id, raw, last_swing in rows:
-        record = ended_as_orphan(_decode_record(raw), last_swing)
-        conn.execute("UPDATE sessions SET state = ?, ended_at = ?, end_reason = ?, server_id = NULL, record = ? "
-                     "WHERE session_id = ?",
-                     (record.state.value, record.ended_at, record.end_reason, _record_json(record).decode(),
-                      session_id))
-    conn.execute("DELETE FROM servers WHERE beat_at < ?", (stale_before,))
+    rows = sql.orphan_rows(conn.execute(_q(sql.ORPHANS), (stale_before,)).fetchall())
+    conn.executemany(_q(sql.END_ORPHAN), rows)
+    conn.execute(_q(sql.FORGET_SERVERS), (stale_before,))
     return len(rows)
