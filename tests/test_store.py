@@ -273,16 +273,23 @@ def test_a_live_servers_sessions_are_left_alone_and_a_silent_ones_ended(database
     run(scenario())
 
 
-def test_processes_starting_together_migrate_once(pg_url):
+def test_processes_starting_together_migrate_once(database_url):
     async def scenario():
-        stores = [PostgresSessionStore(pg_url) for _ in range(3)]
+        stores = [_store_at(database_url) for _ in range(3)]  # each migrates on its own connection
         await asyncio.gather(*(s.open() for s in stores))
-        conn = await asyncpg.connect(pg_url)
-        try:
-            assert await conn.fetch("SELECT version FROM schema_version") == [(pg_store.SCHEMA_VERSION,)]
-            assert await conn.fetchval("SELECT count(*) FROM servers") == 3
-        finally:
+        if database_url.startswith("sqlite:///"):
+            conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+            versions = conn.execute("SELECT version FROM schema_version").fetchall()
+            servers = conn.execute("SELECT count(*) FROM servers").fetchone()[0]
+            conn.close()
+            assert versions == [(SCHEMA_VERSION,)]
+        else:
+            conn = await asyncpg.connect(database_url)
+            versions = await conn.fetch("SELECT version FROM schema_version")
+            servers = await conn.fetchval("SELECT count(*) FROM servers")
             await conn.close()
+            assert [tuple(v) for v in versions] == [(pg_store.SCHEMA_VERSION,)]
+        assert servers == 3
         await asyncio.gather(*(s.close() for s in stores))
 
     run(scenario())

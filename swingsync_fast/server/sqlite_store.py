@@ -133,17 +133,21 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring the file up to ``target``, one migration per transaction; the version reached."""
-    version = schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise SchemaTooNew(
-            f"the database is at schema version {version}; this server knows up to {SCHEMA_VERSION}"
-        )
-    while version < target:
-        script = MIGRATIONS[version]
-        conn.execute("BEGIN")
+    """Bring the file up to ``target``, one migration per transaction; the version reached.
+
+    Each step reads the version under the write lock (``BEGIN IMMEDIATE``), so of several processes
+    starting together one migrates and the others then find the work done."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in filter(str.strip, script.split(";")):
+            version = schema_version(conn)
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"the database is at schema version {version}; this server knows up to {SCHEMA_VERSION}")
+            if version >= target:
+                conn.execute("COMMIT")
+                return version
+            for statement in filter(str.strip, MIGRATIONS[version].split(";")):
                 conn.execute(statement)
             conn.execute("DELETE FROM schema_version")
             conn.execute("INSERT INTO schema_version VALUES (?)", (version + 1,))
@@ -151,9 +155,7 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        version += 1
-        logger.info("database: migrated to schema version %d", version)
-    return version
+        logger.info("database: migrated to schema version %d", version + 1)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
