@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+from pathlib import Path
 from time import perf_counter_ns
 
 import msgspec
@@ -22,9 +24,14 @@ from swingsync_fast.server.connection import Connection
 from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
 from swingsync_fast.server.registry import Registry
 from swingsync_fast.server.settings import Settings
+from swingsync_fast.server.pg_store import PostgresSessionStore
 from swingsync_fast.server.sqlite_store import SQLiteSessionStore
 from swingsync_fast.server.store import MemorySessionStore, SessionStore
 from swingsync_fast.simulator import random_swing_spec, simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import postgres  # noqa: E402  (tests/postgres.py: a database of the run's own)
+from postgres import pg_database  # noqa: E402, F401  (a fixture)
 
 SEED_JSON_BUDGET_S = 50e-6
 COMPACT_BUDGET_S = 15e-6
@@ -125,25 +132,31 @@ def test_frame_decode_analyse_encode(benchmark, stream, name):
 
 
 @pytest.mark.parametrize("record", [False, True], ids=["swings", "swings_and_frames"])
-def test_frame_with_sqlite_history(benchmark, stream, tmp_path, record):
-    """The seed path with a SQLite store: each swing's summary (and with record_frames, each frame)
-    is queued to the writer thread, which commits them while the frames are timed."""
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_frame_with_history(benchmark, stream, tmp_path, request, kind, record):
+    """The seed path with a database: each swing's summary (and with record_frames, each frame) is
+    queued, for SQLite to the writer thread, which commits them while the frames are timed; for
+    PostgreSQL to the store's queue, written when the loop runs (each session's end here)."""
     payloads = [
         _seed(i, t, frame)
         for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)
     ]
-    store = SQLiteSessionStore(tmp_path / "bench.db")
+    if kind == "sqlite":
+        make = lambda: SQLiteSessionStore(tmp_path / "bench.db")  # noqa: E731
+    else:
+        url = postgres.create_schema(request.getfixturevalue("pg_database"))
+        make = lambda: PostgresSessionStore(url)  # noqa: E731
+    store = make()
     streamer = _Streamer(payloads, "seed", store, record)
     benchmark.pedantic(streamer.receive, setup=streamer.setup, rounds=ROUNDS, warmup_rounds=500)
     streamer.loop.run_until_complete(store.close())
-    swings = asyncio.run(_count_swings(tmp_path / "bench.db"))
+    swings = asyncio.run(_count_swings(make()))
     benchmark.extra_info["swings_written"] = swings
     assert streamer.replies == ROUNDS + 500 and swings >= 60
     assert benchmark.stats.stats.median <= SEED_JSON_BUDGET_S
 
 
-async def _count_swings(path) -> int:
-    store = SQLiteSessionStore(path)
+async def _count_swings(store: SessionStore) -> int:
     await store.open()
     try:
         return len(await store.user_swings("bench", None, 10**6))

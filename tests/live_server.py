@@ -1,4 +1,6 @@
-"""A real server for socket tests: our uvicorn Server on 127.0.0.1, a free port, in a thread.
+"""A real server for socket tests: our uvicorn Server on 127.0.0.1, a free port, in a thread
+(``LiveServer``), or ``python -m swingsync_fast serve`` in a process of its own (``ServerProcess``:
+to kill it, or to run several on one database).
 
 Each test module starts its own with the settings it needs (short timeouts),
 and talks to it with real clients: ``websockets`` and ``httpx``.
@@ -7,10 +9,15 @@ and talks to it with real clients: ``websockets`` and ``httpx``.
 from __future__ import annotations
 
 import json
+import os
+import socket as sockets
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +36,38 @@ SECRET = "test-secret-" + "k" * 40
 RECV_TIMEOUT_S = 5.0
 
 
-class LiveServer:
+class _Clients:
+    """What a test needs to talk to a server listening on 127.0.0.1:``port``."""
+
+    port: int
+    http: httpx.Client
+
+    def token(self, user: str, role: str = "player", ttl: float = 3600, key: str = SECRET) -> str:
+        return mint_token(key, user, role, ttl)
+
+    def auth(self, user: str, role: str = "player") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user, role)}"}
+
+    def ws_url(self, user: str, token: str | None = None) -> str:
+        url = f"ws://127.0.0.1:{self.port}/api/v1/stream/ws/{user}"
+        return url if token is None else f"{url}?token={token}"
+
+    @contextmanager
+    def socket(self, user: str, role: str = "player", **kwargs: Any) -> Iterator[ClientConnection]:
+        # An unbounded client queue: tests send whole recordings before reading the replies.
+        kwargs.setdefault("max_queue", None)
+        with connect(self.ws_url(user, self.token(user, role)), open_timeout=10, **kwargs) as ws:
+            yield ws
+
+    def wait_until(self, predicate, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time")
+            time.sleep(0.01)
+
+
+class LiveServer(_Clients):
     def __init__(self, settings: Settings, port: int = 0) -> None:  # port: a stopped server's, to restart it
         self.settings = settings
         self.app = create_app(settings)
@@ -56,29 +94,54 @@ class LiveServer:
     def runtime(self):  # the live Runtime, for white-box counts in assertions
         return self.app.state.runtime
 
-    def token(self, user: str, role: str = "player", ttl: float = 3600, key: str = SECRET) -> str:
-        return mint_token(key, user, role, ttl)
 
-    def auth(self, user: str, role: str = "player") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user, role)}"}
+class ServerProcess(_Clients):
+    """``python -m swingsync_fast serve`` on a free port, configured through its environment as an
+    operator would; its log goes to ``log_path``."""
 
-    def ws_url(self, user: str, token: str | None = None) -> str:
-        url = f"ws://127.0.0.1:{self.port}/api/v1/stream/ws/{user}"
-        return url if token is None else f"{url}?token={token}"
+    def __init__(self, database_url: str, log_path: Path, **settings: str) -> None:
+        with sockets.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "REDIS_URL")}
+        env.update({"SECRET_KEY": SECRET, "DATABASE_URL": database_url})
+        env.update({f"SWINGSYNC_{name.upper()}": value for name, value in settings.items()})
+        self.log_path = log_path
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "swingsync_fast", "serve", "--port", str(self.port), "--log-level", "info"],
+                env=env, cwd=log_path.parent, stdout=log, stderr=subprocess.STDOUT)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
 
-    @contextmanager
-    def socket(self, user: str, role: str = "player", **kwargs: Any) -> Iterator[ClientConnection]:
-        # An unbounded client queue: tests send whole recordings before reading the replies.
-        kwargs.setdefault("max_queue", None)
-        with connect(self.ws_url(user, self.token(user, role)), open_timeout=10, **kwargs) as ws:
-            yield ws
+    def start(self) -> ServerProcess:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if self.http.get("/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the server did not start; its log:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
 
-    def wait_until(self, predicate, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            time.sleep(0.01)
+    def kill(self) -> None:
+        """SIGKILL: nothing is flushed, nothing is closed."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self.http.close()
+
+    def stop(self) -> None:
+        """SIGTERM: the server drains and closes its store, as on a deploy."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.kill()
 
 
 def settings_for_tests(**overrides: Any) -> Settings:

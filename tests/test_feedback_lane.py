@@ -14,9 +14,10 @@ import time
 import uuid
 from time import perf_counter_ns
 
-import numpy as np
 import pytest
 from fake_gemini import Drop, Fail, FakeGemini, Hang, Malformed, Reply
+
+from swings import FAULTED_THEN_CLEAN, driver_swings
 
 from swingsync_fast.feedback import BreakerState, FeedbackLane, GeminiProvider, LaneConfig
 from swingsync_fast.feedback.isolated import ModelProcess
@@ -25,7 +26,6 @@ from swingsync_fast.server.runtime import feedback_lane
 from swingsync_fast.server.session import FeedbackRefused, StreamSession
 from swingsync_fast.server.settings import Settings
 from swingsync_fast.server.store import SessionRecord, SessionState
-from swingsync_fast.simulator import random_swing_spec, simulate
 
 KEY = "test-gemini-key"
 FIRST_PIECE_S = 0.3
@@ -48,13 +48,7 @@ def fake(gemini):
 @pytest.fixture(scope="module")
 def recording():
     """Three driver swings: sway + casting, early extension, then a clean one."""
-    rng = np.random.default_rng(5)
-    specs = [
-        random_swing_spec(rng, club="driver", faults=frozenset({"SWAY", "CASTING"})),
-        random_swing_spec(rng, club="driver", faults=frozenset({"EARLY_EXTENSION"})),
-        random_swing_spec(rng, club="driver"),
-    ]
-    stream = simulate(specs, club="driver", fps=30.0, noise_m=0.003, seed=5)
+    stream = driver_swings(5, FAULTED_THEN_CLEAN, noise_m=0.003)
     frames = [
         (i, t, tuple(frame.ravel().tolist()))
         for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import msgspec
-import numpy as np
 import pytest
+
+from swings import FAULTED_THEN_CLEAN, driver_swings
 
 from swingsync_fast import SessionConfig, analyze_recording
 from swingsync_fast.analyzer import Fault
@@ -24,19 +25,12 @@ from swingsync_fast.feedback import (
 )
 from swingsync_fast.feedback.library import LIBRARY_PATH
 from swingsync_fast.feedback.offline import swing_figures
-from swingsync_fast.simulator import random_swing_spec, simulate
 
 
 @pytest.fixture(scope="module")
 def swings():
     """Three analysed driver swings: sway + casting, early extension, clean."""
-    rng = np.random.default_rng(11)
-    specs = [
-        random_swing_spec(rng, club="driver", faults=frozenset({"SWAY", "CASTING"})),
-        random_swing_spec(rng, club="driver", faults=frozenset({"EARLY_EXTENSION"})),
-        random_swing_spec(rng, club="driver"),
-    ]
-    stream = simulate(specs, club="driver", fps=30.0, noise_m=0.003, seed=11)
+    stream = driver_swings(11, FAULTED_THEN_CLEAN, noise_m=0.003)
     found = analyze_recording(stream.keypoints, stream.timestamps, SessionConfig(club_used="driver")).swings
     assert len(found) == 3
     return found

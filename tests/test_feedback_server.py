@@ -9,13 +9,12 @@ from __future__ import annotations
 import time
 
 import msgspec
-import numpy as np
 import pytest
 from fake_gemini import Fail, FakeGemini, Reply
 from live_server import LiveServer, recv, send, settings_for_tests, start
+from swings import FAULTED_THEN_CLEAN, driver_swings
 from websockets.exceptions import ConnectionClosed
 
-from swingsync_fast.simulator import random_swing_spec, simulate
 
 KEY = "test-gemini-key"
 PIECES = ("Your hips ", "drift back. ", "Turn them ", "instead.")
@@ -49,13 +48,7 @@ def fake(gemini):
 @pytest.fixture(scope="module")
 def frames():
     """Three driver swings: sway + casting, early extension, then a clean one."""
-    rng = np.random.default_rng(5)
-    specs = [
-        random_swing_spec(rng, club="driver", faults=frozenset({"SWAY", "CASTING"})),
-        random_swing_spec(rng, club="driver", faults=frozenset({"EARLY_EXTENSION"})),
-        random_swing_spec(rng, club="driver"),
-    ]
-    stream = simulate(specs, club="driver", fps=30.0, noise_m=0.003, seed=5)
+    stream = driver_swings(5, FAULTED_THEN_CLEAN, noise_m=0.003)
     return [
         {"frame_index": i, "timestamp": t, "keypoints": [round(v, 5) for v in frame.ravel().tolist()]}
         for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)

@@ -1,29 +1,26 @@
-"""History against real servers on a real SQLite file: restart, SIGKILL, access, progress, baseline,
+"""History against real servers on a real SQLite file (and, for durability, a real PostgreSQL
+database): restart, SIGKILL, two processes sharing one database, access, progress, baseline,
 batch analysis and replay."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-from live_server import SECRET, LiveServer, recv, recv_until, seed_frame, send, settings_for_tests, start
+from live_server import LiveServer, ServerProcess, recv, recv_until, seed_frame, send, settings_for_tests, start
 
 import msgspec
-from websockets.sync.client import connect
+
+from swings import CLEAN_THEN_FAULTED, driver_swings
 
 from swingsync_fast.analyzer import SwingSummary
 from swingsync_fast.baseline import MIN_SWINGS, baseline_from
-from swingsync_fast.server.auth import mint_token
 from swingsync_fast.server.recording import read_recording
-from swingsync_fast.simulator import random_swing_spec, simulate
 from swingsync_fast.thresholds import Thresholds
 
 SESSIONS = "/api/v1/stream/sessions"
@@ -33,13 +30,7 @@ FAST = {"frames_per_second": 1e6, "frame_burst": 10**6}
 @pytest.fixture(scope="module")
 def stream():
     """Three driver swings, two with injected faults, noisy."""
-    rng = np.random.default_rng(11)
-    specs = [
-        random_swing_spec(rng, club="driver"),
-        random_swing_spec(rng, club="driver", faults=frozenset({"SWAY", "CASTING"})),
-        random_swing_spec(rng, club="driver", faults=frozenset({"EARLY_EXTENSION"})),
-    ]
-    return simulate(specs, club="driver", fps=30.0, noise_m=0.004, seed=11)
+    return driver_swings(11, CLEAN_THEN_FAULTED)
 
 
 def _frames(stream):
@@ -64,15 +55,19 @@ def _stream_session(ws, stream, config: dict | None = None) -> tuple[str, list[d
     return session_id, [m["data"] for m in replies if m["type"] == "swing_summary"], replies
 
 
-def _stored(live: LiveServer, session_id: str, user: str, role: str = "player") -> httpx.Response:
+def _stored(live: LiveServer | ServerProcess, session_id: str, user: str, role: str = "player") -> httpx.Response:
     return live.http.get(f"{SESSIONS}/{session_id}/swings", headers=live.auth(user, role))
+
+
+def _record(live: LiveServer | ServerProcess, session_id: str, user: str) -> dict:
+    return live.http.get(f"{SESSIONS}/{session_id}", headers=live.auth(user)).json()
 
 
 # --------------------------------------------------------------------------- durability
 
 
-def test_a_restart_keeps_sessions_swings_and_feedback(tmp_path, stream):
-    settings = settings_for_tests(database_url=f"sqlite:///{tmp_path / 'restart.db'}", **FAST)
+def test_a_restart_keeps_sessions_swings_and_feedback(database_url, stream):
+    settings = settings_for_tests(database_url=database_url, **FAST)
     first = LiveServer(settings).start()
     try:
         with first.socket("rosa") as ws:
@@ -109,33 +104,12 @@ def test_a_restart_keeps_sessions_swings_and_feedback(tmp_path, stream):
         second.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_sigkill_mid_session_keeps_every_swing_completed_a_second_earlier(tmp_path, stream):
-    db = tmp_path / "killed.db"
-    port = _free_port()
-    env = {**os.environ, "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{db}",
-           "SWINGSYNC_FRAMES_PER_SECOND": "100000", "SWINGSYNC_FRAME_BURST": "100000"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "swingsync_fast", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_sigkill_mid_session_keeps_every_swing_completed_a_second_earlier(database_url, tmp_path, stream):
+    proc = ServerProcess(database_url, tmp_path / "killed.log", frames_per_second="100000",
+                         frame_burst="100000").start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-        token = mint_token(SECRET, "kim", "player")
         summaries: list[tuple[float, dict]] = []
-        with connect(f"ws://127.0.0.1:{port}/api/v1/stream/ws/kim?token={token}", max_queue=None) as ws:
+        with proc.socket("kim") as ws:
             session_id = start(ws)["session_id"]
             frames = iter(_frames(stream))
             for index, t, frame in frames:  # lockstep, until two swings have ended
@@ -154,21 +128,58 @@ def test_sigkill_mid_session_keeps_every_swing_completed_a_second_earlier(tmp_pa
                     break
             killed_at = time.monotonic()
             proc.kill()
-            proc.wait(10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        proc.kill()
     assert all(killed_at - at >= 1.0 for at, _ in summaries)
 
-    after = LiveServer(settings_for_tests(database_url=f"sqlite:///{db}")).start()
+    # The killed server's heartbeat is fresh: the new one ends its session once it has been
+    # silent for database_server_timeout_s (1 s here).
+    after = LiveServer(settings_for_tests(database_url=database_url, database_heartbeat_s=0.2,
+                                          database_server_timeout_s=1.0)).start()
     try:
-        record = after.http.get(f"{SESSIONS}/{session_id}", headers=after.auth("kim")).json()
-        assert (record["state"], record["end_reason"]) == ("ended", "server_restart")
+        after.wait_until(lambda: _record(after, session_id, "kim")["state"] == "ended", timeout=10)
+        record = _record(after, session_id, "kim")
+        assert record["end_reason"] == "server_restart"
         stored = [s["summary"] for s in _stored(after, session_id, "kim").json()["swings"]]
         assert stored[:2] == [data for _, data in summaries]
     finally:
         after.stop()
+
+
+def test_two_processes_share_one_database_and_leave_each_others_live_sessions_alone(database_url, tmp_path, stream):
+    """Two server processes on one database, each streaming its own player: the second starting
+    does not end the first's live session, and every swing is read back complete from either."""
+    frames = _frames(stream)
+    half = len(frames) // 2
+    one = ServerProcess(database_url, tmp_path / "one.log", **{k: str(v) for k, v in FAST.items()}).start()
+    two = None
+    try:
+        with one.socket("ines") as ws:
+            ines_id = start(ws)["session_id"]
+            for index, t, frame in frames[:half]:
+                send(ws, "frame_data", seed_frame(index, t, frame))
+            first, _ = recv_until(ws, "swing_summary", timeout=30)  # streaming, and writing history
+            two = ServerProcess(database_url, tmp_path / "two.log", **{k: str(v) for k, v in FAST.items()}).start()
+            assert _record(two, ines_id, "ines")["state"] == "active"
+            with two.socket("joel") as other:
+                joel_id, joel_swings, _ = _stream_session(other, stream)
+            for index, t, frame in frames[half:]:
+                send(ws, "frame_data", seed_frame(index, t, frame))
+            send(ws, "end_session")
+            _, rest = recv_until(ws, "session_ended", timeout=30)
+        ines_swings = [first["data"]] + [m["data"] for m in rest if m["type"] == "swing_summary"]
+        assert len(ines_swings) == len(joel_swings) == 3
+        for server in (one, two):
+            for user, session_id, swings in (("ines", ines_id, ines_swings), ("joel", joel_id, joel_swings)):
+                record = _record(server, session_id, user)
+                assert (record["state"], record["end_reason"]) == ("ended", "client_ended")
+                assert [s["summary"] for s in _stored(server, session_id, user).json()["swings"]] == swings
+            listed = server.http.get("/api/v1/users/ines/sessions", headers=server.auth("ines")).json()
+            assert [s["session_id"] for s in listed["sessions"]] == [ines_id]
+    finally:
+        one.stop()
+        if two is not None:
+            two.stop()
 
 
 # --------------------------------------------------------------------------- who may read

@@ -23,10 +23,11 @@ from live_server import (
     start,
 )
 
+from swings import CLEAN_THEN_FAULTED, driver_swings
+
 from swingsync_fast import SessionConfig, analyze_recording
 from swingsync_fast.catalog import FAULT_BY_ID, KPI_NAMES
 from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
-from swingsync_fast.simulator import random_swing_spec, simulate
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +40,7 @@ def server():
 @pytest.fixture(scope="module")
 def swings():
     """Three driver swings, two with injected faults, noisy, with a few dropped frames."""
-    rng = np.random.default_rng(7)
-    specs = [
-        random_swing_spec(rng, club="driver"),
-        random_swing_spec(rng, club="driver", faults=frozenset({"SWAY", "CASTING"})),
-        random_swing_spec(rng, club="driver", faults=frozenset({"EARLY_EXTENSION"})),
-    ]
-    return simulate(specs, club="driver", fps=30.0, noise_m=0.004, drop_rate=0.02, seed=7)
+    return driver_swings(7, CLEAN_THEN_FAULTED, drop_rate=0.02)
 
 
 def _frames(stream):

@@ -1,26 +1,34 @@
-"""The SessionStore contract, held by both stores alike; the SQLite file's schema and migrations."""
+"""The SessionStore contract, held by every store alike (memory, SQLite, PostgreSQL); schemas and
+migrations; several processes sharing one database; a PostgreSQL outage."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import time
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import msgspec
 import pytest
 
 from swingsync_fast.analyzer import SwingSummary
 from swingsync_fast.server.protocol import StreamConfig
 from swingsync_fast.server.registry import new_record
-from swingsync_fast.server.sqlite_store import SCHEMA_VERSION, SQLiteSessionStore, SchemaTooNew, connect, migrate
+from swingsync_fast.server import pg_store
+from swingsync_fast.server.pg_store import PostgresSessionStore
+from swingsync_fast.server.sqlite_store import SCHEMA_VERSION, SQLiteSessionStore, connect, migrate
 from swingsync_fast.server.store import (
+    Liveness,
     MemorySessionStore,
     RecordedFrame,
+    SchemaTooNew,
     SessionState,
     StoredFeedback,
     StoredMessage,
     StoredSwing,
     open_store,
+    redacted,
 )
 
 
@@ -35,16 +43,36 @@ def _summary(index: int, sway: float | None = 0.05) -> SwingSummary:
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def _store_at(url: str, **options):
+    """A store of the kind ``url`` names, for tests that open several on one database."""
+    if url.startswith("sqlite:///"):
+        return SQLiteSessionStore(url.removeprefix("sqlite:///"), **options)
+    return PostgresSessionStore(url, **options)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def store(request, tmp_path):
-    made = MemorySessionStore() if request.param == "memory" else SQLiteSessionStore(tmp_path / "s.db")
-    asyncio.run(made.open())
-    yield made
-    asyncio.run(made.close())
+    """An unopened store: ``run_open`` opens it, runs a scenario and closes it on one event loop."""
+    if request.param == "memory":
+        return MemorySessionStore()
+    if request.param == "sqlite":
+        return SQLiteSessionStore(tmp_path / "s.db")
+    return PostgresSessionStore(request.getfixturevalue("pg_url"))
 
 
 def run(coro):
     return asyncio.run(coro)
+
+
+def run_open(store, scenario) -> None:
+    async def whole():
+        await store.open()
+        try:
+            await scenario()
+        finally:
+            await store.close()
+
+    run(whole())
 
 
 def test_records_members_and_visibility(store):
@@ -73,7 +101,7 @@ def test_records_members_and_visibility(store):
         with pytest.raises(KeyError):
             await store.save(c)
 
-    run(scenario())
+    run_open(store, scenario)
 
 
 def test_swings_feedback_frames_and_messages(store):
@@ -94,8 +122,9 @@ def test_swings_feedback_frames_and_messages(store):
                                           source="offline", text="Keep your hips still.", created_at=now))
         frame = RecordedFrame(7, 0.25, bytes(range(256)) * 2 + bytes(16))
         store.add_frames(a.session_id, [frame, RecordedFrame(8, 0.5, frame.keypoints)])
+        body = b'{"type":"coaching_tip", "data":{"tip":"Turn","priority":"high"}}'  # replayed byte for byte
         await store.add_message(StoredMessage(session_id=a.session_id, sender="coach", type="coaching_tip",
-                                              sent_at=now, body=msgspec.Raw(b'{"type":"coaching_tip"}')))
+                                              sent_at=now, body=msgspec.Raw(body)))
         with pytest.raises(KeyError):
             await store.add_message(StoredMessage(session_id="nope", sender="x", type="t", sent_at=now,
                                                   body=msgspec.Raw(b"{}")))
@@ -110,19 +139,17 @@ def test_swings_feedback_frames_and_messages(store):
         assert await store.frames(a.session_id) == [frame, RecordedFrame(8, 0.5, frame.keypoints)]
         assert await store.frames(b.session_id) == []
         messages = await store.messages(a.session_id, 5)
-        assert [(m.sender, bytes(m.body)) for m in messages] == [("coach", b'{"type":"coaching_tip"}')]
+        assert [(m.sender, bytes(m.body)) for m in messages] == [("coach", body)]
         await store.delete(a.session_id)
         assert await store.swings(a.session_id) == [] and await store.feedback(a.session_id) == []
         assert await store.frames(a.session_id) == [] and await store.messages(a.session_id, 5) == []
 
-    run(scenario())
+    run_open(store, scenario)
 
 
-def test_sqlite_keeps_everything_across_reopen_and_ends_orphaned_sessions(tmp_path):
-    path = tmp_path / "s.db"
-
+def test_everything_is_kept_across_reopen_and_a_closed_servers_sessions_are_ended(database_url):
     async def first() -> tuple[str, str]:
-        store = SQLiteSessionStore(path)
+        store = _store_at(database_url)
         await store.open()
         live = new_record("alice", StreamConfig(), SessionState.ACTIVE, time.time())
         live.started_at = live.created_at
@@ -135,7 +162,7 @@ def test_sqlite_keeps_everything_across_reopen_and_ends_orphaned_sessions(tmp_pa
         return live.session_id, waiting.session_id
 
     async def second(live_id: str, waiting_id: str) -> None:
-        store = SQLiteSessionStore(path)
+        store = _store_at(database_url)
         await store.open()
         assert store.recovered == 1
         record = await store.get(live_id)
@@ -188,13 +215,178 @@ def test_a_file_from_a_newer_server_is_refused(tmp_path):
         run(SQLiteSessionStore(path).open())
 
 
-@pytest.mark.parametrize("url, kind", [("memory://", MemorySessionStore), ("sqlite:///x.db", SQLiteSessionStore)])
+@pytest.mark.parametrize("url, kind", [
+    ("memory://", MemorySessionStore), ("sqlite:///x.db", SQLiteSessionStore),
+    ("postgresql://postgres@127.0.0.1:5432/swingsync", PostgresSessionStore),
+    ("postgres://u:pw@db.example/swingsync", PostgresSessionStore),
+])
 def test_database_url(url, kind):
     assert type(open_store(url)) is kind
     assert open_store("sqlite:////tmp/abs.db").path.as_posix() == "/tmp/abs.db"
 
 
-@pytest.mark.parametrize("url", ["postgres://db/x", "sqlite://", "swingsync.db"])
+@pytest.mark.parametrize("url", ["mysql://db/x", "postgresql://", "sqlite://", "swingsync.db"])
 def test_a_database_url_we_cannot_open_is_refused(url):
     with pytest.raises(ValueError, match="DATABASE_URL"):
         open_store(url)
+
+
+def test_a_url_is_logged_without_its_password():
+    assert redacted("postgresql://app:s3cret@db:5432/swings") == "postgresql://app:***@db:5432/swings"
+    assert redacted("sqlite:///./swingsync.db") == "sqlite:///./swingsync.db"
+
+
+# --------------------------------------------------------------------------- several processes, one database
+
+
+def test_a_live_servers_sessions_are_left_alone_and_a_silent_ones_ended(database_url):
+    """Two stores on one database stand for two processes; ``quiet`` never beats after opening,
+    as if it had been killed; ``watcher`` beats often and trusts a silent server for 0.5 s."""
+
+    async def scenario():
+        quiet = _store_at(database_url, liveness=Liveness(heartbeat_s=3600, server_timeout_s=7200))
+        watcher = _store_at(database_url, liveness=Liveness(heartbeat_s=0.05, server_timeout_s=0.5))
+        await quiet.open()
+        now = time.time()
+        theirs = new_record("ana", StreamConfig(), SessionState.ACTIVE, now)
+        theirs.started_at = now
+        await quiet.add(theirs)
+        quiet.add_swing(StoredSwing(session_id=theirs.session_id, user_id="ana", club="driver",
+                                    ended_at=now + 2, summary=_summary(1)))
+        await quiet.get(theirs.session_id)  # the swing is committed
+        await watcher.open()  # the quiet server beat a moment ago: alive
+        mine = new_record("ben", StreamConfig(), SessionState.ACTIVE, now)
+        await watcher.add(mine)
+        assert (await watcher.get(theirs.session_id)).state is SessionState.ACTIVE
+        assert watcher.recovered == 0
+        deadline = time.monotonic() + 10
+        while (await watcher.get(theirs.session_id)).state is SessionState.ACTIVE:
+            assert time.monotonic() < deadline, "the silent server's session was never ended"
+            await asyncio.sleep(0.05)
+        record = await watcher.get(theirs.session_id)
+        assert (record.end_reason, record.ended_at) == ("server_restart", now + 2)  # at its last swing
+        assert watcher.recovered == 1
+        assert (await watcher.get(mine.session_id)).state is SessionState.ACTIVE  # its own: untouched
+        await watcher.close()
+        await quiet.close()
+
+    run(scenario())
+
+
+def test_processes_starting_together_migrate_once(database_url):
+    async def scenario():
+        stores = [_store_at(database_url) for _ in range(3)]  # each migrates on its own connection
+        await asyncio.gather(*(s.open() for s in stores))
+        if database_url.startswith("sqlite:///"):
+            conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+            versions = conn.execute("SELECT version FROM schema_version").fetchall()
+            servers = conn.execute("SELECT count(*) FROM servers").fetchone()[0]
+            conn.close()
+            assert versions == [(SCHEMA_VERSION,)]
+        else:
+            conn = await asyncpg.connect(database_url)
+            versions = await conn.fetch("SELECT version FROM schema_version")
+            servers = await conn.fetchval("SELECT count(*) FROM servers")
+            await conn.close()
+            assert [tuple(v) for v in versions] == [(pg_store.SCHEMA_VERSION,)]
+        assert servers == 3
+        await asyncio.gather(*(s.close() for s in stores))
+
+    run(scenario())
+
+
+def test_a_postgres_database_from_a_newer_server_is_refused(pg_url):
+    async def scenario():
+        await (store := PostgresSessionStore(pg_url)).open()
+        await store.close()
+        conn = await asyncpg.connect(pg_url)
+        await conn.execute("UPDATE schema_version SET version = $1", pg_store.SCHEMA_VERSION + 1)
+        await conn.close()
+        with pytest.raises(SchemaTooNew, match=f"schema version {pg_store.SCHEMA_VERSION + 1}"):
+            await PostgresSessionStore(pg_url).open()
+
+    run(scenario())
+
+
+# --------------------------------------------------------------------------- a PostgreSQL outage
+
+
+class Cable:
+    """A TCP relay to PostgreSQL that the test can cut (every connection dropped, new ones hung up
+    on at once) and mend: a real outage as the client sees one, without touching the server."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.cut = False
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers |= {writer, up_writer}
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except OSError:
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    def sever(self) -> None:
+        self.cut = True
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self.sever()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+def test_an_outage_keeps_queued_writes_within_the_limit_and_writes_them_when_the_database_is_back(pg_url):
+    parts = urlsplit(pg_url)
+
+    async def scenario():
+        cable = Cable((parts.hostname, parts.port or 5432))
+        port = await cable.start()
+        store = PostgresSessionStore(urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}")),
+                                     flush_interval_s=0.02, queue_limit=4)
+        await store.open()
+        now = time.time()
+        record = new_record("cleo", StreamConfig(), SessionState.ACTIVE, now)
+        await store.add(record)
+
+        def swing(i: int) -> StoredSwing:
+            return StoredSwing(session_id=record.session_id, user_id="cleo", club="iron", ended_at=now + i,
+                               summary=_summary(i))
+
+        cable.sever()
+        for i in (1, 2, 3):
+            store.add_swing(swing(i))  # returns at once: queued
+        await asyncio.sleep(0.3)  # the flusher has tried, failed and kept them
+        assert store.queued == 3 and store.dropped == 0
+        with pytest.raises(Exception) as failed:  # an awaited call fails; it does not hang
+            await asyncio.wait_for(store.get(record.session_id), 30)
+        assert not isinstance(failed.value, asyncio.TimeoutError)
+        for i in (4, 5):
+            store.add_swing(swing(i))  # the fifth finds the queue full
+        assert (store.queued, store.dropped) == (4, 1)
+        cable.cut = False  # mended: new connections get through
+        assert [s.summary.swing_index for s in await store.swings(record.session_id)] == [1, 2, 3, 4]
+        assert store.queued == 0
+        await store.close()
+        await cable.close()
+
+    run(scenario())

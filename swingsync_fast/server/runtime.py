@@ -17,7 +17,7 @@ from .coaching import CoachingHub
 from .metrics import collector_registry
 from .registry import Registry
 from .settings import Settings
-from .store import SessionStore, open_store
+from .store import Liveness, SessionStore, open_store, redacted
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -67,7 +67,9 @@ class Runtime:
         self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth)
         self.store: SessionStore = store or open_store(
             settings.database_url, ended_kept=settings.ended_sessions_kept,
-            flush_interval_s=settings.database_flush_interval_s)
+            flush_interval_s=settings.database_flush_interval_s,
+            liveness=Liveness(settings.database_heartbeat_s, settings.database_server_timeout_s),
+            queue_limit=settings.database_queue_limit)
         self.coaching = CoachingHub(self.store, LocalBus(), history=settings.coaching_history)
         self.feedback = feedback_lane(settings, self.store, self.coaching)
         self.registry = Registry(settings, self.store, self.feedback, self.coaching)
@@ -77,7 +79,7 @@ class Runtime:
     async def start(self) -> None:
         logger.info("signing tokens with %s", self.key_source)
         await self.store.open()
-        logger.info("storing sessions in %s", self.settings.database_url)
+        logger.info("storing sessions in %s as server %s", redacted(self.settings.database_url), self.store.server_id)
         if self.settings.dev_no_auth:
             warn_auth_disabled()
         if self.feedback.model is not None:

@@ -56,11 +56,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # The web app served at /app/: ``web_dir/app`` (pages), ``web_dir/node_modules`` (npm assets).
     web_dir: Path = DEFAULT_WEB_DIR
 
-    # Where sessions, swings, messages and feedback are kept (DATABASE_URL):
-    # sqlite:///PATH, or memory:// (nothing survives the process).
+    # Where sessions, swings, messages and feedback are kept (DATABASE_URL): sqlite:///PATH,
+    # postgresql://USER@HOST:PORT/DB, or memory:// (nothing survives the process).
     database_url: str = "sqlite:///./swingsync.db"
     # Queued writes (swing summaries, recorded frames, feedback) commit within this.
     database_flush_interval_s: float = 0.25
+    # Several processes on one database: each writes a heartbeat this often; the active sessions
+    # of a process silent for database_server_timeout_s are ended (server_restart) by the others.
+    database_heartbeat_s: float = 5.0
+    database_server_timeout_s: float = 20.0
+    # PostgreSQL: queued writes held while the database is unreachable; beyond, new ones are dropped.
+    database_queue_limit: int = 10_000
     # With memory://, ended sessions kept for GET (oldest dropped first).
     ended_sessions_kept: int = 10_000
 
@@ -122,6 +128,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "shutdown_grace_s": self.shutdown_grace_s,
             "ended_sessions_kept": self.ended_sessions_kept,
             "database_flush_interval_s": self.database_flush_interval_s,
+            "database_heartbeat_s": self.database_heartbeat_s,
+            "database_queue_limit": self.database_queue_limit,
             "max_analyze_frames": self.max_analyze_frames,
             "max_analyze_bytes": self.max_analyze_bytes,
             "outlet_queue": self.outlet_queue,
@@ -144,6 +152,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 raise ValueError(f"setting {name} must be positive, got {value!r}")
         if self.mirror_fps > 30:
             raise ValueError(f"setting mirror_fps may be at most 30, got {self.mirror_fps!r}")
+        if not self.database_server_timeout_s > 2 * self.database_heartbeat_s:
+            raise ValueError(
+                f"setting database_server_timeout_s ({self.database_server_timeout_s!r}) must exceed twice "
+                f"database_heartbeat_s ({self.database_heartbeat_s!r}): one late beat must not end live sessions")
         if self.feedback_retries < 0:
             raise ValueError(f"setting feedback_retries must not be negative, got {self.feedback_retries!r}")
 

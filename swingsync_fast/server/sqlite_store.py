@@ -7,22 +7,41 @@ returns); swings, frames and feedback texts are queued and commit within
 process being killed (it is in the WAL file); only a power cut can take the
 last ones.
 
-Rows keep each object's wire JSON plus the columns that queries filter and
-sort on, so reading back gives exactly what the client was sent.
+Statements and rows are shared with the PostgreSQL store (``sql``).
+
+Several processes on one machine may share the file (see ``store`` for the
+heartbeat rule): every transaction begins ``IMMEDIATE``, taking the file's
+write lock at once, so two writers queue on ``busy_timeout`` instead of one
+failing to upgrade a read. They take turns, a batch each: PostgreSQL serves
+many writers better.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
 
-import msgspec
-
-from ..analyzer import SwingSummary
+from . import sql
+from .sql import qmark
 from .sqlite_writer import SQLiteWriter
-from .store import RecordedFrame, SessionRecord, SessionState, StoredFeedback, StoredMessage, StoredSwing
+from .store import (
+    Liveness,
+    RecordedFrame,
+    SchemaTooNew,
+    SessionRecord,
+    StoredFeedback,
+    StoredMessage,
+    StoredSwing,
+    beat_forever,
+    log_orphans_ended,
+    new_server_id,
+)
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -90,12 +109,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX frames_by_session ON frames (session_id, id);
     """,
+    # 3: several processes on one file: each server's heartbeat, the server streaming a session
+    """
+    CREATE TABLE servers (
+        server_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at REAL NOT NULL,
+        beat_at REAL NOT NULL
+    );
+    ALTER TABLE sessions ADD COLUMN server_id TEXT;
+    CREATE INDEX sessions_active_by_server ON sessions (server_id) WHERE state = 'active';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class SchemaTooNew(RuntimeError):
-    pass
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -106,17 +133,21 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring the file up to ``target``, one migration per transaction; the version reached."""
-    version = schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise SchemaTooNew(
-            f"the database is at schema version {version}; this server knows up to {SCHEMA_VERSION}"
-        )
-    while version < target:
-        script = MIGRATIONS[version]
-        conn.execute("BEGIN")
+    """Bring the file up to ``target``, one migration per transaction; the version reached.
+
+    Each step reads the version under the write lock (``BEGIN IMMEDIATE``), so of several processes
+    starting together one migrates and the others then find the work done."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in filter(str.strip, script.split(";")):
+            version = schema_version(conn)
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"the database is at schema version {version}; this server knows up to {SCHEMA_VERSION}")
+            if version >= target:
+                conn.execute("COMMIT")
+                return version
+            for statement in filter(str.strip, MIGRATIONS[version].split(";")):
                 conn.execute(statement)
             conn.execute("DELETE FROM schema_version")
             conn.execute("INSERT INTO schema_version VALUES (?)", (version + 1,))
@@ -124,9 +155,7 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        version += 1
-        logger.info("database: migrated to schema version %d", version)
-    return version
+        logger.info("database: migrated to schema version %d", version + 1)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -139,16 +168,18 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-_record_json = msgspec.json.Encoder().encode
-_decode_record = msgspec.json.Decoder(SessionRecord).decode
-_decode_summary = msgspec.json.Decoder(SwingSummary).decode
-
-
 class SQLiteSessionStore:
-    def __init__(self, path: str | Path, *, flush_interval_s: float = 0.25) -> None:
+    def __init__(
+        self, path: str | Path, *, flush_interval_s: float = 0.25, liveness: Liveness = Liveness(),
+        server_id: str | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.server_id = server_id or new_server_id()
+        self.liveness = liveness
         self._writer = SQLiteWriter(self._open, flush_interval_s)
-        self.recovered = 0  # sessions found active at start (their server died)
+        self._started_at = time.time()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.recovered = 0  # sessions of servers that stopped beating, ended by this one
 
     def _open(self) -> sqlite3.Connection:
         conn = connect(self.path)
@@ -161,12 +192,28 @@ class SQLiteSessionStore:
 
     async def open(self) -> None:
         self._writer.start()
-        self.recovered = await self._writer.call(_end_orphans)
-        if self.recovered:
-            logger.warning("database: %d session(s) were still active from a server that stopped "
-                           "without ending them; marked ended (server_restart)", self.recovered)
+        log_orphans_ended(await self._beat())
+        self._heartbeat = asyncio.get_running_loop().create_task(
+            beat_forever(self._beat, self.liveness.heartbeat_s), name="swingsync-sqlite-heartbeat")
+
+    async def _beat(self) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            now = time.time()
+            conn.execute(
+                "INSERT INTO servers VALUES (?, ?, ?, ?, ?) ON CONFLICT (server_id) DO UPDATE SET beat_at = ?",
+                (self.server_id, socket.gethostname(), os.getpid(), self._started_at, now, now))
+            return _end_orphans(conn, now - self.liveness.server_timeout_s)
+
+        ended = await self._writer.call(work)
+        self.recovered += ended
+        return ended
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+            # Gone for good: the next beat of any other process ends what this one left active.
+            await self._writer.call(lambda conn: conn.execute(_q(sql.FORGET_SERVER), (self.server_id,)))
         await self._writer.close()
 
     # ---------------------------------------------------------------- session records
@@ -174,8 +221,7 @@ class SQLiteSessionStore:
     async def add(self, record: SessionRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(
-                    "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _session_row(record))
+                conn.execute(_q(sql.INSERT_SESSION), sql.session_row(record, self.server_id))
             except sqlite3.IntegrityError:
                 raise KeyError(f"session {record.session_id} already exists") from None
             _set_members(conn, record)
@@ -183,178 +229,94 @@ class SQLiteSessionStore:
         await self._writer.call(work)
 
     async def get(self, session_id: str) -> SessionRecord | None:
-        def work(conn: sqlite3.Connection) -> SessionRecord | None:
-            row = conn.execute("SELECT record FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
-            return None if row is None else _decode_record(row[0])
-
-        return await self._writer.call(work)
+        records = await self._records(_q(sql.GET_SESSION), (session_id,))
+        return records[0] if records else None
 
     async def save(self, record: SessionRecord) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            row = _session_row(record)
-            cursor = conn.execute(
-                "UPDATE sessions SET user_id = ?, state = ?, created_at = ?, started_at = ?, ended_at = ?, "
-                "end_reason = ?, record = ? WHERE session_id = ?", (*row[1:], row[0]))
-            if cursor.rowcount == 0:
+            if conn.execute(_q(sql.UPDATE_SESSION), sql.session_row(record, self.server_id)).rowcount == 0:
                 raise KeyError(f"session {record.session_id} does not exist")
             _set_members(conn, record)
 
         await self._writer.call(work)
 
     async def delete(self, session_id: str) -> bool:
-        def work(conn: sqlite3.Connection) -> bool:
-            return conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,)).rowcount > 0
-
-        return await self._writer.call(work)
+        return await self._writer.call(
+            lambda conn: conn.execute(_q(sql.DELETE_SESSION), (session_id,)).rowcount > 0)
 
     async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
         if is_admin:
-            sql, args = "SELECT record FROM sessions ORDER BY created_at DESC LIMIT ?", (limit,)
-        else:
-            sql = ("SELECT record FROM sessions WHERE user_id = ? OR session_id IN "
-                   "(SELECT session_id FROM session_members WHERE user_id = ?) ORDER BY created_at DESC LIMIT ?")
-            args = (user_id, user_id, limit)
-        return await self._records(sql, args)
+            return await self._records(_q(sql.ALL_SESSIONS), (limit,))
+        return await self._records(_q(sql.VISIBLE_SESSIONS), (user_id, limit))
 
     async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:
-        sql, args = _of_user("SELECT record FROM sessions", user_id, viewer)
-        return await self._records(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))
+        query, args = sql.of_user("SELECT record FROM sessions", user_id, viewer)
+        return await self._records(_q(f"{query} ORDER BY created_at DESC LIMIT ${len(args) + 1}"), (*args, limit))
 
-    async def _records(self, sql: str, args: tuple[object, ...]) -> list[SessionRecord]:
-        def work(conn: sqlite3.Connection) -> list[SessionRecord]:
-            return [_decode_record(row[0]) for row in conn.execute(sql, args)]
+    async def _records(self, query: str, args: tuple[object, ...]) -> list[SessionRecord]:
+        return [sql.decode_record(raw) for raw, in await self._fetch(query, args)]
 
-        return await self._writer.call(work)
+    async def _fetch(self, query: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
+        return await self._writer.call(lambda conn: conn.execute(query, args).fetchall())
 
     # ---------------------------------------------------------------- coaching messages
 
     async def add_message(self, message: StoredMessage) -> None:
         def work(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(
-                    "INSERT INTO messages (session_id, sender, type, sent_at, body) VALUES (?, ?, ?, ?, ?)",
-                    (message.session_id, message.sender, message.type, message.sent_at, bytes(message.body).decode()))
+                conn.execute(_q(sql.INSERT_MESSAGE), sql.message_row(message))
             except sqlite3.IntegrityError:
                 raise KeyError(f"session {message.session_id} does not exist") from None
 
         await self._writer.call(work)
 
     async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
-        def work(conn: sqlite3.Connection) -> list[StoredMessage]:
-            rows = conn.execute(
-                "SELECT sender, type, sent_at, body FROM messages WHERE session_id = ? ORDER BY id DESC LIMIT ?",
-                (session_id, limit)).fetchall()
-            return [StoredMessage(session_id=session_id, sender=sender, type=type_, sent_at=sent_at,
-                                  body=msgspec.Raw(body.encode()))
-                    for sender, type_, sent_at, body in reversed(rows)]
-
-        return await self._writer.call(work) if limit > 0 else []
+        if limit <= 0:
+            return []
+        return sql.messages_from(session_id, await self._fetch(_q(sql.LAST_MESSAGES), (session_id, limit)))
 
     # ---------------------------------------------------------------- queued writes
 
     def add_swing(self, swing: StoredSwing) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO swings (session_id, user_id, swing_index, ended_at, club, summary) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (swing.session_id, swing.user_id, swing.summary.swing_index, swing.ended_at, swing.club,
-                 _record_json(swing.summary)))
-
-        self._writer.submit(work)
+        self._writer.submit(lambda conn: conn.execute(_q(sql.INSERT_SWING), sql.swing_row(swing)))
 
     def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO frames (session_id, frame_index, timestamp, keypoints) VALUES (?, ?, ?, ?)",
-                [(session_id, f.frame_index, f.timestamp, f.keypoints) for f in frames])
-
-        self._writer.submit(work)
+        self._writer.submit(
+            lambda conn: conn.executemany(_q(sql.INSERT_FRAME), sql.frame_rows(session_id, frames)))
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO feedback (session_id, swing_index, feedback_id, source, created_at, text) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (feedback.session_id, feedback.swing_index, feedback.feedback_id, feedback.source,
-                 feedback.created_at, feedback.text))
-
-        self._writer.submit(work)
+        self._writer.submit(lambda conn: conn.execute(_q(sql.INSERT_FEEDBACK), sql.feedback_row(feedback)))
 
     # ---------------------------------------------------------------- history
 
     async def swings(self, session_id: str) -> list[StoredSwing]:
-        return await self._swings(f"{_SWINGS} WHERE session_id = ? ORDER BY swing_index, id", (session_id,))
+        return sql.swings_from(await self._fetch(_q(sql.SESSION_SWINGS), (session_id,)))
 
     async def user_swings(
         self, user_id: str, viewer: str | None, limit: int, club: str | None = None
     ) -> list[StoredSwing]:
-        sql, args = _of_user(_SWINGS, user_id, viewer)
-        if club is not None:
-            sql, args = sql + " AND club = ?", (*args, club)
-        return await self._swings(sql + " ORDER BY ended_at DESC, id DESC LIMIT ?", (*args, limit))
-
-    async def _swings(self, sql: str, args: tuple[object, ...]) -> list[StoredSwing]:
-        def work(conn: sqlite3.Connection) -> list[StoredSwing]:
-            return [StoredSwing(session_id=session_id, user_id=user_id, club=club, ended_at=ended_at,
-                                summary=_decode_summary(summary))
-                    for session_id, user_id, club, ended_at, summary in conn.execute(sql, args)]
-
-        return await self._writer.call(work)
+        query, args = sql.of_user(sql.SWINGS, user_id, viewer, club)
+        query = _q(f"{query} ORDER BY ended_at DESC, id DESC LIMIT ${len(args) + 1}")
+        return sql.swings_from(await self._fetch(query, (*args, limit)))
 
     async def feedback(self, session_id: str) -> list[StoredFeedback]:
-        def work(conn: sqlite3.Connection) -> list[StoredFeedback]:
-            rows = conn.execute(
-                "SELECT swing_index, feedback_id, source, text, created_at FROM feedback "
-                "WHERE session_id = ? ORDER BY id", (session_id,))
-            return [StoredFeedback(session_id=session_id, swing_index=swing_index, feedback_id=feedback_id,
-                                   source=source, text=text, created_at=created_at)
-                    for swing_index, feedback_id, source, text, created_at in rows]
-
-        return await self._writer.call(work)
+        return sql.feedback_from(await self._fetch(_q(sql.FEEDBACK), (session_id,)))
 
     async def frames(self, session_id: str) -> list[RecordedFrame]:
-        def work(conn: sqlite3.Connection) -> list[RecordedFrame]:
-            rows = conn.execute(
-                "SELECT frame_index, timestamp, keypoints FROM frames WHERE session_id = ? ORDER BY id",
-                (session_id,))
-            return [RecordedFrame(frame_index, timestamp, bytes(keypoints)) for frame_index, timestamp, keypoints in rows]
-
-        return await self._writer.call(work)
+        return sql.frames_from(await self._fetch(_q(sql.FRAMES), (session_id,)))
 
 
-_SWINGS = "SELECT session_id, user_id, club, ended_at, summary FROM swings"
-
-
-def _of_user(select: str, user_id: str, viewer: str | None) -> tuple[str, tuple[object, ...]]:
-    """``select`` narrowed to ``user_id``'s rows, and to sessions ``viewer`` is a member of."""
-    if viewer is None:
-        return select + " WHERE user_id = ?", (user_id,)
-    return (select + " WHERE user_id = ? AND session_id IN "
-            "(SELECT session_id FROM session_members WHERE user_id = ?)", (user_id, viewer))
-
-
-def _session_row(record: SessionRecord) -> tuple[object, ...]:
-    return (record.session_id, record.user_id, record.state.value, record.created_at, record.started_at,
-            record.ended_at, record.end_reason, _record_json(record).decode())
+_q = functools.cache(qmark)  # each shared statement with SQLite's parameters, made once
 
 
 def _set_members(conn: sqlite3.Connection, record: SessionRecord) -> None:
-    conn.execute("DELETE FROM session_members WHERE session_id = ?", (record.session_id,))
-    conn.executemany("INSERT OR IGNORE INTO session_members VALUES (?, ?)",
-                     [(record.session_id, member) for member in record.participants])
+    conn.execute(_q(sql.DELETE_MEMBERS), (record.session_id,))
+    conn.executemany(_q(sql.INSERT_MEMBER), sql.member_rows(record))
 
 
-def _end_orphans(conn: sqlite3.Connection) -> int:
-    """Sessions left active by a server that died: ended now, at their last stored swing (or start)."""
-    rows = conn.execute(
-        "SELECT session_id, record, (SELECT MAX(ended_at) FROM swings WHERE swings.session_id = sessions.session_id) "
-        "FROM sessions WHERE state = ?", (SessionState.ACTIVE.value,)).fetchall()
-    for session_id, raw, last_swing in rows:
-        record = _decode_record(raw)
-        ended_at = last_swing or record.started_at or time.time()
-        record = msgspec.structs.replace(
-            record, state=SessionState.ENDED, ended_at=ended_at, end_reason="server_restart")
-        row = _session_row(record)
-        conn.execute("UPDATE sessions SET state = ?, ended_at = ?, end_reason = ?, record = ? WHERE session_id = ?",
-                     (row[2], row[5], row[6], row[7], session_id))
+def _end_orphans(conn: sqlite3.Connection, stale_before: float) -> int:
+    """End the active sessions of servers not heard from since ``stale_before``; forget those servers."""
+    rows = sql.orphan_rows(conn.execute(_q(sql.ORPHANS), (stale_before,)).fetchall())
+    conn.executemany(_q(sql.END_ORPHAN), rows)
+    conn.execute(_q(sql.FORGET_SERVERS), (stale_before,))
     return len(rows)

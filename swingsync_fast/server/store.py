@@ -3,26 +3,49 @@
 ``SessionStore`` is the interface the server talks to. ``MemorySessionStore``
 keeps everything in dicts (tests, benchmarks, ``DATABASE_URL=memory://``);
 ``sqlite_store.SQLiteSessionStore`` keeps it in a file, its writes on one
-thread off the event loop. ``open_store(url)`` picks one from a URL.
+thread off the event loop; ``pg_store.PostgresSessionStore`` in PostgreSQL,
+for several processes or machines sharing one database. ``open_store(url)``
+picks one from a URL.
 
 Records change when a session is created, started and ended; a coaching
 session's messages are appended as they are sent. Three writes come from
 the frame path and so are plain calls that only enqueue: a swing summary
 when a swing ends (``add_swing``), recorded frames (``add_frames``) and a
 finished feedback text (``add_feedback``).
+
+Several server processes may share one database. Each has a ``server_id``
+and beats (writes the time into its row of a ``servers`` table) every
+``heartbeat_s``; an active session's row names the server streaming it. At
+open and at every beat, a store ends as ``server_restart`` the active
+sessions whose server has not beaten for ``server_timeout_s`` (or has no
+row: it closed, or predates heartbeats), so a crash is cleaned up without
+touching sessions another live process streams. Only the process streaming
+a session writes it while it is active, so the store stamps its own id on
+every active record it writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
+import os
+import socket
+import time
+import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 from ..analyzer import SwingSummary
 from .latency import LatencySummary
 from .protocol import StreamConfig
+
+logger = logging.getLogger("swingsync_fast.server")
+END_REASON_ORPHANED = "server_restart"
 
 
 class SessionState(str, enum.Enum):
@@ -102,13 +125,19 @@ class RecordedFrame(msgspec.Struct, frozen=True, array_like=True):
     keypoints: bytes
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer server; this one does not know its schema."""
+
+
 class SessionStore(Protocol):
+    server_id: str  # this process, as the ``servers`` table and active sessions name it
+
     async def open(self) -> None:
-        """Ready for use; sessions a crashed server left active are ended as ``server_restart``."""
+        """Ready for use; the heartbeat runs; sessions of servers that stopped beating are ended."""
         ...
 
     async def close(self) -> None:
-        """Everything written so far is stored when this returns."""
+        """Everything written so far is stored when this returns; the heartbeat row is gone."""
         ...
 
     async def add(self, record: SessionRecord) -> None: ...
@@ -170,6 +199,7 @@ class MemorySessionStore:
     """
 
     def __init__(self, ended_kept: int = 10_000, messages_kept: int = 200) -> None:
+        self.server_id = new_server_id()
         self._records: dict[str, SessionRecord] = {}
         self._messages: dict[str, deque[StoredMessage]] = {}
         self._messages_kept = messages_kept
@@ -276,15 +306,78 @@ class MemorySessionStore:
         return len(self._records)
 
 
-def open_store(url: str, *, ended_kept: int = 10_000, flush_interval_s: float = 0.25) -> SessionStore:
-    """The store ``DATABASE_URL`` names: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``memory://``."""
+class Liveness(msgspec.Struct, frozen=True):
+    """How often a store beats, and how long a silent server is trusted to be alive."""
+
+    heartbeat_s: float = 5.0
+    server_timeout_s: float = 20.0
+
+
+def new_server_id() -> str:
+    """This process's id in a shared database: readable (host, pid) and unique (a random tail)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def ended_as_orphan(record: SessionRecord, last_swing_at: float | None) -> SessionRecord:
+    """An active session whose server died: ended at its last stored swing (or its start)."""
+    ended_at = last_swing_at or record.started_at or time.time()
+    return msgspec.structs.replace(
+        record, state=SessionState.ENDED, ended_at=ended_at, end_reason=END_REASON_ORPHANED)
+
+
+async def beat_forever(beat: Callable[[], Awaitable[int]], every_s: float) -> None:
+    """Call ``beat`` (which returns the sessions it ended) every ``every_s`` until cancelled; a failed
+    beat is logged and the next one tried on time (the database may be back by then)."""
+    failing = False
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            ended = await beat()
+        except Exception as exc:
+            if not failing:
+                logger.warning("database: heartbeat failed (%s); retrying every %g s", exc, every_s)
+            failing = True
+            continue
+        if failing:
+            logger.warning("database: heartbeat written again")
+        failing = False
+        log_orphans_ended(ended)
+
+
+def log_orphans_ended(count: int) -> None:
+    if count:
+        logger.warning("database: %d session(s) were still active on a server that stopped beating; "
+                       "marked ended (%s)", count, END_REASON_ORPHANED)
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def open_store(
+    url: str, *, ended_kept: int = 10_000, flush_interval_s: float = 0.25, liveness: Liveness = Liveness(),
+    queue_limit: int = 10_000,
+) -> SessionStore:
+    """The store ``DATABASE_URL`` names: ``sqlite:///relative.db``, ``sqlite:////absolute.db``,
+    ``postgresql://user@host:port/db`` (or ``postgres://``) or ``memory://``."""
     scheme, sep, rest = url.partition("://")
     if sep and scheme == "memory":
         return MemorySessionStore(ended_kept)
     if sep and scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
         from .sqlite_store import SQLiteSessionStore
 
-        return SQLiteSessionStore(rest[1:], flush_interval_s=flush_interval_s)
+        return SQLiteSessionStore(rest[1:], flush_interval_s=flush_interval_s, liveness=liveness)
+    if sep and scheme in ("postgresql", "postgres") and rest:
+        from .pg_store import PostgresSessionStore
+
+        return PostgresSessionStore(url, flush_interval_s=flush_interval_s, liveness=liveness,
+                                    queue_limit=queue_limit)
     raise ValueError(
-        f"DATABASE_URL {url!r} is not sqlite:///PATH (e.g. sqlite:///./swingsync.db) or memory://"
+        f"DATABASE_URL {url!r} is not sqlite:///PATH (e.g. sqlite:///./swingsync.db), "
+        "postgresql://USER@HOST:PORT/DB or memory://"
     )
