@@ -97,6 +97,10 @@ class Cluster:
             else:
                 yield value
 
+    def peers(self) -> set[str]:
+        """The other processes heard from lately."""
+        return {pulse.process_id for pulse in self._fresh(self._pulses)}  # type: ignore[attr-defined]
+
     def live_elsewhere(self, session_id: str) -> str | None:
         """The process streaming ``session_id``, if another one does (as of its last pulse)."""
         for pulse in self._fresh(self._pulses):  # type: ignore[assignment]

@@ -31,7 +31,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import msgspec
@@ -77,6 +77,9 @@ KEYPOINT_DECIMALS = 4
 # ROSTER_EXPIRY_S (its process died, or Redis is down) no longer counts.
 ROSTER_INTERVAL_S = 1.0
 ROSTER_EXPIRY_S = 3.5
+# A room new on this process waits at most this long for the other processes' parts, so the
+# first joiner's session_state shows members on every process.
+ROSTER_WAIT_S = 0.5
 
 Posted = CoachingTip | DrillSuggestion | CoachingFrameUpdate
 
@@ -218,6 +221,7 @@ class CoachingRoom:
         self.members: list[Subscriber] = []
         self.taps: list[Tap] = []
         self.remote: dict[str, tuple[Roster, float]] = {}  # process id -> its part, heard at (monotonic)
+        self.answered: set[str] = set()  # processes heard from since the room opened here
         self.latest_swing: StudentSwingSummary | None = None
         self.frame: CoachingFrameUpdateData | None = None
         self.tips: deque[tuple[str | None, str]] = deque(maxlen=TIPS_KEPT)  # (target, text)
@@ -279,6 +283,7 @@ class CoachingRoom:
             self.hub.bus.publish(self.channel, _ENCODER.encode(self.roster(ask)))
 
     def heard(self, roster: Roster) -> None:
+        self.answered.add(roster.process_id)
         before = self.online()
         if roster.members or roster.streams:
             self.remote[roster.process_id] = (roster, time.monotonic())
@@ -361,6 +366,7 @@ class CoachingHub:
         self._taps: dict[str, Tap] = {}  # streaming session id -> its tap
         self._tasks: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self.peers: Callable[[], set[str]] = set  # the other live processes (the runtime sets Cluster.peers)
         bus.on_state(self._bus_state)
 
     async def start(self) -> None:
@@ -379,12 +385,20 @@ class CoachingHub:
             room = self.rooms[record.session_id] = CoachingRoom(self, record)
             await self.bus.subscribe(room.channel, room.receive)
             room.announce(ask=True)
+            await self._answers(room)
         async with room.lock:
             if not room.loaded:  # the tips said before this process saw the room
                 room.loaded = True
                 for stored in await self.store.messages(record.session_id, self.history):
                     room.remember(msgspec.json.decode(stored.body, type=Posted))
         return room
+
+    async def _answers(self, room: CoachingRoom) -> None:
+        if self.bus.state is not BusState.CONNECTED:
+            return
+        deadline = time.monotonic() + ROSTER_WAIT_S
+        while not self.peers() <= room.answered and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
 
     def _drop_if_empty(self, room: CoachingRoom) -> None:
         if room.empty and self.rooms.get(room.session_id) is room:

@@ -74,6 +74,7 @@ class Runtime:
         self.feedback = feedback_lane(settings, self.store, self.coaching)
         self.registry = Registry(settings, self.store, self.feedback, self.coaching)
         self.cluster = self.registry.cluster = Cluster(self.bus, self.registry)
+        self.coaching.peers = self.cluster.peers
         self.metrics = collector_registry(self.cluster)
         self.started_at = time.time()
 

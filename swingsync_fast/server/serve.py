@@ -97,12 +97,12 @@ def _banner(host: str, port: int, runtime: Runtime) -> str:
 
 def run(host: str, port: int, settings: Settings | None = None, *, log_level: str = "info") -> None:
     settings = settings or Settings.from_env()
-    _log_to_console(log_level)
+    log_to_console(log_level)
     app = create_app(settings)
     Server(uvicorn_config(app, settings, host, port, log_level=log_level), banner=True).run()
 
 
-def _log_to_console(level: str) -> None:
+def log_to_console(level: str) -> None:
     """Our own log lines beside uvicorn's, in its format."""
     logger = logging.getLogger("swingsync_fast")
     if not logger.handlers:
