@@ -29,7 +29,23 @@ SECRET = "test-secret-" + "k" * 40
 RECV_TIMEOUT_S = 5.0
 
 
-class LiveServer:
+class Addressed:
+    """Tokens and URLs for a server on 127.0.0.1 at ``self.port``, signed with the tests' SECRET."""
+
+    port: int
+
+    def token(self, user: str, role: str = "player", ttl: float = 3600, key: str = SECRET) -> str:
+        return mint_token(key, user, role, ttl)
+
+    def auth(self, user: str, role: str = "player") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user, role)}"}
+
+    def ws_url(self, user: str, token: str | None = None) -> str:
+        url = f"ws://127.0.0.1:{self.port}/api/v1/stream/ws/{user}"
+        return url if token is None else f"{url}?token={token}"
+
+
+class LiveServer(Addressed):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
@@ -55,16 +71,6 @@ class LiveServer:
     @property
     def runtime(self):  # the live Runtime, for white-box counts in assertions
         return self.app.state.runtime
-
-    def token(self, user: str, role: str = "player", ttl: float = 3600, key: str = SECRET) -> str:
-        return mint_token(key, user, role, ttl)
-
-    def auth(self, user: str, role: str = "player") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user, role)}"}
-
-    def ws_url(self, user: str, token: str | None = None) -> str:
-        url = f"ws://127.0.0.1:{self.port}/api/v1/stream/ws/{user}"
-        return url if token is None else f"{url}?token={token}"
 
     @contextmanager
     def socket(self, user: str, role: str = "player", **kwargs: Any) -> Iterator[ClientConnection]:

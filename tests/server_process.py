@@ -14,13 +14,11 @@ import time
 from pathlib import Path
 
 import httpx
-from live_server import SECRET
+from live_server import SECRET, Addressed
 from redis_servers import free_port
 
-from swingsync_fast.server.auth import mint_token
 
-
-class ServerProcess:
+class ServerProcess(Addressed):
     def __init__(self, workdir: Path, env: dict[str, str], *, workers: int = 1, name: str = "server") -> None:
         self.port = free_port()
         self.log_path = workdir / f"{name}-{self.port}.log"
@@ -61,14 +59,3 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-    # Same calls as LiveServer, so the socket helpers work on either.
-    def token(self, user: str, role: str = "player", ttl: float = 3600) -> str:
-        return mint_token(SECRET, user, role, ttl)
-
-    def auth(self, user: str, role: str = "player") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user, role)}"}
-
-    def ws_url(self, user: str, token: str | None = None) -> str:
-        url = f"ws://127.0.0.1:{self.port}/api/v1/stream/ws/{user}"
-        return url if token is None else f"{url}?token={token}"
