@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from live_server import recv, recv_until, send, start
+from live_server import close_code, recv, recv_until, send, start
 from redis_servers import OwnRedis, machine_redis_db, needs_redis, own_redis  # noqa: F401 (a fixture)
 from server_process import ServerProcess
 from test_server_coaching import coaching_session, member, next_of
@@ -56,9 +56,10 @@ def pair(tmp_path_factory):
     if not needs_redis.args[0] is False:  # the mark's condition: True when no Redis runs
         pytest.skip(needs_redis.kwargs["reason"])
     a, b = _pair(tmp_path_factory.mktemp("two-machines"), machine_redis_db())
-    _until(lambda: len(_processes(a)) == 2 and len(_processes(b)) == 2, 15)  # each has heard the other
+    _until(lambda: _hear_each_other(a, b), 30)
     yield a, b
-    assert a.stop() in STOPPED and b.stop() in STOPPED
+    codes = a.stop(), b.stop()  # both, whatever the first says
+    assert set(codes) <= set(STOPPED), codes
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,13 @@ def _processes(server: ServerProcess) -> list[dict]:
     url = f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/monitor/root?token={server.token('root', 'admin')}"
     with connect(url, open_timeout=10) as ws:
         return recv(ws)["data"]["processes"]
+
+
+def _hear_each_other(a: ServerProcess, b: ServerProcess) -> bool:
+    """Each lists the other among the processes it has heard (anything else on that Redis aside)."""
+    on_a, on_b = _processes(a), _processes(b)
+    return on_b[0]["process_id"] in {p["process_id"] for p in on_a} and \
+        on_a[0]["process_id"] in {p["process_id"] for p in on_b}
 
 
 def _frame(index: int, t: float, keypoints) -> dict:  # type: ignore[no-untyped-def]
@@ -184,6 +192,15 @@ def test_a_student_on_one_machine_and_the_coach_on_the_other_meet(pair, swings):
     assert {f["user_id"] for f in feedback} == {"stu-x"}
 
 
+def test_deleting_a_coaching_session_closes_its_sockets_on_every_machine(pair):
+    a, b = pair
+    sid = coaching_session(a, "coach-z", ["stu-z"])
+    with member(b, sid, "stu-z") as far:  # nobody in the room on A, where it is deleted
+        response = a.http.delete(f"/api/v1/stream/sessions/{sid}", headers=a.auth("coach-z", "coach"))
+        assert response.status_code == 204
+        assert close_code(far)[0] == 1000
+
+
 def test_a_users_rate_limit_holds_across_both_machines(pair, swings):
     a, b = pair
     one = Student(a, "greedy", swings, {"feedback_mode": "disabled"}, frames=240)
@@ -217,9 +234,9 @@ def test_the_monitor_and_metrics_show_every_process_and_the_total(pair, swings):
         deadline = time.monotonic() + 10
         while True:  # B hears A's figures within a second
             data = recv_until(ws, "performance_metrics")[0]["data"]
-            by_port = {p["process_id"]: p for p in data["processes"]}
-            if len(by_port) == 2 and sum(p["frames_processed"] for p in by_port.values()) == data["frames_processed"] \
-                    and data["frames_processed"] >= student.sent:
+            pids = {p["pid"] for p in data["processes"]}
+            if {a.process.pid, b.process.pid} <= pids and \
+                    sum(p["frames_processed"] for p in data["processes"]) == data["frames_processed"] >= student.sent:
                 break
             assert time.monotonic() < deadline, data
     assert data["processes"][0]["pid"] == b.process.pid  # this process first
@@ -227,7 +244,7 @@ def test_the_monitor_and_metrics_show_every_process_and_the_total(pair, swings):
     assert {p["bus_state"] for p in data["processes"]} == {"connected"}
     text = b.http.get("/metrics").text
     samples = [line for line in text.splitlines() if line.startswith("swingsync_frames_analysed_total{")]
-    assert len(samples) == 2 and all('process="' in line for line in samples)
+    assert len(samples) >= 2 and all('process="' in line for line in samples)
     assert "swingsync_bus_connected{" in text
 
 
@@ -251,7 +268,7 @@ def test_one_session_streams_on_one_machine_at_a_time(pair):
 def test_a_redis_outage_keeps_students_streaming_and_tells_the_coach(own_redis: OwnRedis, tmp_path, swings):
     a, b = _pair(tmp_path, own_redis.url)
     try:
-        _until(lambda: len(_processes(a)) == 2, 15)
+        _until(lambda: _hear_each_other(a, b), 30)
         sid = coaching_session(b, "coach-o", ["stu-o"])
         with member(b, sid, "coach-o", "coach", mirror_fps=5) as coach:
             student = Student(a, "stu-o", swings, {"coaching_session_id": sid, "feedback_mode": "disabled"},
@@ -277,7 +294,8 @@ def test_a_redis_outage_keeps_students_streaming_and_tells_the_coach(own_redis: 
         disconnects = [line for line in metrics.splitlines() if line.startswith("swingsync_bus_disconnects_total{")]
         assert any(float(line.split()[-1]) >= 1 for line in disconnects)
     finally:
-        assert a.stop() in STOPPED and b.stop() in STOPPED
+        codes = a.stop(), b.stop()  # both, whatever the first says
+    assert set(codes) <= set(STOPPED), codes
 
 
 # --------------------------------------------------------------------------- workers
@@ -294,9 +312,8 @@ def test_workers_share_a_port_and_a_dead_one_is_replaced(tmp_path):
     server = ServerProcess(tmp_path, {"REDIS_URL": machine_redis_db(), "DATABASE_URL": "memory://"}, workers=2)
     try:
         server.wait_ready()
-        _until(lambda: len({p["pid"] for p in _processes(server)}) == 2, 20)
-        pids = {p["pid"] for p in _processes(server)}
-        victim = min(pids)
+        _until(lambda: len(_pids_if_reachable(server)) == 2, 20)
+        victim = min(_pids_if_reachable(server))
         os.kill(victim, signal.SIGKILL)
         # A new worker takes its place; the dead one's figures expire.
         _until(lambda: (lambda now: len(now) == 2 and victim not in now)(_pids_if_reachable(server)), 30)
@@ -306,8 +323,18 @@ def test_workers_share_a_port_and_a_dead_one_is_replaced(tmp_path):
 
 
 def _pids_if_reachable(server: ServerProcess) -> set[int]:
-    """The workers' pids, or none while a connection lands on the socket of the worker just killed."""
+    """The pids of the server's workers that the monitor lists, or none while a connection lands on the
+    socket of the worker just killed."""
     try:
-        return {p["pid"] for p in _processes(server)}
+        listed = {p["pid"] for p in _processes(server)}
     except (OSError, InvalidMessage):
         return set()
+    return {pid for pid in listed if _parent(pid) == server.process.pid}
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None  # gone, or on another machine
+    return int(stat[stat.rindex(b")") + 2:].split()[1])
