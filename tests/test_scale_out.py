@@ -20,7 +20,7 @@ from live_server import close_code, recv, recv_until, send, start
 from redis_servers import OwnRedis, machine_redis_db, needs_redis, own_redis  # noqa: F401 (a fixture)
 from server_process import ServerProcess
 from test_server_coaching import coaching_session, member, next_of
-from websockets.exceptions import InvalidMessage
+from websockets.exceptions import WebSocketException
 from websockets.sync.client import connect
 
 from swingsync_fast.server.limits import USER_BURST_S, USER_PERIOD_S
@@ -327,7 +327,7 @@ def _pids_if_reachable(server: ServerProcess) -> set[int]:
     socket of the worker just killed."""
     try:
         listed = {p["pid"] for p in _processes(server)}
-    except (OSError, InvalidMessage):
+    except (OSError, WebSocketException):  # refused, reset or cut mid-handshake
         return set()
     return {pid for pid in listed if _parent(pid) == server.process.pid}
 
