@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from live_server import close_code, recv, recv_until, send, start
-from redis_servers import OwnRedis, machine_redis_db, needs_redis, own_redis  # noqa: F401 (a fixture)
+from redis_servers import OwnRedis, machine_redis_db, needs_redis, own_redis, reachable  # noqa: F401 (a fixture)
 from server_process import ServerProcess
 from test_server_coaching import coaching_session, member, next_of
 from websockets.exceptions import WebSocketException
@@ -45,20 +45,28 @@ def _env(redis_url: str, database: Path) -> dict[str, str]:
 
 
 def _pair(workdir: Path, redis_url: str) -> tuple[ServerProcess, ServerProcess]:
+    """Both started before any session, as part B's store expects of a shared database."""
     env = _env(redis_url, workdir / "shared.db")
     a = ServerProcess(workdir, env, name="a")
     b = ServerProcess(workdir, env, name="b")
-    return a.wait_ready(), b.wait_ready()
+    try:
+        return a.wait_ready(), b.wait_ready()
+    except BaseException:
+        a.stop()
+        b.stop()
+        raise
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    if not needs_redis.args[0] is False:  # the mark's condition: True when no Redis runs
+    if not reachable("127.0.0.1", 6379):
         pytest.skip(needs_redis.kwargs["reason"])
     a, b = _pair(tmp_path_factory.mktemp("two-machines"), machine_redis_db())
-    _until(lambda: _hear_each_other(a, b), 30)
-    yield a, b
-    codes = a.stop(), b.stop()  # both, whatever the first says
+    try:
+        _until(lambda: _hear_each_other(a, b), 30)
+        yield a, b
+    finally:
+        codes = a.stop(), b.stop()  # both, whatever the first says
     assert set(codes) <= set(STOPPED), codes
 
 
@@ -303,7 +311,10 @@ def test_a_redis_outage_keeps_students_streaming_and_tells_the_coach(own_redis: 
 
 def test_workers_need_redis(tmp_path):
     server = ServerProcess(tmp_path, {"REDIS_URL": ""}, workers=2)
-    assert server.process.wait(30) == 2
+    try:
+        assert server.process.wait(30) == 2
+    finally:
+        server.stop()
     assert "--workers 2 needs REDIS_URL" in server.log()
 
 
