@@ -9,10 +9,12 @@ runs the pair on a ``redis-server`` of its own and kills it mid-session.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from live_server import close_code, recv, recv_until, send, start
 from redis_servers import OwnRedis, machine_redis_db, needs_redis, own_redis, reachable  # noqa: F401 (a fixture)
 from server_process import ServerProcess
 from test_server_coaching import coaching_session, member, next_of
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 from swingsync_fast.server.limits import USER_BURST_S, USER_PERIOD_S
@@ -268,6 +270,20 @@ def test_one_session_streams_on_one_machine_at_a_time(pair):
             send(second, "start_session", {"session_id": session_id})
             error = next_of(second, "error")
     assert error["code"] == "session_busy" and "another server process" in error["message"]
+
+
+def test_a_users_sockets_are_counted_on_both_machines(pair):
+    a, b = pair
+    with ExitStack() as stack:
+        for server in (a, a, a, b, b):  # five: the limit
+            stack.enter_context(connect(server.ws_url("many", server.token("many")), open_timeout=10))
+        time.sleep(0.6)  # each has heard the other's pulse (every 0.2 s)
+        for server, there in ((a, 2), (b, 3)):  # three sockets on A, two on B
+            with pytest.raises(InvalidStatus) as refused:
+                connect(server.ws_url("many", server.token("many")), open_timeout=10)
+            response = refused.value.response
+            assert response.status_code == 429
+            assert f"{there} of them on other server processes" in json.loads(response.body)["data"]["message"]
 
 
 # --------------------------------------------------------------------------- Redis goes away

@@ -2,8 +2,9 @@
 
 Every ``USER_PERIOD_S`` each process publishes a ``Pulse`` on the bus's
 ``pulse`` channel: for each user with a main socket here, the messages a
-second those sockets asked for in the period that ended, and the sessions
-streaming here. From the others' pulses it refills each user's budget with
+second those sockets asked for in the period that ended; the sessions
+streaming here; each user's sockets here (the per-user socket cap holds
+across processes). From the others' pulses it refills each user's budget with
 this process's share of the user's rate (``limits.UserBudget.refill``): the
 frame path only ever counts against a local number. Every ``FIGURES_S`` it
 publishes its ``ProcessFigures`` on ``figures``; the monitor socket and
@@ -39,6 +40,7 @@ class Pulse(msgspec.Struct, array_like=True, frozen=True):
     process_id: str
     demand: dict[str, float]  # user id -> messages a second asked on that process's main sockets
     live: list[str]  # session ids streaming on that process
+    sockets: dict[str, int]  # user id -> sockets (main, coaching, monitor) open on that process
 
 
 class ProcessFigures(msgspec.Struct, frozen=True):
@@ -108,6 +110,10 @@ class Cluster:
                 return pulse.process_id  # type: ignore[attr-defined, no-any-return]
         return None
 
+    def sockets_elsewhere(self, user_id: str) -> int:
+        """The user's sockets open on the other processes (as of their last pulses)."""
+        return sum(pulse.sockets.get(user_id, 0) for pulse in self._fresh(self._pulses))  # type: ignore[attr-defined]
+
     def figures(self) -> ProcessFigures:
         """This process's figures now."""
         return ProcessFigures(
@@ -143,7 +149,9 @@ class Cluster:
             if mine:
                 demand[user_id] = mine
         if self.bus.url is not None:
-            self.bus.publish(PULSE, _ENCODER.encode(Pulse(self.bus.process_id, demand, list(self.registry.live))))
+            sockets = {user_id: len(mine) for user_id, mine in self.registry.by_user.items()}
+            self.bus.publish(PULSE, _ENCODER.encode(Pulse(self.bus.process_id, demand, list(self.registry.live),
+                                                          sockets)))
 
 
 def total(processes: list[ProcessFigures]) -> tuple[SystemStats, LatencyHistogram]:

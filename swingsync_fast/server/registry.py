@@ -177,11 +177,13 @@ class Registry:
             self.connections_refused += 1
             raise Refused(503, "server_full", f"the server holds its maximum of {self.settings.max_connections} sockets")
         mine = self.by_user[conn.user_id]
-        if len(mine) >= self.settings.max_connections_per_user:
+        elsewhere = 0 if self.cluster is None else self.cluster.sockets_elsewhere(conn.user_id)
+        if len(mine) + elsewhere >= self.settings.max_connections_per_user:
             self.connections_refused += 1
+            where = f", {elsewhere} of them on other server processes" if elsewhere else ""
             raise Refused(
                 429, "too_many_connections",
-                f"user {conn.user_id!r} already has {len(mine)} sockets open (the limit)",
+                f"user {conn.user_id!r} already has {len(mine) + elsewhere} sockets open (the limit){where}",
             )
         mine.add(conn)
         self._empty.clear()
