@@ -317,9 +317,15 @@ def test_a_redis_outage_keeps_students_streaming_and_tells_the_coach(own_redis: 
         metrics = a.http.get("/metrics").text
         disconnects = [line for line in metrics.splitlines() if line.startswith("swingsync_bus_disconnects_total{")]
         assert any(float(line.split()[-1]) >= 1 for line in disconnects)
+
+        # A process that dies: its members leave the room on the others once its roster expires.
+        with member(a, sid, "stu-o") as near, member(b, sid, "coach-o", "coach"):
+            assert next_of(near, "participant_joined")["user_id"] == "coach-o"
+            b.process.kill()
+            assert next_of(near, "participant_left", 10)["user_id"] == "coach-o"
     finally:
         codes = a.stop(), b.stop()  # both, whatever the first says
-    assert set(codes) <= set(STOPPED), codes
+    assert codes[0] in STOPPED and codes[1] in (*STOPPED, -signal.SIGKILL), codes
 
 
 # --------------------------------------------------------------------------- workers
