@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from live_server import recv, send  # noqa: E402
+from broadcast_stall import send_tips  # noqa: E402
 from server_process import ServerProcess  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
@@ -44,25 +43,7 @@ def one_round(a: ServerProcess, b: ServerProcess, tips: int, size: int) -> dict[
     far = connect(_url(a, sid, "far", "player"), max_queue=None)
     coach = connect(_url(b, sid, "coach", "coach"), max_queue=None)
     time.sleep(0.5)  # the rooms on both processes have heard each other
-    delays: dict[str, list[float]] = {"same process": [], "across Redis": []}
-
-    def read(ws, into: list[float]) -> None:  # type: ignore[no-untyped-def]
-        while len(into) < tips:
-            message = recv(ws, 30)
-            if message["type"] == "coaching_tip":
-                into.append(time.time() - message["data"]["sent_at"])
-
-    readers = [threading.Thread(target=read, args=(ws, delays[name]))
-               for name, ws in (("same process", near), ("across Redis", far))]
-    for reader in readers:
-        reader.start()
-    filler = "x" * (size - 5)
-    for i in range(tips):
-        send(coach, "coaching_tip", {"tip": f"{i:04d} {filler}"})
-        if i % 20 == 19:
-            time.sleep(0.01)
-    for reader in readers:
-        reader.join()
+    delays = send_tips(coach, {"same process": near, "across Redis": far}, tips, size)
     for ws in (coach, near, far):
         ws.close()
     return {name: {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
