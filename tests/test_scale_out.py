@@ -47,12 +47,17 @@ def _env(redis_url: str, database: Path) -> dict[str, str]:
 
 
 def _pair(workdir: Path, redis_url: str) -> tuple[ServerProcess, ServerProcess]:
-    """Both started before any session, as part B's store expects of a shared database."""
+    """Both started before any session, one after the other: the first creates the shared database."""
     env = _env(redis_url, workdir / "shared.db")
     a = ServerProcess(workdir, env, name="a")
+    try:
+        a.wait_ready()
+    except BaseException:
+        a.stop()
+        raise
     b = ServerProcess(workdir, env, name="b")
     try:
-        return a.wait_ready(), b.wait_ready()
+        return a, b.wait_ready()
     except BaseException:
         a.stop()
         b.stop()
@@ -342,7 +347,9 @@ def test_workers_need_redis(tmp_path):
 
 @needs_redis
 def test_workers_share_a_port_and_a_dead_one_is_replaced(tmp_path):
-    server = ServerProcess(tmp_path, {"REDIS_URL": machine_redis_db(), "DATABASE_URL": "memory://"}, workers=2)
+    # A fresh SQLite file: the first worker creates it alone, then the other starts.
+    server = ServerProcess(tmp_path, {"REDIS_URL": machine_redis_db(), "DATABASE_URL": f"sqlite:///{tmp_path}/w.db"},
+                           workers=2)
     try:
         server.wait_ready()
         _until(lambda: len(_pids_if_reachable(server)) == 2, 20)

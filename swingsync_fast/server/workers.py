@@ -4,13 +4,15 @@ The parent resolves the signing key first (creating the key file once, so
 workers never race to), then starts N workers. Each binds a listening socket
 of its own to the same address with ``SO_REUSEPORT``, so the kernel spreads
 new connections evenly over them, and runs our draining ``serve.Server``.
-The workers meet over Redis (``REDIS_URL``): without it, more than one worker
-is refused. The parent starts a new worker when one dies, and on SIGINT or
+The first worker starts alone (it creates or migrates the database), the
+others once it answers ``/health``. The workers meet over Redis
+(``REDIS_URL``): without it, more than one worker is refused. The parent starts a new worker when one dies, and on SIGINT or
 SIGTERM asks every worker to drain (SIGTERM) and waits for them.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import multiprocessing
 import os
@@ -18,6 +20,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
 from .auth import resolve_secret
@@ -28,6 +31,7 @@ logger = logging.getLogger("swingsync_fast.server")
 EXIT_CANNOT_BIND = 3  # a worker's exit code when the address is taken: restarting would not help
 SUPERVISE_EVERY_S = 0.2
 RESTART_BACKOFF_S = 1.0  # a worker that dies sooner than this after starting is restarted no faster
+FIRST_START_S = 60.0  # how long the first worker may take to answer /health
 
 
 class WorkersRefused(ValueError):
@@ -72,8 +76,14 @@ def run_workers(host: str, port: int, settings: Settings, workers: int, *, log_l
 
     logger.info("%d workers on %s:%d, meeting over Redis at %s; tokens signed with %s",
                 workers, host, port, settings.redis_url, key_source)
-    running = [launch(i) for i in range(workers)]
+    running = [launch(0)]
     status = 0
+    # The first worker alone creates or migrates the database; the others open it after.
+    if _serving(host, port, running[0][0], FIRST_START_S, lambda: stopping):
+        running += [launch(i) for i in range(1, workers)]
+    elif not stopping:
+        logger.error("worker 0 did not start (exit code %s); stopping", running[0][0].exitcode)
+        stopping, status = True, 2
     while not stopping:
         time.sleep(SUPERVISE_EVERY_S)
         for index, (process, started) in enumerate(running):
@@ -97,6 +107,25 @@ def run_workers(host: str, port: int, settings: Settings, workers: int, *, log_l
             process.kill()
             process.join()
     return status
+
+
+def _serving(host: str, port: int, process: BaseProcess, timeout: float, stopping: Callable[[], bool]) -> bool:
+    """True once ``/health`` answers on the port (the worker's start-up is done); False if the
+    worker exits first, ``timeout`` passes or the supervisor is stopping."""
+    address = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    deadline = time.monotonic() + timeout
+    while process.is_alive() and time.monotonic() < deadline and not stopping():
+        connection = http.client.HTTPConnection(address, port, timeout=1.0)
+        try:
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(SUPERVISE_EVERY_S)
+    return False
 
 
 def _worker(host: str, port: int, settings: Settings, log_level: str, index: int) -> None:
