@@ -39,6 +39,30 @@ def _url(server: LiveServer, sid: str, user: str, role: str) -> str:
             f"?user_id={user}&token={server.token(user, role)}")
 
 
+def send_tips(coach, readers: dict, tips: int, size: int) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
+    """``tips`` tips of ``size`` bytes from ``coach``, 20 every 10 ms; each reader's delays (s) as it
+    reads every one (receive time minus the server's ``sent_at``)."""
+    delays: dict[str, list[float]] = {name: [] for name in readers}
+
+    def read(ws, into: list[float]) -> None:  # type: ignore[no-untyped-def]
+        while len(into) < tips:
+            message = recv(ws, 30)
+            if message["type"] == "coaching_tip":
+                into.append(time.time() - message["data"]["sent_at"])
+
+    threads = [threading.Thread(target=read, args=(ws, delays[name])) for name, ws in readers.items()]
+    for thread in threads:
+        thread.start()
+    filler = "x" * (size - 5)
+    for i in range(tips):
+        send(coach, "coaching_tip", {"tip": f"{i:04d} {filler}"})
+        if i % 20 == 19:
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join()
+    return delays
+
+
 def phase(server: LiveServer, stalled: bool, tips: int, size: int) -> dict[str, float]:
     sid = server.http.post("/api/v1/stream/sessions", json={"participants": ["student", "stuck"]},
                            headers=server.auth("coach", "coach")).json()["session_id"]
@@ -51,25 +75,7 @@ def phase(server: LiveServer, stalled: bool, tips: int, size: int) -> dict[str, 
     closed_before = server.runtime.registry.broadcast.slow_closed
     coach = connect(_url(server, sid, "coach", "coach"), max_queue=None)
     student = connect(_url(server, sid, "student", "player"), max_queue=None)
-    delays: dict[str, list[float]] = {"coach": [], "student": []}
-
-    def read(ws, into: list[float]) -> None:
-        while len(into) < tips:
-            message = recv(ws, 30)
-            if message["type"] == "coaching_tip":
-                into.append(time.time() - message["data"]["sent_at"])
-
-    readers = [threading.Thread(target=read, args=(ws, delays[name])) for name, ws in
-               (("coach", coach), ("student", student))]
-    for reader in readers:
-        reader.start()
-    filler = "x" * (size - 5)
-    for i in range(tips):
-        send(coach, "coaching_tip", {"tip": f"{i:04d} {filler}"})
-        if i % 20 == 19:
-            time.sleep(0.01)
-    for reader in readers:
-        reader.join()
+    delays = send_tips(coach, {"coach": coach, "student": student}, tips, size)
     if stuck is not None:
         server.wait_until(lambda: server.runtime.registry.broadcast.slow_closed > closed_before, timeout=30)
         stuck.close()

@@ -55,6 +55,7 @@ ROOT = BENCH.parent
 TARGETS = {
     "server": [],  # history in a SQLite file (a fresh one in a temp dir each run)
     "server-memory": [],  # history in memory (DATABASE_URL=memory://): the store's cost by difference
+    "server-workers2": [],  # serve --workers 2 over Redis (REDIS_URL, default the machine's, database 9)
     "echo": ["--kind", "asgi"],  # the baseline: bare ASGI on serve.py's uvicorn settings
     "echo-defaults": ["--kind", "asgi", "--uvicorn-defaults"],
     "echo-starlette": ["--kind", "starlette"],
@@ -82,6 +83,8 @@ class Target:
         if kind.startswith("server"):
             command = [sys.executable, "-m", "swingsync_fast", "serve", "--host", "127.0.0.1",
                        "--port", str(self.port), "--log-level", "warning"]
+            if kind.startswith("server-workers"):
+                command += ["--workers", kind.removeprefix("server-workers")]
         else:
             command = [sys.executable, str(BENCH / "echo.py"), "--port", str(self.port), *TARGETS[kind]]
         self._log = tempfile.TemporaryFile()
@@ -90,6 +93,8 @@ class Target:
                    PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         env.pop("GEMINI_API_KEY", None)
         env["DATABASE_URL"] = "memory://" if kind == "server-memory" else f"sqlite:///{self._dir.name}/loadgen.db"
+        if kind.startswith("server-workers"):
+            env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         self._wait_ready()
@@ -100,13 +105,22 @@ class Target:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.process.returncode}: {self.output()}")
             try:
-                if _http_get(self.port, "/health")[0] == 200:
+                if _http_get(self.port, "/health")[0] == 200 and self._workers_up():
                     return
             except OSError:
                 pass
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.kind} did not answer /health within {START_TIMEOUT_S:.0f} s")
+
+    def _workers_up(self) -> bool:
+        """With --workers N: every worker is listening (its figures reach /metrics), so the clients spread."""
+        if not self.kind.startswith("server-workers"):
+            return True
+        text = _http_get(self.port, "/metrics")[1].decode()
+        processes = {line.split('process="')[1].split('"')[0]
+                     for line in text.splitlines() if line.startswith("swingsync_connections{")}
+        return len(processes) >= int(self.kind.removeprefix("server-workers"))
 
     def token(self, user: str, role: str = "player") -> str | None:
         return mint_token(self.secret, user, role, 3600)
@@ -306,27 +320,28 @@ def _watch(server_pid: int | None, client_pids: list[int], start: float, end: fl
     """CPU of the server and the clients between ``start`` and ``end`` (monotonic); server RSS along the way."""
     time.sleep(max(0.0, start - time.monotonic()))
     began = time.monotonic()
-    server_cpu = procstat.cpu_seconds(server_pid) if server_pid else None
+    servers = procstat.family(server_pid) if server_pid else []  # with --workers: the supervisor and workers
+    server_cpu = sum(procstat.cpu_seconds(p) for p in servers) if server_pid else None
     clients_cpu = sum(procstat.cpu_seconds(p) for p in client_pids)
     box = procstat.system_cpu()
     everyone = procstat.all_cpu_seconds()
-    rss = [procstat.rss_kib(server_pid)] if server_pid else []
+    rss = [sum(procstat.rss_kib(p) for p in servers)] if server_pid else []
     while time.monotonic() < end:
         time.sleep(min(0.5, max(0.0, end - time.monotonic())))
         if server_pid:
-            rss.append(procstat.rss_kib(server_pid))
+            rss.append(sum(procstat.rss_kib(p) for p in servers))
     elapsed = time.monotonic() - began
     figures: dict[str, Any] = {
         "elapsed_s": elapsed,
         "clients_cpu_percent": round(100 * (sum(procstat.cpu_seconds(p) for p in client_pids) - clients_cpu) / elapsed, 1),
         "box": procstat.box_usage(box, procstat.system_cpu(), elapsed, os.cpu_count() or 1),
     }
-    ours = {os.getpid(), *client_pids, *([server_pid] if server_pid else [])}
+    ours = {os.getpid(), *client_pids, *servers}
     others, kernel = procstat.others_cpu_seconds(everyone, procstat.all_cpu_seconds(), ours)
     figures["box"]["others_cpu_percent"] = round(100 * others / elapsed, 1)
     figures["box"]["kernel_threads_cpu_percent"] = round(100 * kernel / elapsed, 1)
     if server_pid and server_cpu is not None:
-        figures["server_cpu_s"] = procstat.cpu_seconds(server_pid) - server_cpu
+        figures["server_cpu_s"] = sum(procstat.cpu_seconds(p) for p in servers) - server_cpu
         figures["rss_kib"] = rss
     return figures
 

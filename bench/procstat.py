@@ -17,6 +17,24 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / CLOCK_TICKS
 
 
+def family(pid: int) -> list[int]:
+    """The process and its descendants (a server's workers), by the parent pids in /proc."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            parents[int(name)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """VmRSS (resident now) and VmHWM (peak resident) in KiB."""
     found: dict[str, int] = {}

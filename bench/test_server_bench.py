@@ -21,6 +21,7 @@ import pytest
 from swingsync_fast.landmarks import LANDMARK_NAMES
 from swingsync_fast.server.auth import Principal, Role
 from swingsync_fast.server.connection import Connection
+from swingsync_fast.server.limits import UserBudget
 from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
 from swingsync_fast.server.registry import Registry
 from swingsync_fast.server.settings import Settings
@@ -153,6 +154,20 @@ def test_frame_with_history(benchmark, stream, tmp_path, request, kind, record):
     swings = asyncio.run(_count_swings(make()))
     benchmark.extra_info["swings_written"] = swings
     assert streamer.replies == ROUNDS + 500 and swings >= 60
+    assert benchmark.stats.stats.median <= SEED_JSON_BUDGET_S
+
+
+def test_frame_with_a_user_budget(benchmark, stream):
+    """The seed path with the per-user limit on (SWINGSYNC_USER_FRAMES_PER_SECOND): one more counter
+    a frame, against this process's share of the user's rate."""
+    payloads = [
+        _seed(i, t, frame)
+        for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)
+    ]
+    streamer = _Streamer(payloads, "seed")
+    streamer.conn.limiter.user = budget = UserBudget(1e9)  # never refilled here: it must not run out
+    benchmark.pedantic(streamer.receive, setup=streamer.setup, rounds=ROUNDS, warmup_rounds=500)
+    assert streamer.replies == ROUNDS + 500 and budget.demand == ROUNDS + 500
     assert benchmark.stats.stats.median <= SEED_JSON_BUDGET_S
 
 

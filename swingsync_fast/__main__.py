@@ -67,13 +67,18 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from .server.auth import KeyFileError, read_key
-    from .server.serve import run
+    from .server.serve import log_to_console, run
     from .server.settings import Settings
+    from .server.workers import check, run_workers
 
     try:
         settings = Settings.from_env(**({"dev_no_auth": True} if args.dev_no_auth else {}))
+        check(args.workers, args.port, settings)
         if not settings.secret_key and settings.key_file.exists():
             read_key(settings.key_file)  # a bad key file fails here, plainly, not inside startup
+        if args.workers > 1:
+            log_to_console(args.log_level)
+            return run_workers(args.host, args.port, settings, args.workers, log_level=args.log_level)
         run(args.host, args.port, settings, log_level=args.log_level)
     except (KeyFileError, ValueError) as exc:
         print(f"cannot serve: {exc}", file=sys.stderr)
@@ -159,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the streaming server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes on this port (SO_REUSEPORT); above 1 needs REDIS_URL")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     serve.add_argument("--dev-no-auth", action="store_true",
                        help="DEVELOPMENT ONLY: accept calls without a token (logged loudly)")

@@ -1,6 +1,5 @@
 """A real server for socket tests: our uvicorn Server on 127.0.0.1, a free port, in a thread
-(``LiveServer``), or ``python -m swingsync_fast serve`` in a process of its own (``ServerProcess``:
-to kill it, or to run several on one database).
+(``LiveServer``; ``server_process.ServerProcess`` runs one in a process of its own).
 
 Each test module starts its own with the settings it needs (short timeouts),
 and talks to it with real clients: ``websockets`` and ``httpx``.
@@ -9,15 +8,10 @@ and talks to it with real clients: ``websockets`` and ``httpx``.
 from __future__ import annotations
 
 import json
-import os
-import socket as sockets
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,8 +30,8 @@ SECRET = "test-secret-" + "k" * 40
 RECV_TIMEOUT_S = 5.0
 
 
-class _Clients:
-    """What a test needs to talk to a server listening on 127.0.0.1:``port``."""
+class Addressed:
+    """Tokens, URLs, sockets for a server on 127.0.0.1 at ``self.port``, signed with the tests' SECRET."""
 
     port: int
     http: httpx.Client
@@ -67,7 +61,7 @@ class _Clients:
             time.sleep(0.01)
 
 
-class LiveServer(_Clients):
+class LiveServer(Addressed):
     def __init__(self, settings: Settings, port: int = 0) -> None:  # port: a stopped server's, to restart it
         self.settings = settings
         self.app = create_app(settings)
@@ -93,55 +87,6 @@ class LiveServer(_Clients):
     @property
     def runtime(self):  # the live Runtime, for white-box counts in assertions
         return self.app.state.runtime
-
-
-class ServerProcess(_Clients):
-    """``python -m swingsync_fast serve`` on a free port, configured through its environment as an
-    operator would; its log goes to ``log_path``."""
-
-    def __init__(self, database_url: str, log_path: Path, **settings: str) -> None:
-        with sockets.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "REDIS_URL")}
-        env.update({"SECRET_KEY": SECRET, "DATABASE_URL": database_url})
-        env.update({f"SWINGSYNC_{name.upper()}": value for name, value in settings.items()})
-        self.log_path = log_path
-        with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "swingsync_fast", "serve", "--port", str(self.port), "--log-level", "info"],
-                env=env, cwd=log_path.parent, stdout=log, stderr=subprocess.STDOUT)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
-
-    def start(self) -> ServerProcess:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if self.http.get("/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"the server did not start; its log:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        """SIGKILL: nothing is flushed, nothing is closed."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self.http.close()
-
-    def stop(self) -> None:
-        """SIGTERM: the server drains and closes its store, as on a deploy."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.kill()
 
 
 def settings_for_tests(**overrides: Any) -> Settings:

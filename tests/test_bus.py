@@ -2,83 +2,19 @@
 
 Two ``Bus`` objects with their own process ids stand for two server
 processes. The outage test starts a ``redis-server`` of its own on a free
-port and stops that one, never the machine's.
+port and stops that one, never the machine's (``redis_servers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 
 import msgspec
-import pytest
+from redis_servers import MACHINE_REDIS, OwnRedis, needs_redis, own_redis  # noqa: F401 (a fixture)
 
-from swingsync_fast.server.bus import PREFIX, Bus, BusState, Envelope
-
-MACHINE_REDIS = "redis://127.0.0.1:6379/0"
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-needs_redis = pytest.mark.skipif(
-    not _reachable("127.0.0.1", 6379), reason="no Redis on 127.0.0.1:6379 (CI has one; start redis-server to run this)"
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class OwnRedis:
-    """A redis-server of the test's own, on a free port, that the test may stop and start again."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not _reachable("127.0.0.1", self.port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-@pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (the outage test starts one of its own)")
-    server = OwnRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
+from swingsync_fast.server.bus import PREFIX, Bus, BusState, Envelope, channel_prefix
 
 async def _until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
@@ -186,5 +122,33 @@ def test_an_outage_never_blocks_publishing_and_coaching_resumes(own_redis: OwnRe
         assert states[-2:] == [BusState.DISCONNECTED, BusState.CONNECTED]
         await a.stop()
         await b.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_database_other_than_0_has_channels_of_its_own():
+    assert channel_prefix(None) == channel_prefix("redis://127.0.0.1:6379/0") == channel_prefix("redis://h") == PREFIX
+    assert channel_prefix("redis://127.0.0.1:6379/3") == PREFIX + "db3:"
+
+
+@needs_redis
+def test_buses_on_different_databases_do_not_hear_each_other():
+    async def scenario() -> None:
+        room = f"room:{uuid.uuid4().hex}"
+        a, b = Bus("redis://127.0.0.1:6379/4", process_id="a"), Bus("redis://127.0.0.1:6379/5", process_id="b")
+        c = Bus("redis://127.0.0.1:6379/4", process_id="c")
+        for bus in (a, b, c):
+            await bus.start()
+            assert await bus.wait_connected(5)
+        on_b: list[bytes] = []
+        on_c: list[bytes] = []
+        await b.subscribe(room, on_b.append)
+        await c.subscribe(room, on_c.append)
+        a.publish(room, b"db4 only")
+        await _until(lambda: on_c == [b"db4 only"])
+        await asyncio.sleep(0.2)
+        assert on_b == []
+        for bus in (a, b, c):
+            await bus.stop()
 
     asyncio.run(scenario())

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_server import LiveServer, ServerProcess, recv, recv_until, seed_frame, send, settings_for_tests, start
+from live_server import LiveServer, recv, recv_until, seed_frame, send, settings_for_tests, start
+from server_process import ServerProcess
 
 import msgspec
 
@@ -104,9 +105,14 @@ def test_a_restart_keeps_sessions_swings_and_feedback(database_url, stream):
         second.stop()
 
 
+def _environment(database_url: str, **settings: object) -> dict[str, str]:
+    """A server process's environment, as an operator would set it."""
+    return {"DATABASE_URL": database_url, **{f"SWINGSYNC_{k.upper()}": str(v) for k, v in settings.items()}}
+
+
 def test_sigkill_mid_session_keeps_every_swing_completed_a_second_earlier(database_url, tmp_path, stream):
-    proc = ServerProcess(database_url, tmp_path / "killed.log", frames_per_second="100000",
-                         frame_burst="100000").start()
+    proc = ServerProcess(tmp_path, _environment(database_url, frames_per_second=100000, frame_burst=100000),
+                         name="killed").wait_ready()
     try:
         summaries: list[tuple[float, dict]] = []
         with proc.socket("kim") as ws:
@@ -151,7 +157,7 @@ def test_two_processes_share_one_database_and_leave_each_others_live_sessions_al
     does not end the first's live session, and every swing is read back complete from either."""
     frames = _frames(stream)
     half = len(frames) // 2
-    one = ServerProcess(database_url, tmp_path / "one.log", **{k: str(v) for k, v in FAST.items()}).start()
+    one = ServerProcess(tmp_path, _environment(database_url, **FAST), name="one").wait_ready()
     two = None
     try:
         with one.socket("ines") as ws:
@@ -159,7 +165,7 @@ def test_two_processes_share_one_database_and_leave_each_others_live_sessions_al
             for index, t, frame in frames[:half]:
                 send(ws, "frame_data", seed_frame(index, t, frame))
             first, _ = recv_until(ws, "swing_summary", timeout=30)  # streaming, and writing history
-            two = ServerProcess(database_url, tmp_path / "two.log", **{k: str(v) for k, v in FAST.items()}).start()
+            two = ServerProcess(tmp_path, _environment(database_url, **FAST), name="two").wait_ready()
             assert _record(two, ines_id, "ines")["state"] == "active"
             with two.socket("joel") as other:
                 joel_id, joel_swings, _ = _stream_session(other, stream)

@@ -6,10 +6,9 @@ message that finds the queue full is dropped and counted. A consumer whose
 oldest queued message has waited ``slow_consumer_s`` is closed with 1013 and
 counted: a stuck socket costs the others nothing but a length check.
 
-A ``Bus`` delivers a message published to a room (a topic) to the outlets
-subscribed to it whose ``Audience`` it names. ``LocalBus`` does it in this
-process; a bus across processes (Redis) can take its place behind the same
-two calls. Messages are encoded once, before publishing.
+A room's message names its ``Audience``; each process offers it to its own
+subscribers in that audience (``coaching.CoachingRoom``), whichever process
+published it (``bus.Bus``). Messages are encoded once, before publishing.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from time import perf_counter_ns
-from typing import Protocol
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
@@ -236,38 +234,3 @@ class Subscriber:
         if thinning is None:
             thinning = self._thinning[stream] = Thinning(self.fps)
         return thinning.take(at)
-
-
-class Bus(Protocol):
-    def subscribe(self, room: str, subscriber: Subscriber) -> None: ...
-
-    def unsubscribe(self, room: str, subscriber: Subscriber) -> None: ...
-
-    def publish(self, room: str, payload: Payload, audience: Audience,
-                sample: tuple[str, float] | None = None) -> None:
-        """Offer ``payload`` to the room's subscribers in ``audience``; ``sample`` = (stream, time):
-        a subscriber gets it only if its own rate for that stream allows."""
-        ...
-
-
-class LocalBus:
-    """Rooms in this process."""
-
-    def __init__(self) -> None:
-        self._rooms: dict[str, list[Subscriber]] = {}
-
-    def subscribe(self, room: str, subscriber: Subscriber) -> None:
-        self._rooms.setdefault(room, []).append(subscriber)
-
-    def unsubscribe(self, room: str, subscriber: Subscriber) -> None:
-        subscribers = self._rooms.get(room)
-        if subscribers is not None and subscriber in subscribers:
-            subscribers.remove(subscriber)
-            if not subscribers:
-                del self._rooms[room]
-
-    def publish(self, room: str, payload: Payload, audience: Audience,
-                sample: tuple[str, float] | None = None) -> None:
-        for subscriber in self._rooms.get(room, ()):
-            if audience.includes(subscriber.user_id, subscriber.is_coach) and subscriber.wants(sample):
-                subscriber.outlet.offer(payload)

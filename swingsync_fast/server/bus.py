@@ -17,7 +17,10 @@ other process subscribed to its channel, wherever it runs.
 
 On the wire a message is ``[version, origin, body]`` in MessagePack, on a
 channel named ``swingsync:v1:<name>``; ``body`` is the publisher's own
-encoding (the bus does not look inside).
+encoding (the bus does not look inside). Redis pub/sub ignores the database
+number, so a URL naming a database other than 0 (``redis://host:6379/3``)
+adds it to the channels, ``swingsync:v1:db3:<name>``: deployments sharing
+one Redis on different databases do not hear each other.
 """
 
 from __future__ import annotations
@@ -35,7 +38,17 @@ logger = logging.getLogger("swingsync_fast.server")
 
 VERSION = 1
 PREFIX = f"swingsync:v{VERSION}:"
-_CONTROL = PREFIX + "control"  # always subscribed, so the reader has a connection to read
+CONTROL = "control"  # always subscribed, so the reader has a connection to read
+
+
+def channel_prefix(url: str | None) -> str:
+    """The channels' prefix for a Redis URL (see the module's note on databases)."""
+    if url is None:
+        return PREFIX
+    from redis.asyncio.connection import parse_url
+
+    db = int(parse_url(url).get("db") or 0)
+    return PREFIX if db == 0 else f"{PREFIX}db{db}:"
 
 Handler = Callable[[bytes], None]
 
@@ -79,6 +92,7 @@ class Bus:
         process_id: str | None = None,
     ) -> None:
         self.url = url
+        self.prefix = channel_prefix(url)
         self.process_id = process_id or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.state = BusState.LOCAL if url is None else BusState.CONNECTING
         self._handlers: dict[str, list[Handler]] = {}
@@ -107,7 +121,7 @@ class Bus:
             self.dropped_disconnected += 1
             return
         try:
-            self._queue.put_nowait((PREFIX + name, _ENCODER.encode(Envelope(VERSION, self.process_id, body))))
+            self._queue.put_nowait((self.prefix + name, _ENCODER.encode(Envelope(VERSION, self.process_id, body))))
         except asyncio.QueueFull:
             self.dropped_queue_full += 1
 
@@ -116,7 +130,7 @@ class Bus:
         handlers.append(handler)
         if len(handlers) == 1 and self._pubsub is not None and self.state is BusState.CONNECTED:
             try:
-                await self._pubsub.subscribe(PREFIX + name)  # type: ignore[attr-defined]
+                await self._pubsub.subscribe(self.prefix + name)  # type: ignore[attr-defined]
             except Exception:  # the reader notices too, and resubscribes everything on reconnect
                 self._reconnect.set()
 
@@ -130,7 +144,7 @@ class Bus:
         del self._handlers[name]
         if self._pubsub is not None and self.state is BusState.CONNECTED:
             try:
-                await self._pubsub.unsubscribe(PREFIX + name)  # type: ignore[attr-defined]
+                await self._pubsub.unsubscribe(self.prefix + name)  # type: ignore[attr-defined]
             except Exception:
                 self._reconnect.set()
 
@@ -214,7 +228,7 @@ class Bus:
             client = Redis.from_url(self.url, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 0))  # type: ignore[arg-type]
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(_CONTROL, *(PREFIX + name for name in self._handlers))
+                await pubsub.subscribe(self.prefix + CONTROL, *(self.prefix + name for name in self._handlers))
                 # The writer's pooled connections died with the old server: start it afresh.
                 await self._publisher.connection_pool.disconnect()  # type: ignore[attr-defined]
                 await self._publisher.ping()  # type: ignore[attr-defined]
@@ -255,7 +269,7 @@ class Bus:
                            envelope.version, envelope.origin, VERSION)
             return
         self.received += 1
-        handlers = self._handlers.get(channel.decode()[len(PREFIX):])
+        handlers = self._handlers.get(channel.decode()[len(self.prefix):])
         if handlers:
             for handler in tuple(handlers):
                 _call(handler, envelope.body)

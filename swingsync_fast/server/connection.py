@@ -164,6 +164,12 @@ class Connection:
                 ErrorCode.RATE_LIMITED,
                 f"over {rate:g} messages/s (burst {self._limits.frame_burst}): excess messages are dropped; "
                 "this warning repeats at most once a second")), binary))
+        elif admission is Admission.DROPPED_USER_WARN:
+            rate = self.limiter.user.rate  # type: ignore[union-attr]
+            self.outbox.append(self._encode(ErrorMessage(ErrorData(
+                ErrorCode.RATE_LIMITED,
+                f"user {self.user_id!r} is over {rate:g} messages/s across all their sockets on every server: "
+                "excess messages are dropped; this warning repeats at most once a second")), binary))
 
     def _bad(self, code: ErrorCode, message: str, binary: bool) -> None:
         self.outbox.append(self._encode(ErrorMessage(ErrorData(code, message)), binary))

@@ -29,6 +29,15 @@ class LatencySummary(msgspec.Struct, frozen=True):
     max_us: float | None
 
 
+class HistogramCounts(msgspec.Struct, array_like=True, frozen=True):
+    """A histogram as sent to other processes (``LatencyHistogram.counts_of``; ``merge`` takes it)."""
+
+    counts: list[int]
+    count: int
+    total_ns: int
+    max_ns: int
+
+
 class LatencyHistogram:
     """Counts of receive-to-send times; quantiles are interpolated inside a bucket."""
 
@@ -47,12 +56,15 @@ class LatencyHistogram:
         if elapsed_ns > self.max_ns:
             self.max_ns = elapsed_ns
 
-    def merge(self, other: LatencyHistogram) -> None:
+    def merge(self, other: LatencyHistogram | HistogramCounts) -> None:
         for i, n in enumerate(other.counts):
             self.counts[i] += n
         self.count += other.count
         self.total_ns += other.total_ns
         self.max_ns = max(self.max_ns, other.max_ns)
+
+    def counts_of(self) -> HistogramCounts:
+        return HistogramCounts(list(self.counts), self.count, self.total_ns, self.max_ns)
 
     def quantile_us(self, q: float) -> float | None:
         """The q-quantile (0..1), or None before the first frame."""

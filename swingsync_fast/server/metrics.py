@@ -1,7 +1,10 @@
-"""``GET /metrics``: the process's live counters in Prometheus' text format.
+"""``GET /metrics``: the live counters of every server process in Prometheus' text format.
 
-A prometheus-client collector reads the registry, the feedback lane and the
-broadcast counters when Prometheus scrapes; the frame path never calls
+A prometheus-client collector reads this process's registry, feedback lane,
+broadcast and bus counters when Prometheus scrapes, and the figures the other
+processes last published (``cluster.Cluster``): every sample carries a
+``process`` label, so any worker answers for all of them and
+``sum without (process)`` gives the total. The frame path never calls
 prometheus-client. Each app has its own ``CollectorRegistry``, so several
 servers in one process (tests) do not collide. Unauthenticated, like
 ``/health``; ``SWINGSYNC_METRICS_ENABLED=0`` removes the route (404).
@@ -18,79 +21,118 @@ from starlette.responses import Response
 
 from ..feedback.breaker import BreakerState
 from ..feedback.stats import LaneStats
+from .bus import BusState
+from .cluster import Cluster, ProcessFigures
 from .latency import BOUNDS_US
-from .registry import Registry
 
 _BREAKER = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
 
 class ServerCollector:
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check at registration: the names are fixed below
 
     def collect(self) -> Iterator[Metric]:
-        s = self.registry.system_stats()
+        processes = self.cluster.processes()
         counters = {
-            "frames_received": ("Frames received on main sockets", s.frames_received),
-            "frames_analysed": ("Frames analysed", s.frames_analysed),
-            "frames_rate_limited": ("Messages dropped over a connection's rate limit", s.frames_dropped),
-            "frames_rejected": ("Frames refused: bad numbers, out of order", s.frames_rejected),
-            "bad_messages": ("Messages answered with an error", s.bad_messages),
-            "kpis_calculated": ("Frames whose KPIs were sent", s.kpis_calculated),
-            "swings": ("Swings summarised", s.swings),
-            "faults_detected": ("Faults in swing summaries", s.faults_detected),
-            "sessions_started": ("Streaming sessions started", s.sessions_started),
-            "connections_refused": ("Sockets refused at the handshake by a cap or a drain", s.connections_refused),
-            "broadcast_dropped": ("Messages a coaching or monitor socket's full queue refused", s.broadcast_dropped),
-            "slow_consumers_closed": ("Coaching or monitor sockets closed with 1013 for being too slow",
-                                      s.slow_consumers_closed),
+            "frames_received": "Frames received on main sockets",
+            "frames_analysed": "Frames analysed",
+            "frames_dropped": ("frames_rate_limited", "Messages dropped over a connection's or a user's rate limit"),
+            "frames_rejected": "Frames refused: bad numbers, out of order",
+            "bad_messages": "Messages answered with an error",
+            "kpis_calculated": "Frames whose KPIs were sent",
+            "swings": "Swings summarised",
+            "faults_detected": "Faults in swing summaries",
+            "sessions_started": "Streaming sessions started",
+            "connections_refused": "Sockets refused at the handshake by a cap or a drain",
+            "broadcast_dropped": "Messages a coaching or monitor socket's full queue refused",
+            "slow_consumers_closed": "Coaching or monitor sockets closed with 1013 for being too slow",
         }
-        for name, (doc, value) in counters.items():
-            yield CounterMetricFamily(f"swingsync_{name}", doc, value=value)
         gauges = {
-            "connections": ("Main sockets open", s.connections),
-            "watchers": ("Coaching and monitor sockets open", s.watchers),
-            "sessions_active": ("Sessions streaming now", s.sessions_active),
-            "users_connected": ("Users with a socket open", s.users_connected),
-            "uptime_seconds": ("Seconds since the server started", s.uptime_s),
-            "draining": ("1 while the server shuts down", int(s.draining)),
+            "connections": "Main sockets open",
+            "watchers": "Coaching and monitor sockets open",
+            "sessions_active": "Sessions streaming now",
+            "users_connected": "Users with a socket open",
+            "uptime_s": ("uptime_seconds", "Seconds since the server process started"),
+            "draining": "1 while the server process shuts down",
         }
-        for name, (doc, value) in gauges.items():
-            yield GaugeMetricFamily(f"swingsync_{name}", doc, value=value)
-        yield self._latency()
-        if s.feedback is not None:
-            yield from self._feedback(s.feedback)
-
-    def _latency(self) -> HistogramMetricFamily:
-        histogram = self.registry.latency()
-        buckets, seen = [], 0
-        for bound_us, count in zip(BOUNDS_US, histogram.counts):
-            seen += count
-            buckets.append((repr(bound_us / 1e6), seen))
-        buckets.append(("+Inf", histogram.count))
-        return HistogramMetricFamily(
-            "swingsync_frame_latency_seconds", "Receive-to-send time of analysed frames",
-            buckets=buckets, sum_value=histogram.total_ns / 1e9,
-        )
+        for kinds, family in ((counters, CounterMetricFamily), (gauges, GaugeMetricFamily)):
+            for field, named in kinds.items():
+                name, doc = named if isinstance(named, tuple) else (field, named)
+                metric = family(f"swingsync_{name}", doc, labels=["process"])
+                for p in processes:
+                    metric.add_metric([p.process_id], float(getattr(p.stats, field)))
+                yield metric
+        yield self._latency(processes)
+        yield from self._bus(processes)
+        own = processes[0]
+        if own.stats.feedback is not None:
+            yield from self._feedback(own.process_id, own.stats.feedback)
 
     @staticmethod
-    def _feedback(f: LaneStats) -> Iterator[Metric]:
+    def _latency(processes: list[ProcessFigures]) -> HistogramMetricFamily:
+        metric = HistogramMetricFamily(
+            "swingsync_frame_latency_seconds", "Receive-to-send time of analysed frames", labels=["process"])
+        for p in processes:
+            histogram = p.latency
+            buckets, seen = [], 0
+            for bound_us, count in zip(BOUNDS_US, histogram.counts):
+                seen += count
+                buckets.append((repr(bound_us / 1e6), seen))
+            buckets.append(("+Inf", histogram.count))
+            metric.add_metric([p.process_id], buckets, histogram.total_ns / 1e9)
+        return metric
+
+    @staticmethod
+    def _bus(processes: list[ProcessFigures]) -> Iterator[Metric]:
+        shown = [p for p in processes if p.bus.state is not BusState.LOCAL]
+        if not shown:
+            return  # one process, no Redis: no bus to report
+        connected = GaugeMetricFamily("swingsync_bus_connected", "1 while the process reaches Redis",
+                                      labels=["process"])
+        counters = {
+            "published": CounterMetricFamily("swingsync_bus_published", "Messages written to Redis",
+                                             labels=["process"]),
+            "received": CounterMetricFamily("swingsync_bus_received", "Messages from other processes",
+                                            labels=["process"]),
+            "disconnects": CounterMetricFamily("swingsync_bus_disconnects", "Times Redis became unreachable",
+                                               labels=["process"]),
+        }
+        dropped = CounterMetricFamily("swingsync_bus_dropped", "Messages not sent to other processes",
+                                      labels=["process", "reason"])
+        for p in shown:
+            connected.add_metric([p.process_id], float(p.bus.state is BusState.CONNECTED))
+            for field, metric in counters.items():
+                metric.add_metric([p.process_id], float(getattr(p.bus, field)))
+            dropped.add_metric([p.process_id, "queue_full"], float(p.bus.dropped_queue_full))
+            dropped.add_metric([p.process_id, "disconnected"], float(p.bus.dropped_disconnected))
+        yield connected
+        yield from counters.values()
+        yield dropped
+
+    @staticmethod
+    def _feedback(process: str, f: LaneStats) -> Iterator[Metric]:
         for name in ("requested", "coalesced", "completed", "from_model", "from_offline", "fallbacks", "timeouts",
                      "model_errors", "retries", "rate_limited", "rejected", "cancelled"):
-            yield CounterMetricFamily(f"swingsync_feedback_{name}", f"Feedback lane: {name.replace('_', ' ')}",
-                                      value=getattr(f, name))
-        yield GaugeMetricFamily("swingsync_feedback_queued", "Sessions with a feedback request waiting", value=f.queued)
-        yield GaugeMetricFamily("swingsync_feedback_in_flight", "Feedback answers being written", value=f.in_flight)
-        yield GaugeMetricFamily("swingsync_feedback_breaker_state", "Model circuit: 0 closed, 1 half open, 2 open",
-                                value=_BREAKER[f.breaker.state])
+            metric = CounterMetricFamily(f"swingsync_feedback_{name}", f"Feedback lane: {name.replace('_', ' ')}",
+                                         labels=["process"])
+            metric.add_metric([process], getattr(f, name))
+            yield metric
+        gauges = (("queued", "Sessions with a feedback request waiting", f.queued),
+                  ("in_flight", "Feedback answers being written", f.in_flight),
+                  ("breaker_state", "Model circuit: 0 closed, 1 half open, 2 open", _BREAKER[f.breaker.state]))
+        for name, doc, value in gauges:
+            metric = GaugeMetricFamily(f"swingsync_feedback_{name}", doc, labels=["process"])
+            metric.add_metric([process], value)
+            yield metric
 
 
-def collector_registry(registry: Registry) -> CollectorRegistry:
+def collector_registry(cluster: Cluster) -> CollectorRegistry:
     collectors = CollectorRegistry(auto_describe=False)
-    collectors.register(ServerCollector(registry))
+    collectors.register(ServerCollector(cluster))
     return collectors
 
 

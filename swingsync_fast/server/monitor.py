@@ -1,9 +1,10 @@
 """The monitor socket, ``/api/v1/stream/ws/monitor/{user_id}``: ``performance_metrics`` on a clock.
 
-An admin sees the whole process since it started (``Registry.system_stats``);
-anyone else sees the sessions streaming on their own sockets now
-(``Registry.user_stats``). Figures are read from the live counters when a
-message is due; nothing is added to the frame path.
+An admin sees every server process since it started: the totals, and each
+process in ``processes`` (this one's live counters, the others' last
+published figures, see ``cluster.Cluster``). Anyone else sees the sessions
+streaming on their own sockets of this process now (``Registry.user_stats``).
+Figures are read when a message is due; nothing is added to the frame path.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from ..feedback.stats import LaneStats
 from .auth import Principal
+from .cluster import ProcessFigures, total
 from .codec import encode_json
 from .latency import LatencySummary
 from .protocol import ErrorCode, ErrorData, ErrorMessage, Pong, PongData, ServerMessage, TypeOnly
@@ -42,9 +44,28 @@ class SessionFigures(Struct):
     p99_latency_ms: float | None
 
 
+class ProcessSummary(Struct):
+    """One server process in a system-scope message."""
+
+    process_id: str
+    pid: int
+    host: str
+    uptime_s: float
+    frames_received: int
+    frames_processed: int
+    frames_rate_limited: int
+    swings: int
+    average_latency_ms: float | None
+    p99_latency_ms: float | None
+    active_connections: int
+    active_sessions: int
+    watchers: int
+    bus_state: str  # local (no Redis), connecting, connected, disconnected
+
+
 class PerformanceMetricsData(Struct, kw_only=True):
     scope: Literal["system", "user"]
-    user_id: str | None  # whose sessions; None for the whole process
+    user_id: str | None  # whose sessions; None for every process
     timestamp: float  # epoch seconds
     interval_s: float
     frames_received: int
@@ -66,7 +87,8 @@ class PerformanceMetricsData(Struct, kw_only=True):
     watchers: int | None = None  # system scope: coaching and monitor sockets
     broadcast_dropped: int | None = None  # system scope
     slow_consumers_closed: int | None = None  # system scope
-    feedback: LaneStats | None = None  # system scope
+    feedback: LaneStats | None = None  # system scope: this process's lane
+    processes: list[ProcessSummary] | None = None  # system scope: each server process, this one first
 
 
 class PerformanceMetrics(ServerMessage, tag="performance_metrics"):
@@ -91,6 +113,7 @@ class Figures:
 
     def __init__(self, runtime: Runtime, principal: Principal, interval_s: float) -> None:
         self.registry = runtime.registry
+        self.cluster = runtime.cluster
         self.principal = principal
         self.interval_s = interval_s
         self._last: tuple[float, int] | None = None
@@ -104,7 +127,8 @@ class Figures:
 
     def message(self) -> PerformanceMetrics:
         if self.principal.is_admin:
-            s = self.registry.system_stats()
+            processes = self.cluster.processes()
+            s, _ = total(processes)
             data = PerformanceMetricsData(
                 scope="system", user_id=None, timestamp=time.time(), interval_s=self.interval_s,
                 frames_received=s.frames_received, frames_processed=s.frames_analysed,
@@ -113,7 +137,7 @@ class Figures:
                 faults_detected=s.faults_detected, swings=s.swings, max_latency_ms=_ms(s.latency.max_us),
                 active_connections=s.connections, active_sessions=s.sessions_active, watchers=s.watchers,
                 broadcast_dropped=s.broadcast_dropped, slow_consumers_closed=s.slow_consumers_closed,
-                feedback=s.feedback, **_latency(s.latency),
+                feedback=s.feedback, processes=[_summary(p) for p in processes], **_latency(s.latency),
             )
         else:
             u = self.registry.user_stats(self.principal.user_id)
@@ -132,6 +156,17 @@ class Figures:
                 **_latency(u.latency),
             )
         return PerformanceMetrics(data)
+
+
+def _summary(p: ProcessFigures) -> ProcessSummary:
+    s = p.stats
+    return ProcessSummary(
+        process_id=p.process_id, pid=p.pid, host=p.host, uptime_s=s.uptime_s, frames_received=s.frames_received,
+        frames_processed=s.frames_analysed, frames_rate_limited=s.frames_dropped, swings=s.swings,
+        average_latency_ms=_ms(s.latency.mean_us), p99_latency_ms=_ms(s.latency.p99_us),
+        active_connections=s.connections, active_sessions=s.sessions_active, watchers=s.watchers,
+        bus_state=p.bus.state.value,
+    )
 
 
 async def monitor_socket(websocket: WebSocket) -> None:

@@ -467,3 +467,15 @@ class StudentSwingSummaryMessage(ServerMessage, tag="swing_summary"):
 
 class StudentFeedbackMessage(ServerMessage, tag="feedback"):
     data: StudentFeedbackData
+
+
+class BusStatusData(Struct):
+    connected: bool  # False: members on other server processes are out of reach until it is True again
+    at: float
+    detail: str
+
+
+class BusStatus(ServerMessage, tag="bus_status"):
+    """Sent to coaching members when the link between server processes (Redis) goes down or comes back."""
+
+    data: BusStatusData

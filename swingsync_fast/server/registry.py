@@ -25,6 +25,7 @@ from ..thresholds import Thresholds
 from .broadcast import BroadcastStats, Outlet
 from .codec import Payload
 from .latency import LatencyHistogram, LatencySummary
+from .limits import UserBudget
 from .protocol import CloseCode, ErrorCode, FrameLayout, StreamConfig
 from .responses import HTTPError
 from .session import StreamSession
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from ..feedback.lane import FeedbackLane
+    from .cluster import Cluster
     from .coaching import CoachingHub
     from .connection import Connection
 
@@ -124,11 +126,13 @@ class Registry:
         self.store = store
         self.feedback = feedback  # None: sessions get no feedback (benchmarks of the frame path)
         self.coaching = coaching  # None: coaching_session_id is refused
+        self.cluster: Cluster | None = None  # the other server processes, once the runtime has started
         self.broadcast = BroadcastStats()
         self.connections: set[Connection] = set()
         self.watchers: set[Outlet] = set()
         self.by_user: defaultdict[str, set[Connection | Outlet]] = defaultdict(set)
         self.live: dict[str, Connection] = {}  # session id -> the socket streaming it
+        self.budgets: dict[str, UserBudget] = {}  # user id -> its main sockets' budget (cluster.Cluster refills)
         self.draining = False
         self.sessions_started = 0
         self.connections_refused = 0
@@ -145,6 +149,12 @@ class Registry:
         """Reserve a place for a socket before its handshake completes, or raise Refused."""
         self._admit(conn)
         self.connections.add(conn)
+        rate = self.settings.user_frames_per_second
+        if rate is not None:
+            budget = self.budgets.get(conn.user_id)
+            if budget is None:
+                budget = self.budgets[conn.user_id] = UserBudget(rate)
+            conn.limiter.user = budget
 
     def add_watcher(self, websocket: WebSocket, user_id: str) -> Outlet:
         """The same for a coaching or monitor socket: its outlet, admitted."""
@@ -167,11 +177,13 @@ class Registry:
             self.connections_refused += 1
             raise Refused(503, "server_full", f"the server holds its maximum of {self.settings.max_connections} sockets")
         mine = self.by_user[conn.user_id]
-        if len(mine) >= self.settings.max_connections_per_user:
+        elsewhere = 0 if self.cluster is None else self.cluster.sockets_elsewhere(conn.user_id)
+        if len(mine) + elsewhere >= self.settings.max_connections_per_user:
             self.connections_refused += 1
+            where = f", {elsewhere} of them on other server processes" if elsewhere else ""
             raise Refused(
                 429, "too_many_connections",
-                f"user {conn.user_id!r} already has {len(mine)} sockets open (the limit)",
+                f"user {conn.user_id!r} already has {len(mine) + elsewhere} sockets open (the limit){where}",
             )
         mine.add(conn)
         self._empty.clear()
@@ -189,6 +201,8 @@ class Registry:
         self._totals.bad_messages += conn.bad.total
         self.connections.discard(conn)
         self._release(conn)
+        if not any(other in self.connections for other in self.by_user.get(conn.user_id, ())):
+            self.budgets.pop(conn.user_id, None)
 
     def _release(self, conn: Connection | Outlet) -> None:
         mine = self.by_user.get(conn.user_id)
@@ -243,6 +257,10 @@ class Registry:
         # Checked and taken with no await in between, so two sockets cannot both attach it.
         if record.session_id in self.live:
             raise SessionRefused(ErrorCode.SESSION_BUSY, f"session {record.session_id!r} is streaming on another socket")
+        elsewhere = None if self.cluster is None else self.cluster.live_elsewhere(record.session_id)
+        if elsewhere is not None:
+            raise SessionRefused(ErrorCode.SESSION_BUSY,
+                                 f"session {record.session_id!r} is streaming on another server process ({elsewhere})")
         session = StreamSession(record, layout, feedback=self.feedback, store=self.store, thresholds=thresholds)
         self.live[record.session_id] = conn
         if coaching is not None and self.coaching is not None:

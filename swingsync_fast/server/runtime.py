@@ -1,5 +1,5 @@
-"""What one server process shares: settings, auth, the session store, the registry, the feedback
-lane, the coaching rooms and the metrics collector."""
+"""What one server process shares: settings, auth, the session store, the bus to the other processes,
+the registry, the feedback lane, the coaching rooms, the cluster view and the metrics collector."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackArchive, FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
-from .broadcast import LocalBus
+from .bus import Bus
+from .cluster import Cluster
 from .coaching import CoachingHub
 from .metrics import collector_registry
 from .registry import Registry
@@ -70,10 +71,13 @@ class Runtime:
             flush_interval_s=settings.database_flush_interval_s,
             liveness=Liveness(settings.database_heartbeat_s, settings.database_server_timeout_s),
             queue_limit=settings.database_queue_limit)
-        self.coaching = CoachingHub(self.store, LocalBus(), history=settings.coaching_history)
+        self.bus = Bus(settings.redis_url)
+        self.coaching = CoachingHub(self.store, self.bus, history=settings.coaching_history)
         self.feedback = feedback_lane(settings, self.store, self.coaching)
         self.registry = Registry(settings, self.store, self.feedback, self.coaching)
-        self.metrics = collector_registry(self.registry)
+        self.cluster = self.registry.cluster = Cluster(self.bus, self.registry)
+        self.coaching.peers = self.cluster.peers
+        self.metrics = collector_registry(self.cluster)
         self.started_at = time.time()
 
     async def start(self) -> None:
@@ -86,8 +90,14 @@ class Runtime:
             logger.info("feedback: %s through google-genai, OfflineCoach as fallback", self.settings.gemini_model)
         else:
             logger.info("feedback: OfflineCoach only (GEMINI_API_KEY is not set)")
+        await self.bus.start()
+        if self.settings.redis_url is not None:
+            # Not waited for: a server whose Redis is down serves its own sockets and joins later.
+            logger.info("bus: Redis at %s (process %s)", self.settings.redis_url, self.bus.process_id)
         await self.feedback.start()
         self.registry.start()
+        await self.coaching.start()
+        await self.cluster.start()
         # Everything alive now (modules, google-genai's and pydantic's types) lives as long as the
         # process: keep it out of the collector's scans, or one full collection triggered by the
         # feedback lane's allocations stalls every socket for tens of milliseconds.
@@ -95,5 +105,8 @@ class Runtime:
 
     async def stop(self) -> None:
         await self.registry.stop()  # sessions end first, cancelling their feedback
+        await self.cluster.stop()
+        await self.coaching.stop()
+        await self.bus.stop()
         await self.feedback.stop()
         await self.store.close()  # last: the ended sessions and their swings are written

@@ -78,6 +78,8 @@ def _runtime_of(server: uvicorn.Server) -> Runtime | None:
 def _banner(host: str, port: int, runtime: Runtime) -> str:
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
+    url = runtime.settings.redis_url
+    bus = f"meet over Redis at {url} (this one: {runtime.bus.process_id})" if url else "this one alone (no REDIS_URL)"
     auth = ("DISABLED (--dev-no-auth): anyone can stream as anyone" if runtime.settings.dev_no_auth
             else f"JWT HS256, signed with {runtime.key_source}")
     return (
@@ -89,6 +91,7 @@ def _banner(host: str, port: int, runtime: Runtime) -> str:
         f"  REST        : {base}/api/v1/stream/sessions (OpenAPI at {base}/openapi.json)\n"
         f"  health      : {base}/health\n"
         f"  metrics     : {f'{base}/metrics (Prometheus, no token)' if runtime.settings.metrics_enabled else 'off'}\n"
+        f"  processes   : {bus}\n"
         f"  get a token : python -m swingsync_fast token USER --role player   (or coach, admin)\n"
         f"  protocol    : docs/protocol.md\n"
         f"  stop        : Ctrl+C (live sockets are closed with 1001)"
@@ -97,12 +100,12 @@ def _banner(host: str, port: int, runtime: Runtime) -> str:
 
 def run(host: str, port: int, settings: Settings | None = None, *, log_level: str = "info") -> None:
     settings = settings or Settings.from_env()
-    _log_to_console(log_level)
+    log_to_console(log_level)
     app = create_app(settings)
     Server(uvicorn_config(app, settings, host, port, log_level=log_level), banner=True).run()
 
 
-def _log_to_console(level: str) -> None:
+def log_to_console(level: str) -> None:
     """Our own log lines beside uvicorn's, in its format."""
     logger = logging.getLogger("swingsync_fast")
     if not logger.handlers:

@@ -17,7 +17,8 @@ ENV_PREFIX = "SWINGSYNC_"
 # The web app's sources and its npm-installed pose assets: ``web/`` beside the package.
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 # These come from their conventional variables only, never SWINGSYNC_*.
-_CONVENTIONAL = {"secret_key": "SECRET_KEY", "gemini_api_key": "GEMINI_API_KEY", "database_url": "DATABASE_URL"}
+_CONVENTIONAL = {"secret_key": "SECRET_KEY", "gemini_api_key": "GEMINI_API_KEY", "database_url": "DATABASE_URL",
+                 "redis_url": "REDIS_URL"}
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -35,6 +36,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Per connection token bucket: sustained rate and burst, in messages.
     frames_per_second: float = 60.0
     frame_burst: int = 90
+    # Per user, over all their main sockets on every server process (shared over the bus, so it
+    # holds within about USER_PERIOD_S); None: no per-user limit.
+    user_frames_per_second: float | None = None
     # Flood: this many consecutive windows, each dropping at least
     # frames_per_second * flood_window_s messages, close the socket with 1008.
     flood_window_s: float = 1.0
@@ -69,6 +73,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_queue_limit: int = 10_000
     # With memory://, ended sessions kept for GET (oldest dropped first).
     ended_sessions_kept: int = 10_000
+
+    # The bus between server processes (REDIS_URL, e.g. redis://127.0.0.1:6379/0). None: this
+    # process alone, no Redis needed; required for more than one worker or machine.
+    redis_url: str | None = None
 
     # POST /api/v1/analyze: frames per upload, and the body's size.
     max_analyze_frames: int = 10_000
@@ -117,6 +125,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             "max_message_bytes": self.max_message_bytes,
             "frames_per_second": self.frames_per_second,
             "frame_burst": self.frame_burst,
+            "user_frames_per_second": 1.0 if self.user_frames_per_second is None else self.user_frames_per_second,
             "flood_window_s": self.flood_window_s,
             "flood_windows": self.flood_windows,
             "max_bad_messages": self.max_bad_messages,
@@ -166,8 +175,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Defaults, then ``SECRET_KEY``, ``GEMINI_API_KEY``, ``DATABASE_URL`` and ``SWINGSYNC_<FIELD>``
-        variables, then ``overrides``."""
+        """Defaults, then ``SECRET_KEY``, ``GEMINI_API_KEY``, ``DATABASE_URL``, ``REDIS_URL`` and
+        ``SWINGSYNC_<FIELD>`` variables, then ``overrides``."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for name, variable in _CONVENTIONAL.items():
@@ -195,6 +204,8 @@ def _parse(name: str, kind: object, raw: str) -> object:
             return int(word)
         if kind is float:
             return float(word)
+        if kind == float | None:
+            return None if word.lower() in ("", "none") else float(word)
         if kind is Path:
             return Path(word)
     except ValueError as exc:
