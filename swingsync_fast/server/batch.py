@@ -25,7 +25,7 @@ from ..feedback.request import FeedbackRequest
 from ..thresholds import Thresholds
 from .codec import write_keypoints
 from .protocol import ErrorCode, FrameFields, StreamConfig
-from .registry import personal_baseline
+from .registry import player_thresholds
 from .responses import HTTPError, JSONResponse
 from .rest import caller, read_body, runtime_of
 
@@ -105,10 +105,7 @@ async def analyze(request: Request) -> Response:
     settings = runtime.settings
     body = await read_body(request, settings.max_analyze_bytes)
     upload = await asyncio.to_thread(decode_request, body, settings.max_analyze_frames)
-    baseline = upload.baseline
-    if baseline is None:
-        baseline = await personal_baseline(runtime.store, principal.user_id, upload.club_used)
-    thresholds = Thresholds.for_player(upload.club_used, upload.skill_level, baseline)
+    baseline, thresholds = await player_thresholds(runtime.store, principal.user_id, upload)
     result = await asyncio.to_thread(analyse, upload, thresholds)
     feedback = None
     if upload.feedback:

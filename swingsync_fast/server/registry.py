@@ -241,10 +241,7 @@ class Registry:
         coaching = await self._coaching_record(config.coaching_session_id, user_id)
         layout = config.frame_layout or (FrameLayout.BINARY if binary else FrameLayout.SEED)
         config = msgspec.structs.replace(config, user_id=user_id, frame_layout=layout)
-        baseline = config.baseline
-        if baseline is None:
-            baseline = await personal_baseline(self.store, user_id, config.club_used)
-        thresholds = Thresholds.for_player(config.club_used, config.skill_level, baseline)
+        baseline, thresholds = await player_thresholds(self.store, user_id, config)
         now = time.time()
         if record is None:
             record = new_record(user_id, config, SessionState.ACTIVE, now)
@@ -440,7 +437,13 @@ def new_record(user_id: str, config: StreamConfig, state: SessionState, now: flo
     )
 
 
-async def personal_baseline(store: SessionStore, user_id: str, club: str) -> dict[str, float]:
-    """The player's baseline from their recent stored swings with this club family ({} if too few)."""
-    history = await store.user_swings(user_id, None, RECENT_SWINGS, club=club)
-    return baseline_from(swing.summary for swing in history)
+async def player_thresholds(
+    store: SessionStore, user_id: str, config: StreamConfig
+) -> tuple[dict[str, float], Thresholds]:
+    """The fault limits for this player and config: the baseline the config pins, or else the one
+    from their recent stored swings with this club family ({} if too few), and the limits it gives."""
+    baseline = config.baseline
+    if baseline is None:
+        history = await store.user_swings(user_id, None, RECENT_SWINGS, club=config.club_used)
+        baseline = baseline_from(swing.summary for swing in history)
+    return baseline, Thresholds.for_player(config.club_used, config.skill_level, baseline)
