@@ -23,7 +23,7 @@ from time import perf_counter_ns
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from .codec import Payload
+from .codec import Payload, send_event
 from .protocol import CloseCode
 
 logger = logging.getLogger("swingsync_fast.server")
@@ -31,7 +31,8 @@ logger = logging.getLogger("swingsync_fast.server")
 # How long a close (the queue's last messages, then the close frame) may wait on a peer that
 # does not read, at least; a slow consumer gets as long as it was allowed to lag.
 CLOSE_GRACE_S = 1.0
-_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
+# What sending on, or closing, a socket the peer has left raises.
+SOCKET_GONE = (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError)
 
 
 class BroadcastStats:
@@ -135,12 +136,9 @@ class Outlet:
                     continue
                 idle.clear()
                 payload = queue[0][1]  # stays queued while it is sent, so its age counts
-                if type(payload) is str:
-                    await send({"type": "websocket.send", "text": payload})
-                else:
-                    await send({"type": "websocket.send", "bytes": payload})
+                await send(send_event(payload))
                 queue.popleft()
-        except _GONE:
+        except SOCKET_GONE:
             self._closed.set()
 
     def _too_slow(self) -> None:
@@ -168,7 +166,7 @@ class Outlet:
             writer.cancel()  # it only ever waits before a send, so no message is cut
         try:
             await asyncio.wait_for(self.websocket.close(code, reason), self._grace_s)
-        except (asyncio.TimeoutError, *_GONE):
+        except (asyncio.TimeoutError, *SOCKET_GONE):
             pass
         self._closed.set()
 

@@ -61,6 +61,13 @@ _BOUND = np.tile(
 Payload = str | bytes  # str goes out as a text message, bytes as binary
 
 
+def send_event(payload: Payload) -> dict[str, object]:
+    """The ASGI message that sends ``payload``: text for str, binary for bytes."""
+    if type(payload) is str:
+        return {"type": "websocket.send", "text": payload}
+    return {"type": "websocket.send", "bytes": payload}
+
+
 class FrameError(ValueError):
     """A frame that will not be analysed; the text says exactly why."""
 

@@ -23,7 +23,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 
 from ..catalog import KPI_NAMES
 from .auth import Principal
-from .codec import JSON_DECODER, MSGPACK_DECODER, FrameError, Payload, encode_json, encode_msgpack
+from .broadcast import SOCKET_GONE
+from .codec import JSON_DECODER, MSGPACK_DECODER, FrameError, Payload, encode_json, encode_msgpack, send_event
 from .limits import Admission, BadMessageRun, RateLimiter
 from .protocol import (
     CLIENT_TYPES,
@@ -269,8 +270,7 @@ class Connection:
                     data = message.get("bytes") or b""
                 reply = self.receive(data, now)
                 if reply is not None:
-                    await send({"type": "websocket.send", "text": reply} if type(reply) is str
-                               else {"type": "websocket.send", "bytes": reply})
+                    await send(send_event(reply))
                     session = self.session
                     if session is not None:
                         session.sent(perf_counter_ns() - now)
@@ -291,7 +291,7 @@ class Connection:
                 self.state = ConnectionState.CLOSING
                 try:
                     await websocket.close(CloseCode.INTERNAL_ERROR, "internal error")
-                except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+                except SOCKET_GONE:
                     pass
         finally:
             self.state = ConnectionState.CLOSED
@@ -301,10 +301,7 @@ class Connection:
         while self.outbox:  # deliver() may add to it while a send waits on a slow client
             outbox, self.outbox = self.outbox, []
             for payload in outbox:
-                if type(payload) is str:
-                    await self.websocket.send({"type": "websocket.send", "text": payload})
-                else:
-                    await self.websocket.send({"type": "websocket.send", "bytes": payload})
+                await self.websocket.send(send_event(payload))
 
     async def deliver(self, payload: Payload) -> bool:
         """Send a message from off the frame path (the feedback lane); False if the socket is gone."""
@@ -314,11 +311,8 @@ class Connection:
             self.outbox.append(payload)  # serve() sends it after the replies it is writing
             return True
         try:
-            if type(payload) is str:
-                await self.websocket.send({"type": "websocket.send", "text": payload})
-            else:
-                await self.websocket.send({"type": "websocket.send", "bytes": payload})
-        except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+            await self.websocket.send(send_event(payload))
+        except SOCKET_GONE:
             return False
         return True
 
@@ -342,7 +336,7 @@ class Connection:
                 self.outbox += await self.registry.end_session(session, end_reason)
             await self._flush()
             await self.websocket.close(code, reason)
-        except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+        except SOCKET_GONE:
             pass  # already gone: nothing left to tell it
 
     async def end_session_from_server(self, reason: str) -> None:
@@ -354,7 +348,7 @@ class Connection:
         if self.state is ConnectionState.OPEN:
             try:
                 await self._flush()
-            except (WebSocketDisconnect, WebSocketDisconnected, RuntimeError, OSError):
+            except SOCKET_GONE:
                 pass
 
 
