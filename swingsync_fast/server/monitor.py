@@ -23,6 +23,7 @@ from .cluster import ProcessFigures, total
 from .codec import encode_json
 from .latency import LatencySummary
 from .protocol import ErrorCode, ErrorData, ErrorMessage, Pong, PongData, ServerMessage, TypeOnly
+from .registry import SystemStats, UserStats
 from .responses import HTTPError, deny, query_number
 from .runtime import Runtime
 
@@ -125,35 +126,36 @@ class Figures:
             return 0.0
         return round(max(0, analysed - last[1]) / (now - last[0]), 1)
 
+    def _counts(self, stats: SystemStats | UserStats) -> dict[str, object]:
+        """The fields both scopes fill alike, from the system's or the user's figures."""
+        return {
+            "timestamp": time.time(), "interval_s": self.interval_s,
+            "frames_received": stats.frames_received, "frames_processed": stats.frames_analysed,
+            "frames_per_second": self._rate(stats.frames_analysed), "frames_rate_limited": stats.frames_dropped,
+            "frames_rejected": stats.frames_rejected, "kpis_calculated": stats.kpis_calculated,
+            "faults_detected": stats.faults_detected, "swings": stats.swings,
+            "max_latency_ms": _ms(stats.latency.max_us), "active_connections": stats.connections,
+            "active_sessions": stats.sessions_active, **_latency(stats.latency),
+        }
+
     def message(self) -> PerformanceMetrics:
         if self.principal.is_admin:
             processes = self.cluster.processes()
             s, _ = total(processes)
             data = PerformanceMetricsData(
-                scope="system", user_id=None, timestamp=time.time(), interval_s=self.interval_s,
-                frames_received=s.frames_received, frames_processed=s.frames_analysed,
-                frames_per_second=self._rate(s.frames_analysed), frames_rate_limited=s.frames_dropped,
-                frames_rejected=s.frames_rejected, kpis_calculated=s.kpis_calculated,
-                faults_detected=s.faults_detected, swings=s.swings, max_latency_ms=_ms(s.latency.max_us),
-                active_connections=s.connections, active_sessions=s.sessions_active, watchers=s.watchers,
+                scope="system", user_id=None, **self._counts(s), watchers=s.watchers,
                 broadcast_dropped=s.broadcast_dropped, slow_consumers_closed=s.slow_consumers_closed,
-                feedback=s.feedback, processes=[_summary(p) for p in processes], **_latency(s.latency),
+                feedback=s.feedback, processes=[_summary(p) for p in processes],
             )
         else:
             u = self.registry.user_stats(self.principal.user_id)
             data = PerformanceMetricsData(
-                scope="user", user_id=self.principal.user_id, timestamp=time.time(), interval_s=self.interval_s,
-                frames_received=u.frames_received, frames_processed=u.frames_analysed,
-                frames_per_second=self._rate(u.frames_analysed), frames_rate_limited=u.frames_dropped,
-                frames_rejected=u.frames_rejected, kpis_calculated=u.kpis_calculated,
-                faults_detected=u.faults_detected, swings=u.swings, max_latency_ms=_ms(u.latency.max_us),
-                active_connections=u.connections, active_sessions=u.sessions_active,
+                scope="user", user_id=self.principal.user_id, **self._counts(u),
                 sessions=[
                     SessionFigures(session_id, st.frames_received, st.frames_analysed, st.kpis_calculated,
                                    st.faults_detected, st.swings, **_latency(st.latency))
                     for session_id, st in u.sessions
                 ],
-                **_latency(u.latency),
             )
         return PerformanceMetrics(data)
 
