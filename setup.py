@@ -3,7 +3,7 @@
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-KERNELS = ("frame", "phase", "faults", "stepper")
+KERNELS = ("camera", "frame", "phase", "faults", "stepper")
 
 extensions = [
     Extension(

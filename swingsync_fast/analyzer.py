@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-from .catalog import COORDINATE_SYSTEMS, FAULT_BY_ID, FAULT_IDS, KPI_NAMES, P_POSITIONS, PHASES
+from .catalog import (CAMERA_VIEWS, COORDINATE_SYSTEMS, FAULT_BY_ID, FAULT_IDS, KPI_NAMES, P_POSITIONS,
+                      PHASES)
 from .config import SessionConfig
 from .kernels.stepper import HAS_FAULTS, PHASE_BEGAN, SWING_ENDED, USABLE, Kernel
 from .landmarks import FRAME_SHAPE
@@ -38,6 +39,23 @@ class SwingEvent(msgspec.Struct, frozen=True, gc=False):
     timestamp: float
 
 
+class Camera(msgspec.Struct, frozen=True, gc=False):
+    """Where the camera stood for a swing, as fitted at its address.
+
+    ``angle_deg``: 0 face-on .. 90 down-the-line. ``target``: the side of the
+    picture the target lies on. ``unmeasured``: each KPI this swing could not
+    measure, with the reason (the view that cannot see it).
+    """
+
+    view: str | None
+    angle_deg: float | None
+    target: str | None
+    unmeasured: dict[str, str] = {}
+
+
+NO_CAMERA = Camera(None, None, None)
+
+
 class SwingSummary(msgspec.Struct, frozen=True):
     swing_index: int
     takeaway_frame: int
@@ -59,6 +77,7 @@ class SwingSummary(msgspec.Struct, frozen=True):
     faults: list[Fault]
     # Each fault rule's measured value in this swing (its metric, see thresholds.py); None = not measured.
     fault_metrics: dict[str, float | None] = {}
+    camera: Camera = NO_CAMERA
 
 
 class FrameResult(msgspec.Struct, gc=False):
@@ -71,6 +90,7 @@ class FrameResult(msgspec.Struct, gc=False):
     faults: list[Fault]
     event: SwingEvent | None = None
     swing: SwingSummary | None = None
+    camera_view: str | None = None
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -79,6 +99,19 @@ def _finite_or_none(value: float) -> float | None:
 
 def _kpi_dict(values: Sequence[float]) -> dict[str, float | None]:
     return {name: (v if v == v else None) for name, v in zip(KPI_NAMES, values)}
+
+
+def _camera(c: dict, convention: str) -> Camera:
+    view = CAMERA_VIEWS[c["view"]]
+    if view is None:
+        return NO_CAMERA
+    unmeasured = {name: view for i, name in enumerate(KPI_NAMES) if not (c["measured"] >> i) & 1}
+    return Camera(
+        view=view,
+        angle_deg=round(c["angle"], 1),
+        target="right" if c["target_x"] > 0 else "left",
+        unmeasured=unmeasured if convention == "mediapipe_image" else {},
+    )
 
 
 def _faults(severities: Sequence[float]) -> list[Fault]:
@@ -111,6 +144,8 @@ class LiveAnalyzer:
             self.config.club_used, self.config.skill_level
         )
         self.ring = np.zeros((capacity, *FRAME_SHAPE), dtype=np.float32)
+        # MediaPipe's world landmarks of the same frames, when the client sends them
+        self.world_ring = np.full((capacity, *FRAME_SHAPE), np.nan, dtype=np.float32)
         self.kpi_ring = np.full((capacity, len(KPI_NAMES)), np.nan, dtype=np.float32)
         self.swings: list[SwingSummary] = []
         self._severities = np.zeros(len(FAULT_IDS), dtype=np.float64)
@@ -128,6 +163,8 @@ class LiveAnalyzer:
             spans,
             self.thresholds.tempo_low,
             self.thresholds.tempo_high,
+            self.world_ring,
+            CAMERA_VIEWS.index(None if self.config.camera_view == "auto" else self.config.camera_view),
         )
 
     @property
@@ -152,23 +189,42 @@ class LiveAnalyzer:
         """The last committed frame's (33, 4) keypoints: a view into the ring, like :attr:`last_kpis`."""
         return self.ring[self._last]
 
+    @property
+    def camera_view(self) -> str | None:
+        """The camera view of the address in force (None before one, or for 3-D captures)."""
+        return CAMERA_VIEWS[self._kernel.camera_view]
+
     def slot(self) -> np.ndarray:
         """The (33, 4) float32 ring row the next frame goes into; fill it, then :meth:`commit`."""
         return self.ring[self._next]
 
-    def push(self, frame_index: int, timestamp: float, keypoints: np.ndarray) -> FrameResult:
-        """Analyse one frame: ``keypoints`` is (33, 4) x, y, z, visibility in MediaPipe order."""
+    def world_slot(self) -> np.ndarray:
+        """The world-landmark row of the next frame; fill it and commit with ``world=True``."""
+        return self.world_ring[self._next]
+
+    def push(self, frame_index: int, timestamp: float, keypoints: np.ndarray,
+             world_keypoints: np.ndarray | None = None) -> FrameResult:
+        """Analyse one frame: ``keypoints`` is (33, 4) x, y, z, visibility in MediaPipe order.
+
+        ``world_keypoints``: MediaPipe's world landmarks of the same frame (33, 4), if any;
+        with image landmarks they measure rotations and joint angles in 3-D.
+        """
         if np.shape(keypoints) != FRAME_SHAPE:
             raise ValueError(f"keypoints must have shape {FRAME_SHAPE}, got {np.shape(keypoints)}")
+        if world_keypoints is not None and np.shape(world_keypoints) != FRAME_SHAPE:
+            raise ValueError(f"world_keypoints must have shape {FRAME_SHAPE}, got {np.shape(world_keypoints)}")
         self.ring[self._next] = keypoints
-        return self.commit(frame_index, timestamp)
+        if world_keypoints is not None:
+            self.world_ring[self._next] = world_keypoints
+        return self.commit(frame_index, timestamp, world=world_keypoints is not None)
 
-    def commit(self, frame_index: int, timestamp: float, *, with_kpis: bool = True) -> FrameResult:
-        """Analyse the frame already written into :meth:`slot`."""
+    def commit(self, frame_index: int, timestamp: float, *, with_kpis: bool = True,
+               world: bool = False) -> FrameResult:
+        """Analyse the frame already written into :meth:`slot` (and :meth:`world_slot` if ``world``)."""
         slot = self._next
         self._next = slot + 1 if slot + 1 < len(self.ring) else 0
         kernel = self._kernel
-        flags = kernel.step(slot, frame_index, timestamp)
+        flags = kernel.step(slot, frame_index, timestamp, world)
         self._last = slot
         if flags & HAS_FAULTS:
             kernel.severities(self._severities)
@@ -183,6 +239,7 @@ class LiveAnalyzer:
             p_position=P_POSITIONS[kernel.p_position],
             kpis=_kpi_dict(self.kpi_ring[slot].tolist()) if with_kpis else None,
             faults=faults,
+            camera_view=CAMERA_VIEWS[kernel.camera_view],
         )
         if flags & PHASE_BEGAN:
             phase, frame, t = kernel.event
@@ -225,6 +282,7 @@ class LiveAnalyzer:
             kpis_impact=_kpi_dict(r["impact_kpis"]),
             faults=_faults(r["severities"]),
             fault_metrics={f: _finite_or_none(v) for f, v in zip(FAULT_IDS, r["metrics"])},
+            camera=_camera(r["camera"], self.config.coordinate_system),
         )
 
 
@@ -238,6 +296,7 @@ def analyze_recording(
     timestamps: Sequence[float] | np.ndarray,
     config: SessionConfig | None = None,
     *,
+    world_keypoints: np.ndarray | None = None,
     frame_indices: Sequence[int] | np.ndarray | None = None,
     thresholds: Thresholds | None = None,
     min_visibility: float = DEFAULT_MIN_VISIBILITY,
@@ -252,10 +311,14 @@ def analyze_recording(
     indices = np.arange(len(keypoints)) if frame_indices is None else np.asarray(frame_indices)
     if indices.shape != (len(keypoints),):
         raise ValueError("need one frame index per frame")
+    if world_keypoints is not None:
+        world_keypoints = np.asarray(world_keypoints, dtype=np.float32)
+        if world_keypoints.shape != keypoints.shape:
+            raise ValueError(f"world_keypoints must have shape {keypoints.shape}, got {world_keypoints.shape}")
     analyzer = LiveAnalyzer(config, thresholds=thresholds, min_visibility=min_visibility)
     frames = [
-        analyzer.push(int(i), float(t), frame)
-        for i, t, frame in zip(indices.tolist(), times.tolist(), keypoints)
+        analyzer.push(int(i), float(t), frame, None if world_keypoints is None else world_keypoints[n])
+        for n, (i, t, frame) in enumerate(zip(indices.tolist(), times.tolist(), keypoints))
     ]
     analyzer.close()
     return Recording(frames=frames, swings=analyzer.swings)

@@ -25,8 +25,8 @@ PHASE_CODE: dict[str, int] = {name: i for i, name in enumerate(PHASES)}
 P_POSITIONS: tuple[str | None, ...] = (None,) + tuple(f"P{i}" for i in range(1, 11))
 
 KPI_UNITS: dict[str, str] = {
-    "shoulder_turn": "deg",  # shoulder line rotation from address, + in the backswing direction
-    "hip_turn": "deg",  # hip line rotation from address, + in the backswing direction
+    "shoulder_turn": "deg",  # shoulder line rotation from address: back until impact, through after
+    "hip_turn": "deg",  # hip line rotation from address: back until impact, through after
     "x_factor": "deg",  # shoulder_turn - hip_turn
     "spine_tilt": "deg",  # forward bend of the spine toward the ball, from vertical
     "side_bend": "deg",  # spine lean in the face-on plane, + away from the target
@@ -92,3 +92,5 @@ CLUBS: tuple[str, ...] = ("driver", "wood", "iron", "wedge")
 SKILL_LEVELS: tuple[str, ...] = ("beginner", "intermediate", "advanced", "professional")
 HANDEDNESS: tuple[str, ...] = ("right", "left")
 COORDINATE_SYSTEMS: tuple[str, ...] = ("world_y_up", "mediapipe_world", "mediapipe_image")
+# Camera views by kernel code (camera.pxd View); code 0: no address yet, or a 3-D capture.
+CAMERA_VIEWS: tuple[str | None, ...] = (None, "face_on", "down_the_line", "oblique")

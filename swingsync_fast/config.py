@@ -12,6 +12,7 @@ from .catalog import SKILL_LEVELS
 Handedness = Literal["right", "left"]
 CoordinateSystem = Literal["world_y_up", "mediapipe_world", "mediapipe_image"]
 FeedbackMode = Literal["streaming", "batch", "disabled"]
+CameraView = Literal["auto", "face_on", "down_the_line", "oblique"]
 
 # Words a player might type for a club, mapped to the four threshold families.
 _CLUB_WORDS: tuple[tuple[str, str], ...] = (
@@ -57,6 +58,8 @@ class SessionConfig(msgspec.Struct, kw_only=True):
     # Width / height of the camera image; only mediapipe_image needs it,
     # because its x and y are normalised by different lengths.
     image_aspect: float = 1.0
+    # Where the camera stands (image landmarks only): detected at each address by default.
+    camera_view: CameraView = "auto"
     feedback_mode: FeedbackMode = "streaming"
     analysis_frequency: int = 1
     feedback_threshold: float = 0.5

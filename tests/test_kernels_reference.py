@@ -119,7 +119,7 @@ def run(kernel_class: type, keypoints: np.ndarray, times: Sequence[float] | None
 # (along the target line, up, toward the ball). Ankle, hip and shoulder
 # lines all run along the target line; the torso is exactly 0.5 m.
 ADDRESS: dict[str, tuple[float, float, float]] = {
-    "nose": (0.0, 1.55, 0.35),
+    "head": (0.0, 1.55, 0.35),  # every face landmark: the analysis reads their mean
     "lead_shoulder": (0.2, 1.35, 0.25),
     "trail_shoulder": (-0.2, 1.35, 0.25),
     "lead_elbow": (0.12, 1.08, 0.38),
@@ -187,9 +187,11 @@ def landmarks_of(points: Pose, *, right_handed: bool = True, yaw_deg: float = 0.
     a = math.radians(yaw_deg)
     yaw = np.array([[math.cos(a), 0.0, math.sin(a)], [0.0, 1.0, 0.0], [-math.sin(a), 0.0, math.cos(a)]])
     frame = np.zeros((NUM_LANDMARKS, 4))
-    frame[:, :3] = points["nose"]  # landmarks the analysis ignores sit on the nose
+    frame[:, :3] = yaw @ (mirror * points["head"]) + np.asarray(offset)  # the rest sit on the head
     frame[:, 3] = 1.0
     for role, xyz in points.items():
+        if role == "head":
+            continue
         name = role.replace("lead_", f"{lead_side}_").replace("trail_", f"{trail_side}_")
         frame[LANDMARK_INDEX[name], :3] = yaw @ (mirror * xyz) + np.asarray(offset)
     return frame.astype(np.float32)
@@ -335,7 +337,7 @@ def test_travel_and_height_in_metres(kernel_class, convention, right_handed):
     """In mediapipe_image the torso (0.5 m here) is the metre stick, so every convention reads metres."""
     aspect = 9 / 16 if convention == MEDIAPIPE_IMAGE else 1.0
     options = dict(convention=convention, right_handed=right_handed, aspect=aspect)
-    head = kpis_of(kernel_class, moved(hands_up(pose()), (-0.07, 0.03, 0.0), ["nose"]), **options)
+    head = kpis_of(kernel_class, moved(hands_up(pose()), (-0.07, 0.03, 0.0), ["head"]), **options)
     assert head["head_sway"] == pytest.approx(0.07, abs=1e-5)  # away from the target
     assert head["head_lift"] == pytest.approx(0.03, abs=1e-5)
     assert head["hand_height"] == pytest.approx(0.3, abs=1e-5)
@@ -371,7 +373,7 @@ def test_hand_speed_of_hands_moving_steadily(kernel_class, convention, right_han
                                              (180.0, (-1.0, 0.0, 2.0))])
 def test_turning_the_scene_about_the_vertical_changes_nothing(kernel_class, yaw_deg, offset):
     test_poses = [hands_up(turned(pose(), 60.0, "lead_shoulder", "trail_shoulder")),
-                  moved(hands_up(pose()), (0.05, -0.02, 0.03), ["lead_hip", "trail_hip", "nose"])]
+                  moved(hands_up(pose()), (0.05, -0.02, 0.03), ["lead_hip", "trail_hip", "head"])]
     for test_pose in test_poses:
         frames = [ADDRESS] * int(FPS) + [test_pose]
         plain = run(kernel_class, np.stack([landmarks_of(p) for p in frames]))

@@ -16,12 +16,18 @@ cdef enum:  # Fault
     POOR_TEMPO = 12
     NUM_FAULTS = 13
 
-cdef struct Peak:          # max over frames of min(this frame, previous frame)
-    double value           # -inf until two consecutive frames were seen
-    double prev            # NaN when the previous frame was outside the window
+cdef enum:
+    HOLD_SAMPLES = 32      # the longest run a Held keeps (a hold at up to ~600 FPS)
+
+cdef struct Held:          # the largest value a metric held for FAULT_HOLD_S
+    double value           # -inf until a run of frames spanned the hold
+    double t[32]           # the current run of frames, a ring (newest at head)
+    double v[32]
+    int head
+    int count              # 0: the run is broken (outside the window, or not measured)
 
 cdef struct FaultTracker:
-    Peak peak[13]
+    Held peak[13]
     double severity[13]    # 0 = not seen in this swing
     bint judged[13]        # a "falls short" rule has been decided
     double limit[13]
@@ -30,16 +36,16 @@ cdef struct FaultTracker:
     double tempo_high
     double address_spine_tilt
     double address_trail_knee
-    Peak top_wrist_hinge   # the hinge set at the top (debounced peak of the late backswing)
+    Held top_wrist_hinge   # the hinge set at the top (held peak of the late backswing)
     double top_rise
 
-cdef void peak_reset(Peak* p) noexcept nogil
-cdef void peak_track(Peak* p, double value) noexcept nogil
+cdef void held_reset(Held* h) noexcept nogil
+cdef void held_track(Held* h, double t, double value) noexcept nogil
 cdef void faults_begin(FaultTracker* f, const double* address_kpis) noexcept nogil
 cdef void faults_top(FaultTracker* f, double top_rise) noexcept nogil
-cdef void faults_step(FaultTracker* f, const double* kpis, int phase, int p_position,
+cdef void faults_step(FaultTracker* f, const double* kpis, double t, int phase, int p_position,
                       double rise, double since_impact) noexcept nogil
-cdef void faults_impact_frame(FaultTracker* f, const double* kpis) noexcept nogil
+cdef void faults_impact_frame(FaultTracker* f, const double* kpis, double t) noexcept nogil
 cdef void faults_judge_turn(FaultTracker* f) noexcept nogil
 cdef void faults_judge_weight(FaultTracker* f) noexcept nogil
 cdef void faults_judge_tempo(FaultTracker* f, double tempo) noexcept nogil

@@ -1,5 +1,6 @@
 # The causal swing phase state machine and its address reference.
-from .frame cimport Body, Reference
+from .body cimport Body
+from .frame cimport Reference
 
 cdef enum:  # Phase
     IDLE = 0
@@ -54,13 +55,16 @@ cdef struct PhaseMachine:
     double prev_rise
     double prev_gap
     int swings             # swings counted (at impact)
+    int forced_view        # the camera view the config fixes (VIEW_NONE: detect it)
     # what the last step did
     int event_phase        # phase that began on this step, -1 = none
     Marker event
     bint swing_done        # the swing ended (finish reached) on this step
+    bint armed             # a new address was taken on this step
+    double refined         # the address pose moved toward this frame by this much (0: not)
 
 cdef void machine_reset(PhaseMachine* m) noexcept nogil
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
-                       bint right_handed, int convention) noexcept nogil
+                       bint right_handed, int convention, double turn) noexcept nogil
 cdef void machine_close(PhaseMachine* m) noexcept nogil
 cdef double hands_rise(const PhaseMachine* m) noexcept nogil

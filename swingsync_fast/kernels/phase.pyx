@@ -9,8 +9,8 @@ clearly moved on, which takes one to three frames at 30 FPS.
 """
 
 from libc.math cimport sqrt, exp, fmin, fmax, NAN, INFINITY
-from .frame cimport (Body, Reference, make_reference, blend_body,
-                     LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_WRIST, TRAIL_WRIST, MEDIAPIPE_IMAGE)
+from .body cimport (Body, LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_WRIST, TRAIL_WRIST, MEDIAPIPE_IMAGE)
+from .frame cimport Reference, make_reference, fit_camera, blend_body
 
 from . import tuning
 
@@ -40,6 +40,9 @@ cdef double GAP_MAX_S = tuning.GAP_MAX_S
 cdef double HAND_SMOOTH_S = tuning.HAND_SMOOTH_S
 cdef double TAKEAWAY_BACKTRACK = tuning.TAKEAWAY_BACKTRACK
 cdef double READDRESS_GAP = tuning.READDRESS_GAP
+cdef double GRIP_SEEN = tuning.GRIP_SEEN
+cdef double ADDRESS_TURN = tuning.ADDRESS_TURN_DEG
+cdef double TAKEAWAY_TURN = tuning.TAKEAWAY_TURN_DEG
 
 
 cdef void machine_reset(PhaseMachine* m) noexcept nogil:
@@ -52,6 +55,8 @@ cdef void machine_reset(PhaseMachine* m) noexcept nogil:
     m.swings = 0
     m.event_phase = -1
     m.swing_done = False
+    m.armed = False
+    m.refined = 0.0
 
 
 cdef inline void _mark(Marker* mk, long frame, double t, int slot) noexcept nogil:
@@ -89,18 +94,25 @@ cdef inline bint _arm_level(const Body* b, int wrist, int shoulder, double s) no
 cdef inline double _hip_travel(const PhaseMachine* m, const Body* b, double depth_weight) noexcept nogil:
     """Horizontal travel of the hips over the feet since address (0 when the feet are unseen)."""
     cdef const Body* a = &m.ref.body
-    if not (b.feet_ok and a.feet_ok):
+    cdef int foot = m.ref.foot
+    if foot < 0 or not b.ok[foot]:
         return 0.0
-    cdef double dx = (b.hip_mid[0] - b.feet[0]) - (a.hip_mid[0] - a.feet[0])
-    cdef double dz = (b.hip_mid[2] - b.feet[2]) - (a.hip_mid[2] - a.feet[2])
+    cdef double dx = (b.hip_mid[0] - b.p[foot][0]) - (a.hip_mid[0] - a.p[foot][0])
+    cdef double dz = (b.hip_mid[2] - b.p[foot][2]) - (a.hip_mid[2] - a.p[foot][2])
     return sqrt(dx * dx + depth_weight * dz * dz) / a.torso
 
 
 cdef bint _looks_like_address(const Body* b, double depth_weight) noexcept nogil:
-    """Hands low and, where both wrists are seen, together on a grip."""
+    """Hands low and, where both wrists are clearly seen, together on a grip.
+
+    A wrist hidden behind the other hand (face-on, the trail wrist) comes
+    back as a guess well away from the grip, so only two clearly seen wrists
+    can say the hands are apart.
+    """
     if (b.hands[1] - b.shoulder_mid[1]) / b.torso > HANDS_LOW:
         return False
-    if b.ok[LEAD_WRIST] and b.ok[TRAIL_WRIST]:
+    if (b.ok[LEAD_WRIST] and b.ok[TRAIL_WRIST] and b.vis[LEAD_WRIST] >= GRIP_SEEN
+            and b.vis[TRAIL_WRIST] >= GRIP_SEEN):
         return _dist(b.p[LEAD_WRIST], b.p[TRAIL_WRIST], depth_weight) / b.torso < GRIP_MAX
     return True
 
@@ -177,8 +189,9 @@ cdef void _arm(PhaseMachine* m, const Body* b, const Marker* now, bint right_han
     """A stable address: take this pose as the reference and wait for a takeaway."""
     cdef Body pose = b[0]
     cdef Reference ref
-    if make_reference(&pose, right_handed, convention, &ref):
+    if make_reference(&pose, right_handed, convention, &ref) and fit_camera(&ref, convention, m.forced_view):
         m.ref = ref       # a refused pose leaves the previous address untouched
+        m.armed = True
         m.has_ref = True
         m.p_position = 1
         m.at_address = now[0]
@@ -215,11 +228,18 @@ cdef void machine_close(PhaseMachine* m) noexcept nogil:
 
 
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
-                       bint right_handed, int convention) noexcept nogil:
+                       bint right_handed, int convention, double turn) noexcept nogil:
+    """Feed one frame; ``turn``: its shoulder turn from the address in force (NaN: unknown).
+
+    The turn tells a takeaway that the picture hides: down-the-line the hands
+    first move along the camera's axis, while the shoulders already turn.
+    """
     cdef Marker now
     _mark(&now, frame, t, slot)
     m.event_phase = -1
     m.swing_done = False
+    m.armed = False
+    m.refined = 0.0
     if TAKEAWAY <= m.phase <= FOLLOW_THROUGH and t - m.last.t > GAP_MAX_S:
         _abandon(m, &now, &b.hands[0] if usable else &m.last_hands[0])
     if not usable:
@@ -269,15 +289,23 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
     m.prev_rise = rise
     m.prev_gap = gap
 
+    if turn != turn:
+        turn = 0.0
     if phase == SETUP:
-        if gap < AT_ADDRESS:
+        if gap < AT_ADDRESS and turn < ADDRESS_TURN:
             # still at address: keep refining the address pose
-            blend_body(&m.ref.body, b, 1.0 - exp(-dt / ADDRESS_SMOOTH_S))
+            m.refined = 1.0 - exp(-dt / ADDRESS_SMOOTH_S)
+            blend_body(&m.ref.body, b, m.refined)
             make_reference(&m.ref.body, right_handed, convention, &m.ref)
             m.at_address = now
             m.at_address_gap = _dist(m.hands, m.ref.body.hands, w) / m.ref.body.torso
-        elif gap > TAKEAWAY_START:
-            _start_takeaway(m, &now, gap)
+        elif gap > TAKEAWAY_START or turn > TAKEAWAY_TURN:
+            # the swing starts from this address: settle the camera on it, once
+            fit_camera(&m.ref, convention, m.forced_view)
+            if gap > TAKEAWAY_START:
+                _start_takeaway(m, &now, gap)
+            else:
+                m.takeaway = m.at_address   # the turn began where the shoulders left address
             _enter(m, TAKEAWAY, &m.takeaway)
         return
 
@@ -287,7 +315,7 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
             m.top = now
             _extreme_start(&m.highest, t, rise, prev_t, prev_rise)
             _enter(m, BACKSWING, &now)
-        elif gap < AT_ADDRESS:
+        elif gap < AT_ADDRESS and turn < ADDRESS_TURN:
             m.at_address = now
             m.at_address_gap = gap
             _enter(m, SETUP, &now)

@@ -6,7 +6,9 @@ body points are numpy arrays, vectors are handled with numpy, and the
 per-frame functions (keypoints -> body points, body points -> KPIs) take any
 number of leading frame axes, so a whole recording can be converted in one
 call and the stepping :class:`ReferenceKernel` uses the same functions on one
-frame at a time. Every tuning constant is read from :mod:`.tuning`.
+frame at a time. Every tuning constant is read from :mod:`.tuning`. What
+carries state from frame to frame (the grip, the phase machine, the fault
+rules) is a small class stepped one frame at a time, as in the kernel.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import landmarks
-from ..catalog import COORDINATE_SYSTEMS, FAULT_IDS, KPI_NAMES, PHASES
+from ..catalog import CAMERA_VIEWS, COORDINATE_SYSTEMS, FAULT_IDS, KPI_NAMES, PHASES
 from . import tuning
 
 FloatArray = NDArray[np.float64]
@@ -43,7 +45,13 @@ MIN_ARM = 1e-9  # angle_at: a shorter limb has no angle
 MIN_LINE = 1e-9  # _add_line: a shorter horizontal line gives no direction
 MIN_TARGET = 1e-6  # make_reference: the summed line directions must be longer than this
 MIN_STANCE = 1e-6  # compute_kpis: narrower address stance -> no weight shift
+MIN_VIEW_COS = 0.1  # frame.pyx: a view measures along an axis it sees at least this well
 SEVERITY_AT_LIMIT = 0.3  # faults.pyx: severity runs 0.3 at the limit .. 1.0 at limit + span
+HOLD_SAMPLES = 32  # faults.pxd: the longest run of frames a held peak keeps
+FACE_LANDMARKS = 11  # the head is the mean of MediaPipe's landmarks 0..10
+
+# Camera view codes (camera.pxd View), in catalog.CAMERA_VIEWS order
+VIEW_NONE, FACE_ON, DOWN_THE_LINE, OBLIQUE = range(4)
 
 UP = np.array([0.0, 1.0, 0.0])
 
@@ -51,7 +59,7 @@ UP = np.array([0.0, 1.0, 0.0])
 class Point(IntEnum):
     """The 14 body points the analysis reads, by role rather than by side."""
 
-    NOSE = 0
+    HEAD = 0  # the mean of the face landmarks
     LEAD_SHOULDER = 1
     TRAIL_SHOULDER = 2
     LEAD_ELBOW = 3
@@ -78,12 +86,17 @@ SWING_PHASES = (Phase.TAKEAWAY, Phase.BACKSWING, Phase.TOP_OF_SWING, Phase.DOWNS
 
 
 def landmark_indices(lead_is_left: bool) -> NDArray[np.intp]:
-    """MediaPipe landmark index of each :class:`Point` (mirrors frame.pyx *_LEAD_INDEX)."""
+    """MediaPipe landmark index of each :class:`Point` (mirrors frame.pyx *_LEAD_INDEX).
+
+    HEAD's entry is the nose, the first of the face landmarks it averages.
+    """
     lead, trail = ("left", "right") if lead_is_left else ("right", "left")
     names = []
     for point in Point:
         role = point.name.lower()
-        if role.startswith("lead_"):
+        if role == "head":
+            role = "nose"
+        elif role.startswith("lead_"):
             role = f"{lead}_{role[len('lead_'):]}"
         elif role.startswith("trail_"):
             role = f"{trail}_{role[len('trail_'):]}"
@@ -119,13 +132,14 @@ def hip_mid(points: FloatArray) -> FloatArray:
     return 0.5 * (points[..., Point.LEAD_HIP, :] + points[..., Point.TRAIL_HIP, :])
 
 
-def ankle_mid(points: FloatArray) -> FloatArray:
-    return 0.5 * (points[..., Point.LEAD_ANKLE, :] + points[..., Point.TRAIL_ANKLE, :])
+def length(v: FloatArray, planar: bool) -> FloatArray:
+    """A length: in the picture for image landmarks, whose depth has no scale of its own."""
+    return np.linalg.norm(v[..., :2] if planar else v, axis=-1)
 
 
-def torso_length(points: FloatArray) -> FloatArray:
+def torso_length(points: FloatArray, planar: bool = False) -> FloatArray:
     """Hip centre to shoulder centre, in input units."""
-    return np.linalg.norm(shoulder_mid(points) - hip_mid(points), axis=-1)
+    return length(shoulder_mid(points) - hip_mid(points), planar)
 
 
 @dataclass(frozen=True)
@@ -138,8 +152,10 @@ class Body:
 
     points: FloatArray  # (..., 14, 3), y up
     ok: BoolArray  # (..., 14)
+    vis: FloatArray  # (..., 14) MediaPipe's visibility of each point
     hands: FloatArray  # (..., 3) grip centre, NaN where no wrist is seen
     usable: BoolArray  # (...,)
+    planar: bool  # image landmarks: lengths are measured in the picture
 
     def point(self, p: Point) -> FloatArray:
         return self.points[..., p, :]
@@ -153,87 +169,302 @@ class Body:
         return hip_mid(self.points)
 
     @property
-    def feet(self) -> FloatArray:
-        """Midpoint of the ankles: the fixed point of a swing (NaN unless both are seen).
-
-        Travel is measured against it, because MediaPipe world coordinates
-        are centred on the hips, which therefore cannot be the origin.
-        """
-        return ankle_mid(self.points)
-
-    @property
     def torso(self) -> FloatArray:
         """Hip centre to shoulder centre, in input units."""
-        return torso_length(self.points)
+        return torso_length(self.points, self.planar)
 
     def __getitem__(self, index: int | slice | NDArray) -> Body:
         """The frame(s) at ``index`` along the first axis."""
-        return Body(self.points[index], self.ok[index], self.hands[index], self.usable[index])
+        return Body(self.points[index], self.ok[index], self.vis[index], self.hands[index],
+                    self.usable[index], self.planar)
 
 
 def body_points(keypoints: NDArray, convention: int, aspect: float, lead_is_left: bool,
-                min_visibility: float) -> tuple[FloatArray, BoolArray]:
-    """(..., 33, 4) keypoints -> (..., 14, 3) y-up body points (NaN where unseen) and their mask."""
-    picked = np.asarray(keypoints, dtype=np.float64)[..., landmark_indices(lead_is_left), :]
+                min_visibility: float) -> tuple[FloatArray, BoolArray, FloatArray]:
+    """(..., 33, 4) keypoints -> (..., 14, 3) y-up body points (NaN where unseen), mask, visibility.
+
+    HEAD is the mean of the 11 face landmarks, seen when all are finite and
+    their mean visibility passes.
+    """
+    raw = np.asarray(keypoints, dtype=np.float64)
+    picked = raw[..., landmark_indices(lead_is_left), :].copy()
+    picked[..., Point.HEAD, :] = raw[..., :FACE_LANDMARKS, :].sum(axis=-2) / FACE_LANDMARKS
     xyz, visibility = picked[..., :3], picked[..., 3]
     with np.errstate(invalid="ignore"):
-        ok = (np.isfinite(picked).all(axis=-1)
-              & (np.abs(xyz) < tuning.MAX_ABS_COORD).all(axis=-1)
-              & (visibility >= min_visibility))
+        finite = np.isfinite(picked).all(axis=-1) & (np.abs(xyz) < tuning.MAX_ABS_COORD).all(axis=-1)
+        face = raw[..., :FACE_LANDMARKS, :]
+        finite[..., Point.HEAD] = (np.isfinite(face).all(axis=(-1, -2))
+                                   & (np.abs(face[..., :3]) < tuning.MAX_ABS_COORD).all(axis=(-1, -2)))
+        ok = finite & (visibility >= min_visibility)
     points = np.where(ok[..., None], xyz * axis_scale(convention, aspect), np.nan)
-    return points, ok
+    return points, ok, visibility
 
 
-def core_seen(points: FloatArray, ok: BoolArray) -> BoolArray:
+def core_seen(points: FloatArray, ok: BoolArray, planar: bool) -> BoolArray:
     """Both shoulders and hips seen, with a torso and a shoulder line of non-zero length."""
     shoulders_hips = ok[..., [Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER, Point.LEAD_HIP,
                               Point.TRAIL_HIP]].all(axis=-1)
-    shoulder_line = np.linalg.norm(
-        points[..., Point.LEAD_SHOULDER, :] - points[..., Point.TRAIL_SHOULDER, :], axis=-1)
+    shoulder_line = length(points[..., Point.LEAD_SHOULDER, :] - points[..., Point.TRAIL_SHOULDER, :],
+                           planar)
     with np.errstate(invalid="ignore"):
-        return shoulders_hips & (torso_length(points) >= MIN_TORSO) & (shoulder_line >= MIN_TORSO)
+        return shoulders_hips & (torso_length(points, planar) >= MIN_TORSO) & (shoulder_line >= MIN_TORSO)
 
 
-def grip_centres(points: FloatArray, ok: BoolArray, core: BoolArray,
-                 offset_before: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Grip centre of each frame of an (N, 14, 3) sequence, and the grip offset after it.
+@dataclass
+class Grip:
+    """Where the grip is, across frames that hide a wrist (mirrors body.pxd Grip).
 
-    Mirrors the wrist handling of read_body: the grip offset (trail wrist
-    minus lead wrist) is learnt from usable frames that see both wrists and
-    carried forward, so a frame that sees one wrist still places the grip.
+    The grip is placed from the better-seen wrist (the anchor) plus half of
+    the trail-minus-lead offset, which learns only from frames that see both
+    wrists close together: a hidden wrist is MediaPipe's guess.
     """
-    lead, trail = points[:, Point.LEAD_WRIST], points[:, Point.TRAIL_WRIST]
-    learns = core & ok[:, Point.LEAD_WRIST] & ok[:, Point.TRAIL_WRIST]
-    # the latest learning frame at or before each frame (-1: none yet)
-    latest = np.maximum.accumulate(np.where(learns, np.arange(len(points)), -1))
-    offsets = np.where((latest >= 0)[:, None], (trail - lead)[latest], offset_before)
-    hands = np.where(ok[:, Point.LEAD_WRIST, None], lead + 0.5 * offsets, trail - 0.5 * offsets)
-    offset_after = offsets[-1] if len(points) else offset_before
-    return hands, offset_after
+
+    offset: FloatArray = field(default_factory=lambda: np.zeros(3))
+    learnt: bool = False
+    anchor: Point | None = None
+
+    def place(self, points: FloatArray, ok: BoolArray, vis: FloatArray, torso: float,
+              planar: bool, alpha: float) -> FloatArray | None:
+        """The grip centre of one frame (None without a wrist), learning from it."""
+        lead_ok, trail_ok = bool(ok[Point.LEAD_WRIST]), bool(ok[Point.TRAIL_WRIST])
+        if not (lead_ok or trail_ok):
+            return None
+        if lead_ok and trail_ok:
+            d = points[Point.TRAIL_WRIST] - points[Point.LEAD_WRIST]
+            if length(d, planar) <= tuning.GRIP_TOGETHER * torso:
+                if not self.learnt:
+                    alpha, self.learnt = 1.0, True
+                self.offset = self.offset + alpha * (d - self.offset)
+        anchor = self.anchor
+        if anchor is None or not ok[anchor]:
+            lead_better = lead_ok and (not trail_ok or vis[Point.LEAD_WRIST] >= vis[Point.TRAIL_WRIST])
+            anchor = Point.LEAD_WRIST if lead_better else Point.TRAIL_WRIST
+        elif lead_ok and trail_ok:
+            other = Point.TRAIL_WRIST if anchor == Point.LEAD_WRIST else Point.LEAD_WRIST
+            if vis[other] > vis[anchor] + tuning.GRIP_ANCHOR_SWITCH:
+                anchor = other
+        self.anchor = anchor
+        half = 0.5 if anchor == Point.LEAD_WRIST else -0.5
+        return points[anchor] + half * self.offset
+
+
+def read_body(keypoints: NDArray, convention: int, aspect: float, lead_is_left: bool,
+              min_visibility: float, grip: Grip, grip_alpha: float) -> Body:
+    """One (33, 4) frame -> its body; usable when the core and at least one wrist are seen."""
+    planar = convention == MEDIAPIPE_IMAGE
+    points, ok, vis = body_points(keypoints, convention, aspect, lead_is_left, min_visibility)
+    hands = None
+    core = bool(core_seen(points, ok, planar))
+    if core:
+        hands = grip.place(points, ok, vis, float(torso_length(points, planar)), planar, grip_alpha)
+    usable = core and hands is not None
+    return Body(points, ok, vis, hands if usable else np.full(3, np.nan), np.bool_(usable), planar)
 
 
 def read_bodies(keypoints: NDArray, convention: int, aspect: float, lead_is_left: bool,
-                min_visibility: float,
-                grip_offset: FloatArray | None = None) -> tuple[Body, FloatArray]:
-    """(N, 33, 4) keypoints -> a stack of N bodies, and the grip offset after the last frame.
+                min_visibility: float, times: NDArray | None = None) -> Body:
+    """A whole (N, 33, 4) recording -> a stack of N bodies, the grip carried frame to frame.
 
-    A frame is usable when its core is seen and at least one wrist is.
+    ``times`` set the grip offset's smoothing as the kernel's frame gaps do
+    (default: 30 FPS).
     """
-    points, ok = body_points(keypoints, convention, aspect, lead_is_left, min_visibility)
-    core = core_seen(points, ok)
-    offset = np.zeros(3) if grip_offset is None else np.asarray(grip_offset, dtype=np.float64)
-    hands, offset = grip_centres(points, ok, core, offset)
-    usable = core & (ok[:, Point.LEAD_WRIST] | ok[:, Point.TRAIL_WRIST])
-    hands = np.where(usable[:, None], hands, np.nan)
-    return Body(points, ok, hands, usable), offset
+    times = np.arange(len(keypoints)) / 30.0 if times is None else np.asarray(times, dtype=np.float64)
+    grip, bodies, t_prev = Grip(), [], math.nan
+    for frame, t in zip(keypoints, times):
+        body = read_body(frame, convention, aspect, lead_is_left, min_visibility, grip,
+                         grip_alpha(t - t_prev))
+        if body.usable:
+            t_prev = t
+        bodies.append(body)
+    planar = convention == MEDIAPIPE_IMAGE
+    return Body(np.stack([b.points for b in bodies]), np.stack([b.ok for b in bodies]),
+                np.stack([b.vis for b in bodies]), np.stack([b.hands for b in bodies]),
+                np.array([b.usable for b in bodies]), planar)
+
+
+def grip_alpha(dt: float) -> float:
+    """How far the grip offset follows this frame, after ``dt`` seconds (1 after a gap)."""
+    if dt > 0.0 and dt <= tuning.GAP_MAX_S:
+        return 1.0 - math.exp(-dt / tuning.GRIP_OFFSET_S)
+    return 1.0
 
 
 def convert_recording(keypoints: NDArray, convention: int, aspect: float = 1.0,
                       lead_is_left: bool = True,
                       min_visibility: float = 0.5) -> tuple[FloatArray, BoolArray, BoolArray]:
     """A whole (N, 33, 4) recording -> y-up body points (N, 14, 3), point mask, usable mask."""
-    bodies, _ = read_bodies(keypoints, convention, aspect, lead_is_left, min_visibility)
+    bodies = read_bodies(keypoints, convention, aspect, lead_is_left, min_visibility)
     return bodies.points, bodies.ok, bodies.usable
+
+
+# --- the camera (camera.pyx) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Where the camera stands, fitted at address (mirrors camera.pxd Camera)."""
+
+    view: int
+    angle: float = 0.0  # radians from face-on toward down-the-line
+    target_x: float = 1.0  # +1: the target lies toward the image's right
+    ball_x: float = 1.0
+    tilt: float = 0.0  # spine tilt toward the ball at address, radians
+    torso: float = 0.0  # image units, not foreshortened
+    shoulder_width: float = 0.0
+    hip_width: float = 0.0
+    measured: frozenset[Kpi] = frozenset()
+
+
+def _kpi_set(names) -> frozenset[Kpi]:
+    return frozenset(Kpi[name.upper()] for name in names)
+
+
+ALL_KPIS: frozenset[Kpi] = frozenset(Kpi)
+VIEW_KPIS: dict[int, frozenset[Kpi]] = {
+    VIEW_NONE: ALL_KPIS,
+    **{CAMERA_VIEWS.index(view): _kpi_set(names) for view, names in tuning.VIEW_KPIS.items()},
+}
+WORLD_KPIS: frozenset[Kpi] = _kpi_set(tuning.WORLD_KPIS)
+# measured against the address pose: meaningless once a swing is over and before the next
+ADDRESS_KPIS: frozenset[Kpi] = _kpi_set(("shoulder_turn", "hip_turn", "x_factor", "head_sway", "head_lift",
+                                         "pelvis_sway", "pelvis_thrust", "hand_height"))
+RADIAN = math.pi / 180.0
+SIN_BEND = math.sin(tuning.SIDE_BEND_PRIOR_DEG * math.pi / 180.0)
+SIN_BEND_SD = math.sin(tuning.SIDE_BEND_SD_DEG * math.pi / 180.0)
+TILT_PRIOR = tuning.TILT_PRIOR_DEG * math.pi / 180.0
+TILT_SD = tuning.TILT_SD_DEG * math.pi / 180.0
+
+
+def camera_cost(shoulders: float, hips: float, lean: float, vt: float, target_x: float,
+                ball_x: NDArray, angle_deg: NDArray, tilt_deg: NDArray) -> NDArray:
+    """How unlikely the address picture is from each camera angle and spine tilt (mirrors _cost)."""
+    t, a = tilt_deg * RADIAN, angle_deg * RADIAN
+    ca, sa = np.cos(a), np.sin(a)
+    torso = vt / np.cos(t)
+    r1 = (shoulders - tuning.SHOULDER_WIDTH * torso * ca) / (
+        torso * (tuning.SHOULDER_WIDTH_SD * ca + tuning.WIDTH_ERROR))
+    r2 = (hips - tuning.HIP_WIDTH * torso * ca) / (torso * (tuning.HIP_WIDTH_SD * ca + tuning.WIDTH_ERROR))
+    # the spine leans toward the ball by its tilt and away from the target by its side bend
+    lean_model = torso * (ball_x * sa * np.sin(t) - target_x * ca * SIN_BEND)
+    r3 = (lean - lean_model) / (torso * np.sqrt(tuning.LEAN_ERROR * tuning.LEAN_ERROR
+                                                + ca * ca * SIN_BEND_SD * SIN_BEND_SD))
+    r4 = (t - TILT_PRIOR) / TILT_SD
+    return r1 * r1 + r2 * r2 + r3 * r3 + r4 * r4
+
+
+def angle_range(forced_view: int) -> tuple[float, float]:
+    if forced_view == FACE_ON:
+        return 0.0, tuning.FACE_ON_MAX_DEG
+    if forced_view == DOWN_THE_LINE:
+        return tuning.DTL_MIN_DEG, 90.0
+    if forced_view == OBLIQUE:
+        return tuning.FACE_ON_MAX_DEG, tuning.DTL_MIN_DEG
+    return 0.0, 90.0
+
+
+def view_of(angle_deg: float) -> int:
+    if angle_deg < tuning.FACE_ON_MAX_DEG:
+        return FACE_ON
+    if angle_deg > tuning.DTL_MIN_DEG:
+        return DOWN_THE_LINE
+    return OBLIQUE
+
+
+def camera_fit(body: Body, forced_view: int) -> Camera | None:
+    """The camera of an image-landmark address pose (mirrors camera_fit), None if it cannot say.
+
+    A grid over camera angle and spine tilt in 5 degree steps for the ball on
+    either side of the picture, then 1 degree steps around the best cell.
+    """
+    sh = body.point(Point.LEAD_SHOULDER) - body.point(Point.TRAIL_SHOULDER)
+    hp = body.point(Point.LEAD_HIP) - body.point(Point.TRAIL_HIP)
+    spine = body.shoulder_mid - body.hip_mid
+    lean, vt = float(spine[0]), float(spine[1])
+    if not vt > 0.0:
+        return None
+    lo, hi = angle_range(forced_view)
+    target_x = -1.0 if sh[0] + hp[0] < 0.0 else 1.0
+    shoulders, hips = abs(float(sh[0])), abs(float(hp[0]))
+    t_lo, t_hi = tuning.TILT_RANGE_DEG
+    angles = np.arange(lo, hi + 1e-9, 5.0)
+    tilts = np.arange(t_lo, t_hi + 1e-9, 5.0)
+    balls = np.array([1.0, -1.0])
+    b, a, t = np.meshgrid(balls, angles, tilts, indexing="ij")
+    cost = camera_cost(shoulders, hips, lean, vt, target_x, b, a, t)
+    side, i, j = np.unravel_index(np.argmin(cost), cost.shape)
+    best, best_a, best_t, ball = cost[side, i, j], angles[i], tilts[j], balls[side]
+    fine_a = best_a + np.arange(-4, 5)
+    fine_t = best_t + np.arange(-4, 5)
+    fa, ft = np.meshgrid(fine_a, fine_t, indexing="ij")
+    inside = (fa >= lo) & (fa <= hi) & (ft >= t_lo) & (ft <= t_hi)
+    fine = np.where(inside, camera_cost(shoulders, hips, lean, vt, target_x, ball, fa, ft), np.inf)
+    k = np.unravel_index(np.argmin(fine), fine.shape)
+    if fine[k] < best:
+        best_a, best_t = fa[k], ft[k]
+    angle, tilt = best_a * RADIAN, best_t * RADIAN
+    torso = vt / math.cos(tilt)
+    ca, sa = math.cos(angle), math.sin(angle)
+    view = forced_view if forced_view != VIEW_NONE else view_of(best_a)
+    return Camera(
+        view=view, angle=angle, target_x=target_x, ball_x=ball, tilt=tilt, torso=torso,
+        # a line's width: seen directly face-on, from body proportions down-the-line
+        shoulder_width=ca * shoulders + sa * sa * tuning.SHOULDER_WIDTH * torso,
+        hip_width=ca * hips + sa * sa * tuning.HIP_WIDTH * torso,
+        measured=VIEW_KPIS[view],
+    )
+
+
+def camera_for_world(target: FloatArray, has_camera: bool) -> Camera:
+    """3-D input measures everything; camera-aligned world landmarks still tell the angle."""
+    angle = math.atan2(abs(target[2]), abs(target[0]))
+    view = view_of(math.degrees(angle)) if has_camera else VIEW_NONE
+    return Camera(view=view, angle=angle, target_x=-1.0 if target[0] < 0.0 else 1.0,
+                  measured=ALL_KPIS)
+
+
+def camera_turn(cam: Camera, now: FloatArray, address: FloatArray, width: float, tilted: bool,
+                handed: float) -> float:
+    """Degrees a line has turned from address, + away from the target (mirrors camera_turn).
+
+    The line now is cos(a) * its address vector + sin(a) * its backswing
+    direction; x, y and z each give a linear equation in (cos a, sin a),
+    z only against its own address value and where the line had depth.
+    A direction no equation sees is closed on the unit circle, on the side
+    the z change points to.
+    """
+    ct, st = (math.cos(cam.tilt), math.sin(cam.tilt)) if tilted else (1.0, 0.0)
+    sa, ca = math.sin(cam.angle), math.cos(cam.angle)
+    w2d = 1.0 / (tuning.TURN_ERROR_2D * width) ** 2
+    rows = [(w2d, address[0], width * ct * cam.ball_x * sa, now[0])]  # weight, cos, sin, seen
+    if tilted:
+        rows.append((w2d, address[1], -width * st, now[1]))
+    dz0 = address[2]
+    if sa >= tuning.Z_MIN_SIN and abs(dz0) > 1e-9:
+        rows.append((1.0 / (tuning.TURN_ERROR_Z * dz0) ** 2, dz0,
+                     -dz0 * ct * (ca / sa) * cam.target_x * cam.ball_x, now[2]))
+    m, r = np.zeros((2, 2)), np.zeros(2)
+    for w, c_coef, s_coef, seen in rows:
+        v = np.array([c_coef, s_coef])
+        m += w * np.outer(v, v)
+        r += w * v * seen
+    values, vectors = np.linalg.eigh(m)
+    small, big = values
+    if not big > 0.0:
+        return 0.0
+    if small >= tuning.TURN_WEAK * big:
+        c, s = np.linalg.solve(m, r)
+    else:
+        u = vectors[:, 1]
+        proj = float(np.clip(u @ r / big, -1.0, 1.0))
+        q = math.sqrt(1.0 - proj * proj)
+        perp = np.array([-u[1], u[0]])
+        candidates = [proj * u + q * perp, proj * u - q * perp]
+        dz = now[2] - dz0
+        s_sign = 1.0
+        if abs(dz) > tuning.Z_SIGN_MIN * cam.torso:
+            s_sign = (-1.0 if dz < 0.0 else 1.0) * handed * cam.target_x
+        c, s = max(candidates, key=lambda cs: cs[1] * s_sign)
+    return math.degrees(math.atan2(s * ct, c))
 
 
 # --- the address reference (frame.pyx make_reference, blend_body) -------------------------
@@ -244,11 +475,13 @@ class Reference:
     """The address pose and the axes every KPI is measured along."""
 
     body: Body  # one frame
-    target: FloatArray  # horizontal unit vector, trail side to lead side
+    target: FloatArray  # horizontal unit vector, trail side to lead side (3-D input)
     ball: FloatArray  # horizontal unit vector toward the ball
     shoulder_angle: float  # shoulder line direction at address, radians in (target, ball)
     hip_angle: float
     metres_per_unit: float
+    foot: Point | None  # the ankle travel is measured from
+    camera: Camera
 
 
 def horizontal_direction(body: Body, lead: Point, trail: Point) -> FloatArray | None:
@@ -256,8 +489,8 @@ def horizontal_direction(body: Body, lead: Point, trail: Point) -> FloatArray | 
     if not (body.ok[lead] and body.ok[trail]):
         return None
     d = (body.point(lead) - body.point(trail)) * np.array([1.0, 0.0, 1.0])
-    length = np.linalg.norm(d)
-    return d / length if length >= MIN_LINE else None
+    size = np.linalg.norm(d)
+    return d / size if size >= MIN_LINE else None
 
 
 def line_angle(body: Body, lead: Point, trail: Point, target: FloatArray,
@@ -267,13 +500,37 @@ def line_angle(body: Body, lead: Point, trail: Point, target: FloatArray,
     return np.arctan2(d @ ball, d @ target)
 
 
-def make_reference(body: Body, right_handed: bool, convention: int) -> Reference | None:
-    """Axes of an address pose (mirrors make_reference); None when it gives no target line.
+def planted_foot(body: Body) -> Point | None:
+    """The lead ankle stays flat longest; down-the-line it can hide behind the trail leg."""
+    if body.ok[Point.LEAD_ANKLE]:
+        return Point.LEAD_ANKLE
+    return Point.TRAIL_ANKLE if body.ok[Point.TRAIL_ANKLE] else None
 
-    The target line is the mean ground direction of the ankle, hip and
-    shoulder lines, near parallel at address. The ball is in front of the
-    golfer: target x up for a right-handed golfer, up x target for a left.
+
+NO_CAMERA = Camera(VIEW_NONE)
+
+
+def make_reference(body: Body, right_handed: bool, convention: int, forced_view: int = VIEW_NONE,
+                   keep: Reference | None = None) -> Reference | None:
+    """The address reference of a pose (mirrors make_reference + fit_camera).
+
+    3-D input: the target line is the mean ground direction of the ankle, hip
+    and shoulder lines, near parallel at address, and the ball is in front of
+    the golfer (target x up for a right-handed golfer, up x target for a
+    left). Image landmarks: the camera (fitted at address) places both.
+    ``keep``: refine that reference's pose but keep its camera.
     """
+    foot = planted_foot(body)
+    if convention == MEDIAPIPE_IMAGE:
+        if keep is not None:
+            return replace(keep, body=body, foot=foot)
+        camera = camera_fit(body, forced_view)
+        if camera is None:
+            return None
+        return Reference(body=body, target=np.array([1.0, 0.0, 0.0]), ball=np.array([0.0, 0.0, 1.0]),
+                         shoulder_angle=0.0, hip_angle=0.0,
+                         metres_per_unit=tuning.IMAGE_TORSO_METRES / camera.torso, foot=foot,
+                         camera=camera)
     lines = [(Point.LEAD_ANKLE, Point.TRAIL_ANKLE), (Point.LEAD_HIP, Point.TRAIL_HIP),
              (Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER)]
     directions = [d for d in (horizontal_direction(body, *line) for line in lines) if d is not None]
@@ -282,18 +539,27 @@ def make_reference(body: Body, right_handed: bool, convention: int) -> Reference
         return None
     target = total / np.linalg.norm(total)
     ball = np.cross(target, UP) if right_handed else np.cross(UP, target)
-    if convention == MEDIAPIPE_IMAGE:
-        metres_per_unit = tuning.IMAGE_TORSO_METRES / float(body.torso)
-    else:
-        metres_per_unit = 1.0
+    camera = keep.camera if keep is not None else camera_for_world(target, convention == MEDIAPIPE_WORLD)
     return Reference(
         body=body,
         target=target,
         ball=ball,
         shoulder_angle=float(line_angle(body, Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER, target, ball)),
         hip_angle=float(line_angle(body, Point.LEAD_HIP, Point.TRAIL_HIP, target, ball)),
-        metres_per_unit=metres_per_unit,
+        metres_per_unit=1.0,
+        foot=foot,
+        camera=camera,
     )
+
+
+def refit_camera(ref: Reference, convention: int, forced_view: int) -> Reference:
+    """Settle the camera on the address the swing starts from (mirrors fit_camera)."""
+    if convention == MEDIAPIPE_IMAGE:
+        camera = camera_fit(ref.body, forced_view)
+        if camera is None:
+            return ref
+        return replace(ref, camera=camera, metres_per_unit=tuning.IMAGE_TORSO_METRES / camera.torso)
+    return replace(ref, camera=camera_for_world(ref.target, convention == MEDIAPIPE_WORLD))
 
 
 def blend_body(average: Body, body: Body, alpha: float) -> Body:
@@ -305,16 +571,22 @@ def blend_body(average: Body, body: Body, alpha: float) -> Body:
     seen_both = (average.ok & body.ok)[:, None]
     points = np.where(seen_both, average.points + alpha * (body.points - average.points),
                       np.where(body.ok[:, None], body.points, average.points))
+    vis = np.where(body.ok, body.vis, average.vis)
     hands = average.hands + alpha * (body.hands - average.hands)
-    return Body(points, average.ok | body.ok, hands, average.usable)
+    return Body(points, average.ok | body.ok, vis, hands, average.usable, average.planar)
 
 
 # --- KPIs (frame.pyx compute_kpis) ---------------------------------------------------------
 
 
-def joint_angle(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
-    """Angle ABC in degrees (mirrors geometry.angle_at); NaN when either limb has no length."""
+def joint_angle(a: FloatArray, b: FloatArray, c: FloatArray, planar: bool = False) -> FloatArray:
+    """Angle ABC in degrees (mirrors geometry.angle_at); NaN when either limb has no length.
+
+    In the picture for image landmarks.
+    """
     u, v = a - b, c - b
+    if planar:
+        u, v = u * np.array([1.0, 1.0, 0.0]), v * np.array([1.0, 1.0, 0.0])
     with np.errstate(invalid="ignore"):
         has_length = ((np.linalg.norm(u, axis=-1) >= MIN_ARM)
                       & (np.linalg.norm(v, axis=-1) >= MIN_ARM))
@@ -331,26 +603,32 @@ def joint_kpis(bodies: Body) -> dict[Kpi, FloatArray]:
     """The KPIs that need no address: joint angles and wrist hinge."""
     P = Point
     p = bodies.point
+    planar = bodies.planar
     return {
-        Kpi.LEAD_ELBOW: joint_angle(p(P.LEAD_SHOULDER), p(P.LEAD_ELBOW), p(P.LEAD_WRIST)),
-        Kpi.TRAIL_ELBOW: joint_angle(p(P.TRAIL_SHOULDER), p(P.TRAIL_ELBOW), p(P.TRAIL_WRIST)),
-        Kpi.LEAD_KNEE: joint_angle(p(P.LEAD_HIP), p(P.LEAD_KNEE), p(P.LEAD_ANKLE)),
-        Kpi.TRAIL_KNEE: joint_angle(p(P.TRAIL_HIP), p(P.TRAIL_KNEE), p(P.TRAIL_ANKLE)),
+        Kpi.LEAD_ELBOW: joint_angle(p(P.LEAD_SHOULDER), p(P.LEAD_ELBOW), p(P.LEAD_WRIST), planar),
+        Kpi.TRAIL_ELBOW: joint_angle(p(P.TRAIL_SHOULDER), p(P.TRAIL_ELBOW), p(P.TRAIL_WRIST), planar),
+        Kpi.LEAD_KNEE: joint_angle(p(P.LEAD_HIP), p(P.LEAD_KNEE), p(P.LEAD_ANKLE), planar),
+        Kpi.TRAIL_KNEE: joint_angle(p(P.TRAIL_HIP), p(P.TRAIL_KNEE), p(P.TRAIL_ANKLE), planar),
         # 0 when the hand is in line with the forearm
-        Kpi.WRIST_HINGE: 180.0 - joint_angle(p(P.LEAD_ELBOW), p(P.LEAD_WRIST), p(P.LEAD_INDEX)),
+        Kpi.WRIST_HINGE: 180.0 - joint_angle(p(P.LEAD_ELBOW), p(P.LEAD_WRIST), p(P.LEAD_INDEX), planar),
     }
 
 
-def travel(now: FloatArray, now_feet: FloatArray, then: FloatArray, then_feet: FloatArray) -> FloatArray:
-    """How far a point moved since address, relative to the feet (mirrors frame.pyx _travel)."""
-    return (now - now_feet) - (then - then_feet)
+def travel(now: FloatArray, now_foot: FloatArray, then: FloatArray, then_foot: FloatArray) -> FloatArray:
+    """How far a point moved since address, relative to a planted foot (mirrors _travel)."""
+    return (now - now_foot) - (then - then_foot)
 
 
-def address_kpis(bodies: Body, ref: Reference) -> dict[Kpi, FloatArray]:
-    """The KPIs measured against the address: turns, spine, travel, weight shift.
+def _foot_points(bodies: Body, ref: Reference) -> tuple[FloatArray, FloatArray]:
+    """The planted foot now and at address (NaN if either is unseen)."""
+    if ref.foot is None:
+        nothing = np.full(bodies.hands.shape, np.nan)
+        return nothing, nothing
+    return bodies.point(ref.foot), ref.body.point(ref.foot)
 
-    Travel and weight shift need the feet both now and at address (NaN otherwise).
-    """
+
+def world_address_kpis(bodies: Body, ref: Reference) -> dict[Kpi, FloatArray]:
+    """The KPIs against the address of 3-D input: turns, spine, travel, weight shift."""
     P = Point
     shoulder = wrap_degrees(np.degrees(
         line_angle(bodies, P.LEAD_SHOULDER, P.TRAIL_SHOULDER, ref.target, ref.ball)
@@ -358,15 +636,16 @@ def address_kpis(bodies: Body, ref: Reference) -> dict[Kpi, FloatArray]:
     hip = wrap_degrees(np.degrees(
         line_angle(bodies, P.LEAD_HIP, P.TRAIL_HIP, ref.target, ref.ball) - ref.hip_angle))
     spine = bodies.shoulder_mid - bodies.hip_mid
-    a, feet, address_feet = ref.body, bodies.feet, ref.body.feet
-    head = travel(bodies.point(P.NOSE), feet, a.point(P.NOSE), address_feet) * ref.metres_per_unit
-    pelvis = travel(bodies.hip_mid, feet, a.hip_mid, address_feet) * ref.metres_per_unit
-    hands = travel(bodies.hands, feet, a.hands, address_feet) * ref.metres_per_unit
+    a, m = ref.body, ref.metres_per_unit
+    foot, address_foot = _foot_points(bodies, ref)
+    head = travel(bodies.point(P.HEAD), foot, a.point(P.HEAD), address_foot) * m
+    pelvis = travel(bodies.hip_mid, foot, a.hip_mid, address_foot) * m
+    hands = travel(bodies.hands, foot, a.hands, address_foot) * m
     stance = (bodies.point(P.LEAD_ANKLE) - bodies.point(P.TRAIL_ANKLE)) @ ref.target
     with np.errstate(invalid="ignore", divide="ignore"):
         # hip centre between the ankles: -1 over the trail ankle, +1 over the lead
         weight = 2.0 * ((bodies.hip_mid - bodies.point(P.TRAIL_ANKLE)) @ ref.target) / stance - 1.0
-    weight = np.where((np.abs(stance) > MIN_STANCE) & ~np.isnan(address_feet[..., 0]), weight, np.nan)
+    weight = np.where((np.abs(stance) > MIN_STANCE) & ~np.isnan(foot[..., 0]), weight, np.nan)
     return {
         Kpi.SHOULDER_TURN: shoulder,
         Kpi.HIP_TURN: hip,
@@ -383,19 +662,88 @@ def address_kpis(bodies: Body, ref: Reference) -> dict[Kpi, FloatArray]:
     }
 
 
-def frame_kpis(bodies: Body, ref: Reference | None, hand_speed: float | FloatArray) -> FloatArray:
+def image_address_kpis(body: Body, ref: Reference, right_handed: bool) -> dict[Kpi, float]:
+    """The KPIs against the address of one image-landmark frame, each along the axis its view sees.
+
+    The picture's horizontal carries the target line by cos(angle) and the
+    ball line by sin(angle) (mirrors _image_kpis).
+    """
+    P = Point
+    cam, a, m = ref.camera, ref.body, ref.metres_per_unit
+    handed = 1.0 if right_handed else -1.0
+    along_target = cam.target_x * math.cos(cam.angle)
+    along_ball = cam.ball_x * math.sin(cam.angle)
+    along_target = along_target if abs(along_target) >= MIN_VIEW_COS else math.nan
+    along_ball = along_ball if abs(along_ball) >= MIN_VIEW_COS else math.nan
+
+    def line(lead: Point, trail: Point, width: float, tilted: bool) -> float:
+        return camera_turn(cam, body.point(lead) - body.point(trail), a.point(lead) - a.point(trail),
+                           width, tilted, handed)
+
+    shoulder = line(P.LEAD_SHOULDER, P.TRAIL_SHOULDER, cam.shoulder_width, True)
+    hip = line(P.LEAD_HIP, P.TRAIL_HIP, cam.hip_width, False)
+    spine = body.shoulder_mid - body.hip_mid
+    out = {
+        Kpi.SHOULDER_TURN: shoulder,
+        Kpi.HIP_TURN: hip,
+        Kpi.X_FACTOR: shoulder - hip,
+        Kpi.SPINE_TILT: math.degrees(math.atan2(spine[0] / along_ball, spine[1])),
+        Kpi.SIDE_BEND: math.degrees(math.atan2(-spine[0] / along_target, spine[1])),
+    }
+    if ref.foot is None or not body.ok[ref.foot]:
+        return out
+    foot, address_foot = body.point(ref.foot), a.point(ref.foot)
+    head = travel(body.point(P.HEAD), foot, a.point(P.HEAD), address_foot)
+    pelvis = travel(body.hip_mid, foot, a.hip_mid, address_foot)
+    hands = travel(body.hands, foot, a.hands, address_foot)
+    if body.ok[P.HEAD] and a.ok[P.HEAD]:
+        out[Kpi.HEAD_SWAY] = -head[0] / along_target * m
+        out[Kpi.HEAD_LIFT] = head[1] * m
+    out[Kpi.PELVIS_SWAY] = -pelvis[0] / along_target * m
+    out[Kpi.PELVIS_THRUST] = pelvis[0] / along_ball * m
+    out[Kpi.HAND_HEIGHT] = hands[1] * m
+    if body.ok[P.LEAD_ANKLE] and body.ok[P.TRAIL_ANKLE]:
+        trail_ankle = body.point(P.TRAIL_ANKLE)
+        stance = (body.point(P.LEAD_ANKLE)[0] - trail_ankle[0]) / along_target
+        if abs(stance) > MIN_STANCE:
+            out[Kpi.WEIGHT_SHIFT] = 2.0 * (body.hip_mid[0] - trail_ankle[0]) / along_target / stance - 1.0
+    return out
+
+
+def frame_kpis(bodies: Body, ref: Reference | None, hand_speed: float | FloatArray,
+               right_handed: bool = True, convention: int = WORLD_Y_UP) -> FloatArray:
     """All KPIs of one or many usable frames against one address (mirrors compute_kpis).
 
-    Returns (..., NUM_KPIS); NaN where a point or the address is missing.
+    Returns (..., NUM_KPIS); NaN where a point, the address or the view does
+    not allow. Image landmarks: one frame at a time, nothing before an address.
     """
     out = np.full((*bodies.usable.shape, NUM_KPIS), np.nan)
+    if convention == MEDIAPIPE_IMAGE and ref is None:
+        return out
     values = joint_kpis(bodies)
     values[Kpi.HAND_SPEED] = hand_speed
     if ref is not None:
-        values.update(address_kpis(bodies, ref))
+        if convention == MEDIAPIPE_IMAGE:
+            values.update(image_address_kpis(bodies, ref, right_handed))
+        else:
+            values.update(world_address_kpis(bodies, ref))
     for kpi, value in values.items():
         out[..., kpi] = value
+    if convention == MEDIAPIPE_IMAGE:
+        unmeasured = [k for k in Kpi if k not in ref.camera.measured]
+        out[..., unmeasured] = np.nan
     return out
+
+
+def shoulder_turn(body: Body, ref: Reference, right_handed: bool, convention: int) -> float:
+    """The shoulder turn alone: the phase machine's cue that a takeaway began (mirrors shoulder_turn)."""
+    if convention != MEDIAPIPE_IMAGE:
+        return float(wrap_degrees(math.degrees(
+            line_angle(body, Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER, ref.target, ref.ball)
+            - ref.shoulder_angle)))
+    return camera_turn(ref.camera, body.point(Point.LEAD_SHOULDER) - body.point(Point.TRAIL_SHOULDER),
+                       ref.body.point(Point.LEAD_SHOULDER) - ref.body.point(Point.TRAIL_SHOULDER),
+                       ref.camera.shoulder_width, True, 1.0 if right_handed else -1.0)
 
 
 # --- the phase machine (phase.pyx) ---------------------------------------------------------
@@ -493,9 +841,10 @@ class PhaseMachine:
     Lengths are in address torso lengths and times in seconds (see tuning.py).
     """
 
-    def __init__(self, right_handed: bool, convention: int) -> None:
+    def __init__(self, right_handed: bool, convention: int, forced_view: int = VIEW_NONE) -> None:
         self.right_handed = right_handed
         self.convention = convention
+        self.forced_view = forced_view if convention == MEDIAPIPE_IMAGE else VIEW_NONE
         # MediaPipe's image depth is too noisy to measure distances with
         self.axis_weights = np.array([1.0, 1.0, 0.0 if convention == MEDIAPIPE_IMAGE else 1.0])
         self.reset()
@@ -523,6 +872,8 @@ class PhaseMachine:
         self.event_phase: Phase | None = None
         self.event = NO_MARKER
         self.swing_done = False
+        self.armed = False  # a new address was taken on the last step
+        self.refined = 0.0  # the address pose moved toward the last frame by this much
 
     # geometry against the address, in address torso lengths
 
@@ -541,8 +892,10 @@ class PhaseMachine:
 
     def hip_travel(self, body: Body) -> float:
         """Ground distance the hips moved over the feet since address (0 when the feet are unseen)."""
-        a = self.ref.body
-        d = travel(body.hip_mid, body.feet, a.hip_mid, a.feet) * np.array([1.0, 0.0, 1.0])
+        a, foot = self.ref.body, self.ref.foot
+        if foot is None or not body.ok[foot]:
+            return 0.0
+        d = travel(body.hip_mid, body.point(foot), a.hip_mid, a.point(foot)) * np.array([1.0, 0.0, 1.0])
         return 0.0 if np.isnan(d).any() else self.distance(d, np.zeros(3)) / float(a.torso)
 
     def smooth_hands(self, hands: FloatArray, dt: float) -> None:
@@ -553,11 +906,16 @@ class PhaseMachine:
             self.hands = hands  # after a gap the old grip says nothing: start again from this frame
 
     def looks_like_address(self, body: Body) -> bool:
-        """Hands low and, where both wrists are seen, together on a grip."""
+        """Hands low and, where both wrists are clearly seen, together on a grip.
+
+        A wrist hidden behind the other hand is a guess, so only two clearly
+        seen wrists can say the hands are apart.
+        """
         torso = float(body.torso)
         if (body.hands[1] - body.shoulder_mid[1]) / torso > tuning.HANDS_LOW:
             return False
-        if body.ok[Point.LEAD_WRIST] and body.ok[Point.TRAIL_WRIST]:
+        seen = body.vis[[Point.LEAD_WRIST, Point.TRAIL_WRIST]] >= tuning.GRIP_SEEN
+        if body.ok[Point.LEAD_WRIST] and body.ok[Point.TRAIL_WRIST] and seen.all():
             grip = self.distance(body.point(Point.LEAD_WRIST), body.point(Point.TRAIL_WRIST))
             return grip / torso < tuning.GRIP_MAX
         return True
@@ -598,10 +956,17 @@ class PhaseMachine:
         if self.phase in (Phase.IMPACT, Phase.FOLLOW_THROUGH):
             self.finish_at(self.last, self.last_hands)
 
-    def step(self, body: Body, now: Marker) -> None:
-        """Feed one frame (usable or not) of the stream."""
+    def step(self, body: Body, now: Marker, turn: float = math.nan) -> None:
+        """Feed one frame (usable or not); ``turn``: its shoulder turn from the address (NaN: unknown).
+
+        The turn tells a takeaway the picture hides: down-the-line the hands
+        first move along the camera's axis while the shoulders already turn.
+        """
         self.event_phase = None
         self.swing_done = False
+        self.armed = False
+        self.refined = 0.0
+        turn = 0.0 if math.isnan(turn) else turn
         if self.phase in SWING_PHASES and now.t - self.last.t > tuning.GAP_MAX_S:
             self.abandon(now, body.hands if body.usable else self.last_hands)
         if not body.usable:
@@ -628,9 +993,9 @@ class PhaseMachine:
         rise, gap = self.hands_rise(), self.hands_gap()
         previous, self.previous = self.previous, Sample(now.t, rise, gap)
         if self.phase == Phase.SETUP:
-            self.step_setup(body, now, gap, dt)
+            self.step_setup(body, now, gap, dt, turn)
         elif self.phase == Phase.TAKEAWAY:
-            self.step_takeaway(body, now, rise, gap, previous, still_for)
+            self.step_takeaway(body, now, rise, gap, previous, still_for, turn)
         elif self.phase == Phase.BACKSWING:
             self.step_backswing(body, now, rise, torso, previous)
         elif self.phase in (Phase.TOP_OF_SWING, Phase.DOWNSWING):
@@ -653,24 +1018,30 @@ class PhaseMachine:
 
     def arm(self, body: Body, now: Marker) -> None:
         """A stable address: take this pose as the reference and wait for a takeaway (mirrors _arm)."""
-        ref = make_reference(body, self.right_handed, self.convention)
+        ref = make_reference(body, self.right_handed, self.convention, self.forced_view)
         if ref is None:
-            return  # no target line: keep the previous address, if any
+            return  # no target line or camera: keep the previous address, if any
         self.ref = ref
+        self.armed = True
         self.p_position = 1
         self.at_address, self.at_address_gap = now, 0.0  # the hands define the address spot
         self.enter(Phase.SETUP, self.anchor)  # the address began when the golfer settled
 
-    def step_setup(self, body: Body, now: Marker, gap: float, dt: float) -> None:
-        if gap < tuning.AT_ADDRESS:
+    def step_setup(self, body: Body, now: Marker, gap: float, dt: float, turn: float) -> None:
+        if gap < tuning.AT_ADDRESS and turn < tuning.ADDRESS_TURN_DEG:
             # still at address: keep refining the address pose
-            alpha = 1.0 - math.exp(-dt / tuning.ADDRESS_SMOOTH_S)
-            blended = blend_body(self.ref.body, body, alpha)
-            self.ref = (make_reference(blended, self.right_handed, self.convention)
-                        or replace(self.ref, body=blended))
+            self.refined = 1.0 - math.exp(-dt / tuning.ADDRESS_SMOOTH_S)
+            blended = blend_body(self.ref.body, body, self.refined)
+            self.ref = (make_reference(blended, self.right_handed, self.convention, keep=self.ref)
+                        or replace(self.ref, body=blended, foot=planted_foot(blended)))
             self.at_address, self.at_address_gap = now, self.hands_gap()
-        elif gap > tuning.TAKEAWAY_START:
-            self.takeaway = self.takeaway_start(now, gap)
+        elif gap > tuning.TAKEAWAY_START or turn > tuning.TAKEAWAY_TURN_DEG:
+            # the swing starts from this address: settle the camera on it, once
+            self.ref = refit_camera(self.ref, self.convention, self.forced_view)
+            if gap > tuning.TAKEAWAY_START:
+                self.takeaway = self.takeaway_start(now, gap)
+            else:
+                self.takeaway = self.at_address  # the turn began where the shoulders left address
             self.enter(Phase.TAKEAWAY, self.takeaway)
 
     def takeaway_start(self, now: Marker, gap: float) -> Marker:
@@ -692,13 +1063,13 @@ class PhaseMachine:
         return Marker(last.frame - frames_back, last.t - back, last.slot)
 
     def step_takeaway(self, body: Body, now: Marker, rise: float, gap: float, previous: Sample,
-                      still_for: float) -> None:
+                      still_for: float, turn: float) -> None:
         if rise > tuning.BACKSWING_RISE:
             self.p_position = 2
             self.top = now
             self.highest = Extremum(now.t, rise, (previous.t, previous.rise))
             self.enter(Phase.BACKSWING, now)
-        elif gap < tuning.AT_ADDRESS:
+        elif gap < tuning.AT_ADDRESS and turn < tuning.ADDRESS_TURN_DEG:
             self.at_address, self.at_address_gap = now, gap
             self.enter(Phase.SETUP, now)
         elif (gap > tuning.READDRESS_GAP and still_for >= tuning.ADDRESS_STILL_S
@@ -766,24 +1137,40 @@ class PhaseMachine:
 # --- fault rules (faults.pyx) --------------------------------------------------------------
 
 
-@dataclass
-class PairPeak:
-    """Max over consecutive frame pairs of the pair's smaller value (mirrors Peak).
+class HeldPeak:
+    """The largest value a metric held for FAULT_HOLD_S (mirrors faults.pxd Held).
 
-    A NaN (outside the window, or not measurable) breaks the pair, so one
-    odd frame never counts on its own.
+    A frame's held value is the smallest over the shortest run of frames
+    ending at it that spans the hold; a NaN (outside the window, or not
+    measurable) breaks the run, so one odd frame never counts on its own.
     """
 
-    value: float = -math.inf
-    prev: float = math.nan
+    def __init__(self) -> None:
+        self.value = -math.inf
+        self.run: list[tuple[float, float]] = []  # (time, value), newest last
 
-    def track(self, value: float) -> None:
+    def track(self, t: float, value: float) -> None:
         if math.isnan(value):
-            self.prev = math.nan
+            self.run = []
             return
-        if not math.isnan(self.prev):
-            self.value = max(self.value, min(value, self.prev))
-        self.prev = value
+        self.run = (self.run + [(t, value)])[-HOLD_SAMPLES:]
+        low, spanned = value, len(self.run) == HOLD_SAMPLES
+        for sample_t, sample_value in reversed(self.run):
+            low = min(low, sample_value)
+            if t - sample_t >= tuning.FAULT_HOLD_S - 1e-9:
+                spanned = True
+                break
+        if spanned:
+            self.value = max(self.value, low)
+
+
+def head_movement(k: FloatArray) -> float:
+    """The head's travel: along the target line where the view sees it, and up or (half) down."""
+    sway, lift = float(k[Kpi.HEAD_SWAY]), float(k[Kpi.HEAD_LIFT])
+    sway = 0.0 if math.isnan(sway) else sway
+    if lift < 0.0:
+        lift *= tuning.HEAD_DIP_WEIGHT
+    return math.hypot(sway, lift)
 
 
 def severity(excess: float, span: float) -> float:
@@ -792,7 +1179,7 @@ def severity(excess: float, span: float) -> float:
 
 
 class FaultTracker:
-    """Mirrors faults.pyx: each rule's metric, debounced by pairs over its phase window."""
+    """Mirrors faults.pyx: each rule's metric, held over FAULT_HOLD_S in its phase window."""
 
     def __init__(self) -> None:
         self.limits = np.zeros(NUM_FAULTS)
@@ -802,12 +1189,12 @@ class FaultTracker:
 
     def begin(self, address: FloatArray) -> None:
         """A new swing, measured against these address KPIs."""
-        self.peaks = [PairPeak() for _ in range(NUM_FAULTS)]
+        self.peaks = [HeldPeak() for _ in range(NUM_FAULTS)]
         self.severity = np.zeros(NUM_FAULTS)
         self.judged = np.zeros(NUM_FAULTS, dtype=bool)
         self.address_spine_tilt = float(address[Kpi.SPINE_TILT])
         self.address_trail_knee = float(address[Kpi.TRAIL_KNEE])
-        self.top_wrist_hinge = PairPeak()  # the hinge set at the top: peak of the late backswing
+        self.top_wrist_hinge = HeldPeak()  # the hinge set at the top: held peak of the late backswing
         self.top_rise = math.nan
 
     def at_top(self, top_rise: float) -> None:
@@ -839,8 +1226,7 @@ class FaultTracker:
             Fault.BENT_LEAD_ARM: (late_backswing, 180.0 - k[Kpi.LEAD_ELBOW]),
             Fault.CASTING: (phase == Phase.DOWNSWING and rise >= casting_rise,
                             top_hinge - k[Kpi.WRIST_HINGE]),
-            Fault.HEAD_MOVEMENT: (Phase.TAKEAWAY <= phase <= Phase.IMPACT,
-                                  math.hypot(k[Kpi.HEAD_SWAY], k[Kpi.HEAD_LIFT])),
+            Fault.HEAD_MOVEMENT: (Phase.TAKEAWAY <= phase <= Phase.IMPACT, head_movement(k)),
             Fault.TRAIL_KNEE_STRAIGHTENING: (backswing,
                                              k[Kpi.TRAIL_KNEE] - self.address_trail_knee),
             Fault.INSUFFICIENT_SHOULDER_TURN: (backswing, k[Kpi.SHOULDER_TURN]),
@@ -858,31 +1244,31 @@ class FaultTracker:
         }
         return {fault: float(value) if inside else math.nan for fault, (inside, value) in windows.items()}
 
-    def track(self, metrics: dict[Fault, float]) -> None:
-        """Feed each rule its metric; a rule whose peak passes its limit gets a severity."""
+    def track(self, t: float, metrics: dict[Fault, float]) -> None:
+        """Feed each rule its metric; a rule whose held peak passes its limit gets a severity."""
         for fault, metric in metrics.items():
             peak = self.peaks[fault]
-            peak.track(metric)
+            peak.track(t, metric)
             if fault in (Fault.INSUFFICIENT_SHOULDER_TURN, Fault.HANGING_BACK):
                 continue  # "falls short" rules are judged once, when their window closes
             excess = peak.value - self.limits[fault]
             if excess > 0.0:
                 self.severity[fault] = severity(excess, self.spans[fault])
 
-    def step(self, k: FloatArray, phase: Phase, p_position: int, rise: float,
+    def step(self, k: FloatArray, t: float, phase: Phase, p_position: int, rise: float,
              since_impact: float) -> None:
         """Feed one usable frame of the swing in progress (mirrors faults_step)."""
         late_backswing = self.late_backswing(phase, p_position)
-        self.top_wrist_hinge.track(float(k[Kpi.WRIST_HINGE]) if late_backswing else math.nan)
-        self.track(self.swing_metrics(k, phase, p_position, rise))
+        self.top_wrist_hinge.track(t, float(k[Kpi.WRIST_HINGE]) if late_backswing else math.nan)
+        self.track(t, self.swing_metrics(k, phase, p_position, rise))
         after_impact = phase in (Phase.IMPACT, Phase.FOLLOW_THROUGH)
-        self.track(self.after_impact_metrics(k, after_impact, since_impact))
+        self.track(t, self.after_impact_metrics(k, after_impact, since_impact))
         if phase == Phase.FOLLOW_THROUGH and since_impact > tuning.HANGING_BACK_WINDOW_S:
             self.judge_falls_short(Fault.HANGING_BACK)
 
-    def impact_frame(self, k: FloatArray) -> None:
+    def impact_frame(self, k: FloatArray, t: float) -> None:
         """Feed the impact frame itself once impact is confirmed (it was read as downswing)."""
-        self.track(self.after_impact_metrics(k, True, 0.0))
+        self.track(t, self.after_impact_metrics(k, True, 0.0))
 
     def judge_falls_short(self, fault: Fault) -> None:
         """A "did not reach" rule: judged once, when its window has closed."""
@@ -920,7 +1306,9 @@ class SwingRecord:
     address_kpis: FloatArray = field(default_factory=lambda: np.full(NUM_KPIS, np.nan))
     top_kpis: FloatArray = field(default_factory=lambda: np.full(NUM_KPIS, np.nan))
     impact_kpis: FloatArray = field(default_factory=lambda: np.full(NUM_KPIS, np.nan))
-    x_factor: PairPeak = field(default_factory=PairPeak)
+    x_factor: HeldPeak = field(default_factory=HeldPeak)
+    camera: Camera = NO_CAMERA  # as settled at the takeaway
+    measured: frozenset[Kpi] = frozenset()  # the view's KPIs, and the world landmarks' if seen
 
 
 class HandSpeed:
@@ -945,33 +1333,47 @@ class HandSpeed:
         return self.speed
 
 
+def _turn_through(k: FloatArray) -> FloatArray:
+    """From impact on a turn reads toward the target: the turn through to the finish."""
+    k = k.copy()
+    k[[Kpi.SHOULDER_TURN, Kpi.HIP_TURN, Kpi.X_FACTOR]] *= -1.0
+    return k
+
+
 class ReferenceKernel:
     """The numpy twin of :class:`stepper.Kernel`: same constructor, same interface.
 
-    Reads each frame from ``ring[slot]`` and writes its KPIs to
-    ``kpi_ring[slot]`` as float32, exactly as the kernel does.
+    Reads each frame from ``ring[slot]`` (and ``world_ring[slot]`` when the
+    step says so) and writes its KPIs to ``kpi_ring[slot]`` as float32,
+    exactly as the kernel does.
     """
 
     def __init__(self, ring: NDArray[np.float32], kpi_ring: NDArray[np.float32], convention: int,
                  aspect: float, right_handed: bool, min_visibility: float, limits: NDArray,
-                 spans: NDArray, tempo_low: float, tempo_high: float) -> None:
+                 spans: NDArray, tempo_low: float, tempo_high: float,
+                 world_ring: NDArray[np.float32] | None = None, camera_view: int = VIEW_NONE) -> None:
         if ring.ndim != 3 or ring.shape[1:] != landmarks.FRAME_SHAPE:
             raise ValueError("ring must have shape (capacity, 33, 4)")
         if kpi_ring.shape != (ring.shape[0], NUM_KPIS):
             raise ValueError(f"kpi_ring must have shape ({ring.shape[0]}, {NUM_KPIS})")
+        if world_ring is not None and world_ring.shape != ring.shape:
+            raise ValueError(f"world_ring must have shape ({ring.shape[0]}, 33, 4)")
         if ring.dtype != np.float32 or kpi_ring.dtype != np.float32:
             raise ValueError("ring and kpi_ring must be float32")
         if len(limits) != NUM_FAULTS or len(spans) != NUM_FAULTS:
             raise ValueError(f"limits and spans need {NUM_FAULTS} values")
         if convention not in (WORLD_Y_UP, MEDIAPIPE_WORLD, MEDIAPIPE_IMAGE):
             raise ValueError(f"unknown coordinate convention code {convention}")
+        if not VIEW_NONE <= camera_view <= OBLIQUE:
+            raise ValueError(f"unknown camera view code {camera_view}")
         self._ring = ring  # not copied: the caller writes frames into it
+        self._world_ring = world_ring
         self._kpi_ring = kpi_ring
         self._convention = convention
         self._aspect = float(aspect)
         self._right_handed = bool(right_handed)
         self._min_visibility = float(min_visibility)
-        self._machine = PhaseMachine(self._right_handed, convention)
+        self._machine = PhaseMachine(self._right_handed, convention, camera_view)
         self._faults = FaultTracker()
         self.set_thresholds(limits, spans, tempo_low, tempo_high)
         self.reset()
@@ -981,11 +1383,13 @@ class ReferenceKernel:
         return self._ring.shape[0]
 
     def reset(self) -> None:
-        """Forget everything about the stream (thresholds are kept)."""
+        """Forget everything about the stream (thresholds and camera view are kept)."""
         self._machine.reset()
-        self._grip_offset = np.zeros(3)
+        self._grip, self._world_grip = Grip(), Grip()
+        self._world_ref: Reference | None = None
         self._hand_speed = HandSpeed(self._convention)
         self._t_last = -math.inf
+        self._t_prev = math.nan  # the last usable frame
         self._record = SwingRecord()
         self._frame_kpis = np.full(NUM_KPIS, np.nan)
         self._faults.begin(np.full(NUM_KPIS, np.nan))
@@ -1004,10 +1408,12 @@ class ReferenceKernel:
         self._faults.spans = spans.copy()
         self._faults.tempo_low, self._faults.tempo_high = float(tempo_low), float(tempo_high)
 
-    def step(self, slot: int, frame: int, t: float) -> int:
-        """Analyse the frame in ring[slot]; return USABLE | PHASE_BEGAN | SWING_ENDED bits."""
+    def step(self, slot: int, frame: int, t: float, world: bool = False) -> int:
+        """Analyse the frame in ring[slot] (and world_ring[slot] if ``world``); return step() flags."""
         if not 0 <= slot < self.capacity:
             raise IndexError(f"slot {slot} outside the ring of {self.capacity}")
+        if world and self._world_ring is None:
+            raise ValueError("this kernel has no world ring")
         m = self._machine
         if not (t > self._t_last) or t == math.inf:
             # a repeated, backwards or non-finite timestamp would break every rate
@@ -1016,18 +1422,40 @@ class ReferenceKernel:
             m.event_phase, m.swing_done = None, False
             return OUT_OF_ORDER
         self._t_last = t
-        bodies, self._grip_offset = read_bodies(
-            self._ring[slot][None], self._convention, self._aspect, self._right_handed,
-            self._min_visibility, self._grip_offset)
-        body = bodies[0]
+        alpha = grip_alpha(t - self._t_prev)
+        body = read_body(self._ring[slot], self._convention, self._aspect, self._right_handed,
+                         self._min_visibility, self._grip, alpha)
+        world_body = None
+        if world and self._convention == MEDIAPIPE_IMAGE:
+            world_body = read_body(self._world_ring[slot], MEDIAPIPE_WORLD, 1.0, self._right_handed,
+                                   self._min_visibility, self._world_grip, alpha)
+            world_body = world_body if world_body.usable else None
         flags = 0
         if body.usable:
             flags |= USABLE
             self._hand_speed.update(body.hands, t, self._metres_per_unit(body))
-        m.step(body, Marker(int(frame), float(t), int(slot)))
+            self._t_prev = t
+        turn = math.nan
+        if body.usable and m.ref is not None and m.phase in (Phase.SETUP, Phase.TAKEAWAY):
+            turn = shoulder_turn(body, m.ref, self._right_handed, self._convention)
+        m.step(body, Marker(int(frame), float(t), int(slot)), turn)
+        self._world_address(world_body)
 
         if body.usable:
-            self._frame_kpis = frame_kpis(body, m.ref, self._hand_speed.speed)
+            k = frame_kpis(body, m.ref, self._hand_speed.speed, self._right_handed, self._convention)
+            if world_body is not None and self._world_ref is not None:
+                # world landmarks measure rotations and joints in 3-D, whatever the view
+                w = frame_kpis(world_body, self._world_ref, 0.0, self._right_handed, MEDIAPIPE_WORLD)
+                for kpi in WORLD_KPIS:
+                    if not math.isnan(w[kpi]):
+                        k[kpi] = w[kpi]
+                if Phase.TAKEAWAY <= m.phase <= Phase.FINISH:
+                    self._record.measured = self._record.measured | WORLD_KPIS
+            if m.phase == Phase.IDLE:
+                k[list(ADDRESS_KPIS)] = np.nan
+            elif m.phase >= Phase.IMPACT:
+                k = _turn_through(k)
+            self._frame_kpis = k
         else:
             self._frame_kpis = np.full(NUM_KPIS, np.nan)
         self._kpi_ring[slot] = self._frame_kpis.astype(np.float32)
@@ -1041,12 +1469,24 @@ class ReferenceKernel:
             flags |= PHASE_BEGAN
             self._on_phase(m.event_phase)
         if body.usable and m.phase in SWING_PHASES:
-            self._faults.step(self._frame_kpis, m.phase, m.p_position, m.hands_rise(),
-                              t - m.impact.t)
+            # the rules read turns away from the target, as in the backswing
+            k = _turn_through(self._frame_kpis) if m.phase >= Phase.IMPACT else self._frame_kpis
+            self._faults.step(k, t, m.phase, m.p_position, m.hands_rise(), t - m.impact.t)
             in_x_factor_window = Phase.BACKSWING <= m.phase <= Phase.IMPACT
-            self._record.x_factor.track(
-                self._frame_kpis[Kpi.X_FACTOR] if in_x_factor_window else math.nan)
+            self._record.x_factor.track(t, k[Kpi.X_FACTOR] if in_x_factor_window else math.nan)
         return self._after_machine(flags)
+
+    def _world_address(self, world_body: Body | None) -> None:
+        """Keep the world landmarks' address in step with the image one."""
+        m = self._machine
+        if m.armed:
+            self._world_ref = (None if world_body is None else
+                               make_reference(world_body, self._right_handed, MEDIAPIPE_WORLD))
+        elif m.refined > 0.0 and world_body is not None and self._world_ref is not None:
+            blended = blend_body(self._world_ref.body, world_body, m.refined)
+            self._world_ref = (make_reference(blended, self._right_handed, MEDIAPIPE_WORLD,
+                                              keep=self._world_ref)
+                               or replace(self._world_ref, body=blended, foot=planted_foot(blended)))
 
     def close(self) -> int:
         """End of stream: finish a swing that is past impact. Returns step() flags."""
@@ -1075,18 +1515,21 @@ class ReferenceKernel:
     def _on_phase(self, phase: Phase) -> None:
         m, record = self._machine, self._record
         if phase == Phase.TAKEAWAY:
-            record.address_kpis = frame_kpis(m.ref.body, m.ref, 0.0)
+            record.address_kpis = frame_kpis(m.ref.body, m.ref, 0.0, self._right_handed, self._convention)
             self._faults.begin(record.address_kpis)
-            record.x_factor = PairPeak()
+            record.x_factor = HeldPeak()
             record.takeaway = m.takeaway
             record.tempo = math.nan
+            record.camera = m.ref.camera
+            record.measured = m.ref.camera.measured
         elif phase == Phase.TOP_OF_SWING:
             record.top, record.top_time = m.top, m.top_time
             self._faults.at_top(m.highest.value)
         elif phase == Phase.DOWNSWING:
             self._faults.judge_falls_short(Fault.INSUFFICIENT_SHOULDER_TURN)
         elif phase == Phase.IMPACT:
-            self._faults.impact_frame(record.impact_kpis)
+            self._faults.impact_frame(record.impact_kpis, m.impact.t)
+            record.impact_kpis = _turn_through(record.impact_kpis)  # it was read in the downswing
             record.impact, record.impact_time = m.impact, m.impact_time
             record.number = m.swings
             downswing = m.impact_time - m.top_time
@@ -1111,6 +1554,16 @@ class ReferenceKernel:
     @property
     def has_address(self) -> bool:
         return self._machine.ref is not None
+
+    @property
+    def camera_view(self) -> int:
+        """The view code of the address in force (0 before an address)."""
+        return self._machine.ref.camera.view if self._machine.ref is not None else VIEW_NONE
+
+    def camera(self) -> dict[str, float] | None:
+        """The address's camera as plain values, or None before an address."""
+        ref = self._machine.ref
+        return None if ref is None else camera_dict(ref.camera, ref.camera.measured)
 
     @property
     def event(self) -> tuple[int, int, float] | None:
@@ -1152,4 +1605,12 @@ class ReferenceKernel:
             "peak_x_factor": peak if peak > -math.inf else math.nan,
             "severities": self._faults.severity.tolist(),
             "metrics": [p.value if p.value > -math.inf else math.nan for p in self._faults.peaks],
+            "camera": camera_dict(r.camera, r.measured),
         }
+
+
+def camera_dict(camera: Camera, measured: frozenset[Kpi]) -> dict[str, float]:
+    """A camera as stepper.Kernel reports it: view code, degrees, sides and the measured KPI bits."""
+    return {"view": camera.view, "angle": math.degrees(camera.angle), "target_x": camera.target_x,
+            "ball_x": camera.ball_x, "tilt": math.degrees(camera.tilt),
+            "measured": sum(1 << kpi for kpi in measured)}

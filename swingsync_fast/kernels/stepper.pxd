@@ -1,7 +1,9 @@
 # One session's analysis state: a frame goes in, phase, KPIs and faults come out.
-from .frame cimport Body, NUM_KPIS
+from .body cimport Body, Grip, NUM_KPIS
+from .frame cimport Reference
+from .camera cimport Camera
 from .phase cimport PhaseMachine, Marker
-from .faults cimport FaultTracker, Peak
+from .faults cimport FaultTracker, Held
 
 cdef struct SwingRecord:
     int number             # 1-based, counted at impact
@@ -12,31 +14,40 @@ cdef struct SwingRecord:
     double address_kpis[17]
     double top_kpis[17]
     double impact_kpis[17]
-    Peak x_factor
+    Held x_factor
     double top_time        # sub-frame estimates
     double impact_time
     double tempo
+    Camera camera          # as settled at the takeaway
+    unsigned int measured  # KPIs measured in this swing: the view's, and the world landmarks'
 
 cdef class Kernel:
     cdef float[:, :, ::1] ring
+    cdef float[:, :, ::1] world_ring
     cdef float[:, ::1] kpi_ring
     cdef readonly int capacity
     cdef int convention
     cdef double aspect
     cdef bint right_handed
     cdef double min_visibility
-    cdef double grip_offset[3]
+    cdef Grip grip
+    cdef Grip world_grip
     cdef double hands_prev[3]
-    cdef double t_prev          # last usable frame, for hand speed
+    cdef double t_prev          # last usable frame, for hand speed and the grip
     cdef double t_last          # last frame of any kind, for ordering
     cdef double hand_speed
     cdef Body body
+    cdef Body world_body
+    cdef Reference world_ref    # the address in world landmarks, beside the image one
+    cdef bint world_has_ref
     cdef PhaseMachine machine
     cdef FaultTracker faults
     cdef SwingRecord record
     cdef double frame_kpis[17]
+    cdef double world_kpis[17]
 
-    cpdef int step(self, int slot, long frame, double t)
-    cdef int _step(self, int slot, long frame, double t) noexcept nogil
+    cpdef int step(self, int slot, long frame, double t, bint world=*)
+    cdef int _step(self, int slot, long frame, double t, bint world) noexcept nogil
+    cdef void _world_address(self, bint usable) noexcept nogil
     cdef int _after_machine(self, int flags) noexcept nogil
     cdef void _on_phase(self, PhaseMachine* m) noexcept nogil

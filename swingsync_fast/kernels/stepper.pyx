@@ -1,27 +1,49 @@
 # cython: language_level=3
-"""The per-frame step over a session's preallocated ring buffer.
+"""The per-frame step over a session's preallocated ring buffers.
 
 The Python side owns the buffers (numpy arrays) and writes each frame's
-keypoints into its ring slot; ``step`` reads that slot, runs body ->
-phase -> KPIs -> faults with the GIL released, and leaves its results in
-the object and in the KPI ring. Results are read back through properties.
+keypoints into its ring slot (and, when the client sends them, MediaPipe's
+world landmarks into the same slot of the world ring); ``step`` reads that
+slot, runs body -> phase -> KPIs -> faults with the GIL released, and leaves
+its results in the object and in the KPI ring. Results are read back through
+properties.
 """
 
 from libc.math cimport exp, sqrt, NAN, INFINITY
 from libc.string cimport memcpy
-from .frame cimport (Body, Reference, read_body, compute_kpis, NUM_KPIS, X_FACTOR,
-                     MEDIAPIPE_IMAGE)
+from .body cimport (Body, Grip, NUM_KPIS, SHOULDER_TURN, HIP_TURN, X_FACTOR, HEAD_SWAY, HEAD_LIFT,
+                    PELVIS_SWAY, PELVIS_THRUST, HAND_HEIGHT, MEDIAPIPE_WORLD, MEDIAPIPE_IMAGE)
+from .frame cimport (Reference, read_body, grip_reset, make_reference, blend_body, compute_kpis,
+                     shoulder_turn)
+from .camera cimport Camera, VIEW_NONE, OBLIQUE
 from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, machine_close, hands_rise,
-                     SETUP, TAKEAWAY, BACKSWING, TOP, DOWNSWING, IMPACT, FOLLOW_THROUGH, FINISH)
-from .faults cimport (FaultTracker, NUM_FAULTS, peak_reset, peak_track, faults_begin, faults_top,
-                      faults_step, faults_impact_frame, faults_judge_turn, faults_judge_weight, faults_judge_tempo)
+                     IDLE, SETUP, TAKEAWAY, BACKSWING, TOP, DOWNSWING, IMPACT, FOLLOW_THROUGH, FINISH)
+from .faults cimport (FaultTracker, NUM_FAULTS, held_reset, held_track, faults_begin, faults_top,
+                      faults_step, faults_impact_frame, faults_judge_turn, faults_judge_weight,
+                      faults_judge_tempo)
 
 import numpy as np
+from ..catalog import KPI_NAMES
 from . import tuning
 
 cdef double HAND_SPEED_SMOOTH_S = tuning.HAND_SPEED_SMOOTH_S
 cdef double GAP_MAX_S = tuning.GAP_MAX_S
 cdef double IMAGE_TORSO_METRES = tuning.IMAGE_TORSO_METRES
+cdef double GRIP_OFFSET_S = tuning.GRIP_OFFSET_S
+cdef double RADIAN = 0.017453292519943295
+
+
+def _mask(names):
+    cdef unsigned int m = 0
+    for name in names:
+        m |= (<unsigned int>1) << <int>KPI_NAMES.index(name)
+    return m
+
+
+cdef unsigned int WORLD_MASK = _mask(tuning.WORLD_KPIS)
+# KPIs measured against the address pose: meaningless once a swing is over and before the next
+cdef unsigned int ADDRESS_MASK = _mask(("shoulder_turn", "hip_turn", "x_factor", "head_sway",
+                                        "head_lift", "pelvis_sway", "pelvis_thrust", "hand_height"))
 
 # step() flags
 USABLE = 1
@@ -42,17 +64,36 @@ cdef inline double _grip_travel(const double* a, const double* b, int convention
     return sqrt(dx * dx + dy * dy + dz * dz)
 
 
+cdef inline void _turn_through(double* k) noexcept nogil:
+    """From impact on, a turn reads toward the target: the turn through to the finish."""
+    k[SHOULDER_TURN] = -k[SHOULDER_TURN]
+    k[HIP_TURN] = -k[HIP_TURN]
+    k[X_FACTOR] = -k[X_FACTOR]
+
+
+cdef dict _camera_dict(const Camera* c):
+    return {"view": c.view, "angle": c.angle / RADIAN, "target_x": c.target_x, "ball_x": c.ball_x,
+            "tilt": c.tilt / RADIAN, "measured": c.measured}
+
+
 cdef class Kernel:
     def __cinit__(self, float[:, :, ::1] ring, float[:, ::1] kpi_ring, int convention,
                   double aspect, bint right_handed, double min_visibility,
-                  double[::1] limits, double[::1] spans, double tempo_low, double tempo_high):
+                  double[::1] limits, double[::1] spans, double tempo_low, double tempo_high,
+                  float[:, :, ::1] world_ring=None, int camera_view=VIEW_NONE):
         if ring.shape[1] != 33 or ring.shape[2] != 4:
             raise ValueError("ring must have shape (capacity, 33, 4)")
         if kpi_ring.shape[0] != ring.shape[0] or kpi_ring.shape[1] != NUM_KPIS:
             raise ValueError(f"kpi_ring must have shape ({ring.shape[0]}, {NUM_KPIS})")
+        if world_ring is not None and (world_ring.shape[0] != ring.shape[0]
+                                       or world_ring.shape[1] != 33 or world_ring.shape[2] != 4):
+            raise ValueError(f"world_ring must have shape ({ring.shape[0]}, 33, 4)")
         if not 0 <= convention <= MEDIAPIPE_IMAGE:
             raise ValueError(f"unknown coordinate convention code {convention}")
+        if not VIEW_NONE <= camera_view <= OBLIQUE:
+            raise ValueError(f"unknown camera view code {camera_view}")
         self.ring = ring
+        self.world_ring = world_ring
         self.kpi_ring = kpi_ring
         self.capacity = ring.shape[0]
         self.convention = convention
@@ -61,17 +102,22 @@ cdef class Kernel:
         self.min_visibility = min_visibility
         self.set_thresholds(limits, spans, tempo_low, tempo_high)
         self.reset()
+        self.machine.forced_view = camera_view if convention == MEDIAPIPE_IMAGE else VIEW_NONE
 
     def reset(self):
-        """Forget everything about the stream (thresholds are kept)."""
+        """Forget everything about the stream (thresholds and camera view are kept)."""
+        cdef int forced = self.machine.forced_view
         machine_reset(&self.machine)
-        self.grip_offset[0] = 0.0
-        self.grip_offset[1] = 0.0
-        self.grip_offset[2] = 0.0
+        self.machine.forced_view = forced
+        grip_reset(&self.grip)
+        grip_reset(&self.world_grip)
+        self.world_has_ref = False
         self.t_prev = NAN
         self.t_last = -INFINITY
         self.hand_speed = 0.0
         self.record.number = 0
+        self.record.camera.view = VIEW_NONE
+        self.record.measured = 0
         cdef double nothing[17]
         cdef int i
         for i in range(NUM_KPIS):
@@ -95,19 +141,21 @@ cdef class Kernel:
         self.faults.tempo_low = tempo_low
         self.faults.tempo_high = tempo_high
 
-    cpdef int step(self, int slot, long frame, double t):
-        """Analyse the frame in ring[slot]; return USABLE | PHASE_BEGAN | SWING_ENDED bits."""
+    cpdef int step(self, int slot, long frame, double t, bint world=False):
+        """Analyse the frame in ring[slot] (and world_ring[slot] if ``world``); return step() flags."""
         if not 0 <= slot < self.capacity:
             raise IndexError(f"slot {slot} outside the ring of {self.capacity}")
+        if world and self.world_ring is None:
+            raise ValueError("this kernel has no world ring")
         cdef int flags = 0
         with nogil:
-            flags = self._step(slot, frame, t)
+            flags = self._step(slot, frame, t, world)
         return flags
 
-    cdef int _step(self, int slot, long frame, double t) noexcept nogil:
+    cdef int _step(self, int slot, long frame, double t, bint world) noexcept nogil:
         cdef int flags = 0, i
-        cdef bint usable
-        cdef double dt, alpha, metres, rise
+        cdef bint usable, world_usable = False
+        cdef double dt, alpha, metres, rise, turn
         cdef PhaseMachine* m = &self.machine
         if not (t > self.t_last) or t != t or t == INFINITY:
             # a repeated or backwards timestamp would break every rate
@@ -118,8 +166,13 @@ cdef class Kernel:
             m.swing_done = False
             return _OUT_OF_ORDER
         self.t_last = t
+        dt = t - self.t_prev
+        alpha = 1.0 - exp(-dt / GRIP_OFFSET_S) if dt > 0.0 and dt <= GAP_MAX_S else 1.0
         usable = read_body(self.ring[slot], self.convention, self.aspect, self.right_handed,
-                           self.min_visibility, self.grip_offset, &self.body)
+                           self.min_visibility, alpha, &self.grip, &self.body)
+        if world and self.convention == MEDIAPIPE_IMAGE:
+            world_usable = read_body(self.world_ring[slot], MEDIAPIPE_WORLD, 1.0, self.right_handed,
+                                     self.min_visibility, alpha, &self.world_grip, &self.world_body)
         if usable:
             flags |= _USABLE
             if m.has_ref:
@@ -128,7 +181,6 @@ cdef class Kernel:
                 metres = IMAGE_TORSO_METRES / self.body.torso
             else:
                 metres = 1.0
-            dt = t - self.t_prev
             if dt > 0.0 and dt <= GAP_MAX_S:
                 alpha = 1.0 - exp(-dt / HAND_SPEED_SMOOTH_S)
                 self.hand_speed += alpha * (
@@ -141,10 +193,30 @@ cdef class Kernel:
             self.hands_prev[2] = self.body.hands[2]
             self.t_prev = t
 
-        machine_step(m, &self.body, usable, frame, t, slot, self.right_handed, self.convention)
+        turn = NAN
+        if usable and m.has_ref and (m.phase == SETUP or m.phase == TAKEAWAY):
+            turn = shoulder_turn(&self.body, &m.ref, self.right_handed, self.convention)
+        machine_step(m, &self.body, usable, frame, t, slot, self.right_handed, self.convention, turn)
+        self._world_address(world_usable)
 
         if usable:
-            compute_kpis(&self.body, &m.ref, m.has_ref, self.hand_speed, self.frame_kpis)
+            compute_kpis(&self.body, &m.ref, m.has_ref, self.hand_speed, self.right_handed,
+                         self.convention, self.frame_kpis)
+            if world_usable and self.world_has_ref:
+                # world landmarks measure rotations and joints in 3-D, whatever the view
+                compute_kpis(&self.world_body, &self.world_ref, True, 0.0, self.right_handed,
+                             MEDIAPIPE_WORLD, self.world_kpis)
+                for i in range(NUM_KPIS):
+                    if (WORLD_MASK >> i) & 1 and self.world_kpis[i] == self.world_kpis[i]:
+                        self.frame_kpis[i] = self.world_kpis[i]
+                if TAKEAWAY <= m.phase <= FINISH:
+                    self.record.measured |= WORLD_MASK
+            if m.phase == IDLE:
+                for i in range(NUM_KPIS):
+                    if (ADDRESS_MASK >> i) & 1:
+                        self.frame_kpis[i] = NAN
+            elif m.phase >= IMPACT:
+                _turn_through(self.frame_kpis)
         else:
             for i in range(NUM_KPIS):
                 self.frame_kpis[i] = NAN
@@ -162,10 +234,25 @@ cdef class Kernel:
             self._on_phase(m)
         if usable and TAKEAWAY <= m.phase <= FOLLOW_THROUGH:
             rise = hands_rise(m)
-            faults_step(&self.faults, self.frame_kpis, m.phase, m.p_position, rise, t - m.impact.t)
-            peak_track(&self.record.x_factor,
-                       self.frame_kpis[X_FACTOR] if BACKSWING <= m.phase <= IMPACT else NAN)
+            # the rules read turns away from the target, as in the backswing
+            memcpy(self.world_kpis, self.frame_kpis, sizeof(self.frame_kpis))
+            if m.phase >= IMPACT:
+                _turn_through(self.world_kpis)
+            faults_step(&self.faults, self.world_kpis, t, m.phase, m.p_position, rise,
+                        t - m.impact.t)
+            held_track(&self.record.x_factor, t,
+                       self.world_kpis[X_FACTOR] if BACKSWING <= m.phase <= IMPACT else NAN)
         return self._after_machine(flags)
+
+    cdef void _world_address(self, bint usable) noexcept nogil:
+        """Keep the world landmarks' address in step with the image one."""
+        cdef PhaseMachine* m = &self.machine
+        if m.armed:
+            self.world_has_ref = usable and make_reference(
+                &self.world_body, self.right_handed, MEDIAPIPE_WORLD, &self.world_ref)
+        elif m.refined > 0.0 and usable and self.world_has_ref:
+            blend_body(&self.world_ref.body, &self.world_body, m.refined)
+            make_reference(&self.world_ref.body, self.right_handed, MEDIAPIPE_WORLD, &self.world_ref)
 
     def close(self):
         """End of stream: finish a swing that is past impact. Returns step() flags."""
@@ -189,14 +276,16 @@ cdef class Kernel:
     cdef void _on_phase(self, PhaseMachine* m) noexcept nogil:
         cdef int phase = m.event_phase
         cdef Body address
-        cdef int i
         if phase == TAKEAWAY:
             address = m.ref.body
-            compute_kpis(&address, &m.ref, True, 0.0, self.record.address_kpis)
+            compute_kpis(&address, &m.ref, True, 0.0, self.right_handed, self.convention,
+                         self.record.address_kpis)
             faults_begin(&self.faults, self.record.address_kpis)
-            peak_reset(&self.record.x_factor)
+            held_reset(&self.record.x_factor)
             self.record.takeaway = m.takeaway
             self.record.tempo = NAN
+            self.record.camera = m.ref.camera
+            self.record.measured = m.ref.camera.measured
         elif phase == TOP:
             self.record.top = m.top
             self.record.top_time = m.top_time
@@ -204,7 +293,8 @@ cdef class Kernel:
         elif phase == DOWNSWING:
             faults_judge_turn(&self.faults)
         elif phase == IMPACT:
-            faults_impact_frame(&self.faults, self.record.impact_kpis)
+            faults_impact_frame(&self.faults, self.record.impact_kpis, m.impact.t)
+            _turn_through(self.record.impact_kpis)   # the impact frame was read in the downswing
             self.record.impact = m.impact
             self.record.number = m.swings
             self.record.impact_time = m.impact_time
@@ -230,6 +320,17 @@ cdef class Kernel:
     @property
     def has_address(self):
         return self.machine.has_ref
+
+    @property
+    def camera_view(self):
+        """The view code of the address in force (camera.pxd View; 0 before an address)."""
+        return self.machine.ref.camera.view if self.machine.has_ref else VIEW_NONE
+
+    def camera(self):
+        """The address's camera as plain values, or None before an address."""
+        if not self.machine.has_ref:
+            return None
+        return _camera_dict(&self.machine.ref.camera)
 
     @property
     def event(self):
@@ -258,6 +359,8 @@ cdef class Kernel:
     def swing_record(self):
         """The swing that ended on the last step, as plain Python values."""
         r = &self.record
+        camera = _camera_dict(&r.camera)
+        camera["measured"] = r.measured
         return {
             "number": r.number,
             "takeaway": (r.takeaway.frame, r.takeaway.t),
@@ -270,7 +373,8 @@ cdef class Kernel:
             "impact_kpis": [r.impact_kpis[i] for i in range(NUM_KPIS)],
             "peak_x_factor": r.x_factor.value if r.x_factor.value > -INFINITY else NAN,
             "severities": [self.faults.severity[i] for i in range(NUM_FAULTS)],
-            # each rule's debounced peak metric (NaN = never measured): a player's baseline is built from these
+            # each rule's held peak metric (NaN = never measured): a player's baseline is built from these
             "metrics": [self.faults.peak[i].value if self.faults.peak[i].value > -INFINITY else NAN
                         for i in range(NUM_FAULTS)],
+            "camera": camera,
         }

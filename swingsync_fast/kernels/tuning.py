@@ -11,6 +11,8 @@ HANDS_LOW = -0.6  # address: hands at least this far below the shoulders
 GRIP_MAX = 0.5  # address: wrists closer than this hold one club
 ADDRESS_SMOOTH_S = 0.25  # time constant of the address pose average
 AT_ADDRESS = 0.05  # hands this close to their address spot are "at address"
+ADDRESS_TURN_DEG = 2.5  # ... with the shoulders turned back less than this
+TAKEAWAY_TURN_DEG = 6.0  # shoulders turned back this far start a takeaway (hands or not)
 TAKEAWAY_START = 0.12  # hands this far from address start a takeaway
 TAKEAWAY_BACKTRACK = 3.0  # its start lies at most this many detection spans earlier
 READDRESS_GAP = 0.5  # hands settled this far from the address spot mean a new address
@@ -40,3 +42,56 @@ CHICKEN_WING_WINDOW_S = 0.10  # impact .. this long after, the lead arm stays st
 HANGING_BACK_WINDOW_S = 0.20  # impact .. this long after, the weight moves forward
 CASTING_MIN_RISE = 0.30  # casting is judged while the hands are above this
 CASTING_TOP_SHARE = 0.35  # ... and above this share of their top height
+
+# --- the grip (frame.pyx read_body) ---------------------------------------------------------
+# A hidden wrist is MediaPipe's guess: face-on the trail wrist behind the lead hand comes back
+# 0.38 torso from it at address (real-view-fingerprint.md), so the grip is placed from the
+# better-seen wrist and a learnt offset, and the guess only moves that offset, slowly.
+GRIP_TOGETHER = 0.35  # wrists closer than this (torso lengths) may teach the grip offset
+GRIP_OFFSET_S = 0.25  # time constant of the grip offset (trail wrist minus lead wrist)
+GRIP_ANCHOR_SWITCH = 0.3  # the other wrist must be this much more visible to become the anchor
+GRIP_SEEN = 0.8  # both wrists this visible and far apart: the hands are not on one grip
+
+# --- the camera model (camera.pyx), for mediapipe_image --------------------------------------
+# Fitted once per swing at address from the 2-D widths of the shoulder and hip lines against
+# the torso and from the torso's lean; priors from real-view-fingerprint.md (face-on at
+# address: shoulders 0.73 and hips 0.44 of the 2-D torso, which is foreshortened by the
+# spine's tilt) and the real down-the-line clips (shoulders 0.43-0.55 of the torso at the top).
+SHOULDER_WIDTH = 0.55  # shoulder landmark spacing over the (3-D) torso length
+SHOULDER_WIDTH_SD = 0.08
+HIP_WIDTH = 0.35
+HIP_WIDTH_SD = 0.06
+WIDTH_ERROR = 0.03  # landmark error of a 2-D width, torso lengths
+LEAN_ERROR = 0.04  # of the torso's 2-D lean, torso lengths
+SIDE_BEND_PRIOR_DEG = 6.0  # address side bend away from the target, and its spread
+SIDE_BEND_SD_DEG = 5.0
+TILT_PRIOR_DEG = 37.0  # spine tilt toward the ball at address, and its spread
+TILT_SD_DEG = 8.0
+TILT_RANGE_DEG = (10.0, 60.0)
+FACE_ON_MAX_DEG = 30.0  # camera angles below this are face-on, above DTL_MIN_DEG down-the-line
+DTL_MIN_DEG = 60.0
+# Per-frame turn estimate: each line is its address vector turned about the spine, seen in
+# x, y and MediaPipe's z. z is on a stretched scale, so it is read against its own address
+# value, and only where the line's address depth is large enough to read (sin(angle) >= this).
+Z_MIN_SIN = 0.5
+TURN_ERROR_2D = 0.06  # landmark error of a line's 2-D components, in line widths
+TURN_ERROR_Z = 0.15  # error of a line's z difference, in its address z difference
+TURN_WEAK = 0.02  # a direction seen this much less than the other is read from the unit circle
+Z_SIGN_MIN = 0.05  # z change (torso lengths) below which it cannot tell the turn's direction
+
+# Which KPIs each camera view measures in image landmarks; the rest are null, with the view
+# as the reason. World landmarks, where the client sends them, measure WORLD_KPIS in any view.
+VIEW_KPIS: dict[str, tuple[str, ...]] = {
+    "face_on": ("shoulder_turn", "hip_turn", "x_factor", "side_bend", "lead_elbow", "trail_elbow",
+                "head_sway", "head_lift", "pelvis_sway", "wrist_hinge", "hand_height", "hand_speed",
+                "weight_shift"),
+    "down_the_line": ("shoulder_turn", "hip_turn", "x_factor", "spine_tilt", "lead_knee",
+                      "trail_knee", "head_lift", "pelvis_thrust", "hand_height"),
+    "oblique": ("shoulder_turn", "hip_turn", "x_factor", "lead_elbow", "head_lift", "hand_height"),
+}
+WORLD_KPIS: tuple[str, ...] = ("shoulder_turn", "hip_turn", "x_factor", "spine_tilt", "side_bend",
+                               "lead_elbow", "trail_elbow", "lead_knee", "trail_knee", "wrist_hinge")
+
+# --- fault debouncing (faults.pyx) ----------------------------------------------------------
+FAULT_HOLD_S = 0.05  # a fault's metric must stay past a value this long to count at that value
+HEAD_DIP_WEIGHT = 0.5  # HEAD_MOVEMENT counts a head dropping into impact at this share
