@@ -31,17 +31,17 @@ _IRON_INTERMEDIATE: dict[str, tuple[float, float]] = {
     "BENT_LEAD_ARM": (35.0, 30.0),  # lead elbow bent more than 35 deg (angle < 145)
     "CASTING": (40.0, 30.0),  # wrist hinge lost since the top, early in the downswing
     "HEAD_MOVEMENT": (0.10, 0.10),
-    "TRAIL_KNEE_STRAIGHTENING": (18.0, 15.0),  # tour players straighten it 10-17 deg
+    "TRAIL_KNEE_STRAIGHTENING": (15.0, 15.0),  # tour players straighten it 10-17 deg
     "HANGING_BACK": (0.05, 0.30),
     "POOR_TEMPO": (0.0, math.log(1.5)),  # distance outside the band, in log ratio
 }
 _DISTANCE_RULES = frozenset({"SWAY", "SLIDE", "EARLY_EXTENSION", "HEAD_MOVEMENT"})
 _CLUB_DISTANCE_FACTOR = {"driver": 1.15, "wood": 1.1, "iron": 1.0, "wedge": 0.9}
 # Shoulder turn at the top (horizontal plane): tour players turn about 90-105 deg with a driver.
-_CLUB_SHOULDER_TURN = {"driver": 72.0, "wood": 70.0, "iron": 68.0, "wedge": 58.0}
+_CLUB_SHOULDER_TURN = {"driver": 72.0, "wood": 70.0, "iron": 68.0, "wedge": 62.0}
 # Tolerance by skill: > 1 loosens, < 1 tightens.
 _SKILL_TOLERANCE = {"beginner": 1.3, "intermediate": 1.0, "advanced": 0.85, "professional": 0.75}
-_SKILL_TURN_OFFSET = {"beginner": -10.0, "intermediate": 0.0, "advanced": 3.0, "professional": 5.0}
+_SKILL_TURN_OFFSET = {"beginner": -6.0, "intermediate": 0.0, "advanced": 3.0, "professional": 5.0}
 # Backswing : downswing. GolfDB's tour swings: median 3.4, inter-quartile 3.0-4.1.
 _SKILL_TEMPO_BAND = {
     "beginner": (1.8, 5.5),

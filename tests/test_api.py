@@ -59,9 +59,10 @@ def test_baseline_moves_limits_within_bounds():
     limited = Thresholds.for_player("iron", "intermediate", {"SWAY": 0.5, "INSUFFICIENT_SHOULDER_TURN": 40.0})
     assert steady.limits["SWAY"] == pytest.approx(0.8 * base.limits["SWAY"])
     assert limited.limits["SWAY"] == pytest.approx(1.25 * base.limits["SWAY"])
-    # half a span (12.5 deg) short of the player's usual 100 deg
-    assert steady.limits["INSUFFICIENT_SHOULDER_TURN"] == pytest.approx(87.5)
-    assert limited.limits["INSUFFICIENT_SHOULDER_TURN"] == pytest.approx(0.8 * 75.0)
+    # half a span (12.5 deg) short of the player's usual 100 deg, but never past the bounds
+    turn = base.limits["INSUFFICIENT_SHOULDER_TURN"]
+    assert steady.limits["INSUFFICIENT_SHOULDER_TURN"] == pytest.approx(min(100.0 - 12.5, 1.25 * turn))
+    assert limited.limits["INSUFFICIENT_SHOULDER_TURN"] == pytest.approx(0.8 * turn)
     with pytest.raises(ValueError, match="unknown fault"):
         Thresholds.for_player("iron", "intermediate", {"SLICE": 1.0})
 

@@ -83,3 +83,24 @@ def test_slow_motion_stamped_at_the_container_rate_still_counts_one_swing(realda
     recording = analyze_recording(data.keypoints, data.frames / 30.0, config, frame_indices=data.frames)
     assert len(recording.swings) == 1
     assert abs(recording.swings[0].top_frame - data.labels.index("Downswing")) <= 24
+
+
+@pytest.mark.parametrize("name", ["swing1", "swing3", "swing4"])
+def test_a_sound_swing_filmed_down_the_line_reads_like_one(realdata_dir, name):
+    """What a coach sees on these clips: a camera behind the player, a full shoulder
+    turn, the head nearly still, no strong fault, and a turn that never goes negative
+    at the finish. (Looked at frame by frame: three tidy swings.)"""
+    _, recording = analyse(realdata_dir, name)
+    swing = recording.swings[0]
+    assert swing.camera.view == "down_the_line"
+    assert 75.0 <= swing.camera.angle_deg <= 90.0
+    assert 80.0 <= swing.kpis_top["shoulder_turn"] <= 110.0
+    assert 0.0 < swing.kpis_top["hip_turn"] < swing.kpis_top["shoulder_turn"]
+    assert abs(swing.kpis_top["head_lift"]) <= 0.05
+    # a camera behind the player cannot see along the target line
+    assert swing.kpis_top["pelvis_sway"] is None and swing.kpis_top["head_sway"] is None
+    assert swing.camera.unmeasured["pelvis_sway"] == "down_the_line"
+    assert [f.fault_id for f in swing.faults if f.severity >= 0.5] == []
+    finish = [f.kpis["shoulder_turn"] for f in recording.frames
+              if f.swing_phase in ("follow_through", "finish") and f.kpis and f.kpis["shoulder_turn"] is not None]
+    assert finish and min(finish) > -10.0

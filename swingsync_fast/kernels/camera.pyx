@@ -44,6 +44,7 @@ cdef double TURN_ERROR_2D = tuning.TURN_ERROR_2D
 cdef double TURN_ERROR_Z = tuning.TURN_ERROR_Z
 cdef double TURN_WEAK = tuning.TURN_WEAK
 cdef double Z_SIGN_MIN = tuning.Z_SIGN_MIN
+cdef double Z_PICK_MIN_SIN = tuning.Z_PICK_MIN_SIN
 
 
 def _mask(names):
@@ -217,6 +218,7 @@ cdef double camera_turn(const Camera* cam, const double* now, const double* addr
     cdef double root = sqrt((m00 - m11) * (m00 - m11) + 4.0 * m01 * m01)
     cdef double big = 0.5 * (tr + root), small = 0.5 * (tr - root)
     cdef double c, s, det, ux, uy, proj, q, s_sign, c1, s1, c2, s2, dz
+    cdef bint pick_first
     if not big > 0.0:
         return 0.0
     if small >= TURN_WEAK * big:
@@ -247,12 +249,19 @@ cdef double camera_turn(const Camera* cam, const double* now, const double* addr
         s1 = proj * uy + q * ux
         c2 = proj * ux + q * uy
         s2 = proj * uy - q * ux
-        # which way: a face-on line turning back moves its lead end toward the camera in z
+        # Which of the two: the picture's x alone folds a turn about the camera
+        # axis. Where the line had depth at address, the one whose depth change
+        # z agrees with (z's scale cancels); else the way z moved, face-on.
         dz = now[2] - dz0
-        s_sign = 1.0
-        if fabs(dz) > Z_SIGN_MIN * cam.torso:
-            s_sign = _sign(dz) * handed * cam.target_x
-        if s1 * s_sign >= s2 * s_sign:
+        if cam.sin_a >= Z_PICK_MIN_SIN and fabs(dz0) > Z_SIGN_MIN * cam.torso:
+            ss = -dz0 * ct * (cam.cos_a / cam.sin_a) * cam.target_x * cam.ball_x
+            pick_first = fabs(c1 * dz0 + s1 * ss - now[2]) <= fabs(c2 * dz0 + s2 * ss - now[2])
+        else:
+            s_sign = 1.0
+            if fabs(dz) > Z_SIGN_MIN * cam.torso:
+                s_sign = _sign(dz) * handed * cam.target_x
+            pick_first = s1 * s_sign >= s2 * s_sign
+        if pick_first:
             c = c1
             s = s1
         else:

@@ -19,7 +19,7 @@ cdef enum:  # Fault
 cdef enum:
     HOLD_SAMPLES = 32      # the longest run a Held keeps (a hold at up to ~600 FPS)
 
-cdef struct Held:          # the largest value a metric held for FAULT_HOLD_S
+cdef struct Held:          # the largest value a metric held for FAULT_HOLD_S (a run's median)
     double value           # -inf until a run of frames spanned the hold
     double t[32]           # the current run of frames, a ring (newest at head)
     double v[32]

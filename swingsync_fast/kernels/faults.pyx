@@ -41,18 +41,27 @@ cdef void held_track(Held* h, double t, double value) noexcept nogil:
     h.v[h.head] = value
     if h.count < HOLD_SAMPLES:
         h.count += 1
-    cdef double low = value
+    # The median of the run that spans the hold: one odd frame never counts,
+    # and at a high frame rate the many samples average the jitter out
+    # instead of letting the lowest decide.
+    cdef double run[HOLD_SAMPLES]
     cdef bint spanned = h.count == HOLD_SAMPLES   # a run longer than the ring spans the hold
-    cdef int i = h.head, n
+    cdef int i = h.head, n, j, size = 0
+    cdef double v
     for n in range(h.count):
-        if h.v[i] < low:
-            low = h.v[i]
+        v = h.v[i]
+        j = size
+        while j > 0 and run[j - 1] > v:
+            run[j] = run[j - 1]
+            j -= 1
+        run[j] = v
+        size += 1
         if t - h.t[i] >= FAULT_HOLD_S - 1e-9:
             spanned = True
             break
         i = (i + HOLD_SAMPLES - 1) % HOLD_SAMPLES
-    if spanned and low > h.value:
-        h.value = low
+    if spanned and run[(size - 1) // 2] > h.value:
+        h.value = run[(size - 1) // 2]
 
 
 cdef inline double _severity(double excess, double span) noexcept nogil:

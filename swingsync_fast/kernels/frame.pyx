@@ -1,7 +1,7 @@
 # cython: language_level=3
 """Per-frame maths: keypoints -> body points -> address reference -> KPIs."""
 
-from libc.math cimport sqrt, atan2, fabs, isfinite, NAN, M_PI
+from libc.math cimport sqrt, sin, atan2, fabs, isfinite, NAN, M_PI
 from .body cimport (Body, Grip, WORLD_Y_UP, MEDIAPIPE_WORLD, MEDIAPIPE_IMAGE, HEAD,
                     LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_ELBOW, TRAIL_ELBOW, LEAD_WRIST, TRAIL_WRIST,
                     LEAD_INDEX, LEAD_HIP, TRAIL_HIP, LEAD_KNEE, TRAIL_KNEE, LEAD_ANKLE, TRAIL_ANKLE,
@@ -18,7 +18,9 @@ cdef double IMAGE_TORSO_METRES = tuning.IMAGE_TORSO_METRES
 cdef double MAX_ABS_COORD = tuning.MAX_ABS_COORD
 cdef double GRIP_TOGETHER = tuning.GRIP_TOGETHER
 cdef double GRIP_ANCHOR_SWITCH = tuning.GRIP_ANCHOR_SWITCH
+cdef double GRIP_SEEN = tuning.GRIP_SEEN
 cdef double MIN_VIEW_COS = 0.1  # a view measures along an axis it sees at least this well
+cdef double SIN_BEND = sin(tuning.SIDE_BEND_PRIOR_DEG * M_PI / 180.0)  # the address side bend the fit assumes
 
 # MediaPipe indices of each Point for a right-handed golfer (lead = left side); HEAD is
 # the mean of the face landmarks 0..10 instead.
@@ -108,14 +110,17 @@ cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint 
     sub3(out.shoulder_mid, out.hip_mid, d)
     out.torso = _length(d, planar)
     sub3(out.p[LEAD_SHOULDER], out.p[TRAIL_SHOULDER], d)
-    if out.torso < 1e-6 or _length(d, planar) < 1e-6:
+    # in depth too: down-the-line the shoulder line can be seen end-on
+    if out.torso < 1e-6 or _length(d, False) < 1e-6:
         return False
     cdef bint lead_ok = out.ok[LEAD_WRIST], trail_ok = out.ok[TRAIL_WRIST]
     if not (lead_ok or trail_ok):
         return False
+    cdef bint both_seen = False
     if lead_ok and trail_ok:
         sub3(out.p[TRAIL_WRIST], out.p[LEAD_WRIST], d)
         if _length(d, planar) <= GRIP_TOGETHER * out.torso:
+            both_seen = out.vis[LEAD_WRIST] >= GRIP_SEEN and out.vis[TRAIL_WRIST] >= GRIP_SEEN
             if not grip.learnt:
                 grip_alpha = 1.0
                 grip.learnt = True
@@ -131,6 +136,11 @@ cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint 
             anchor = j
     grip.anchor = anchor
     cdef double half = 0.5 if anchor == LEAD_WRIST else -0.5
+    if both_seen:
+        # two clearly seen wrists on one grip: their midpoint halves the jitter
+        for k in range(3):
+            out.hands[k] = 0.5 * (out.p[LEAD_WRIST][k] + out.p[TRAIL_WRIST][k])
+        return True
     for k in range(3):
         out.hands[k] = out.p[anchor][k] + half * grip.offset[k]
     return True
@@ -375,9 +385,13 @@ cdef void _image_kpis(const Body* b, const Reference* ref, bint right_handed, do
     out[HIP_TURN] = hip
     out[X_FACTOR] = shoulder - hip
 
+    # The spine's lean in the picture mixes its tilt toward the ball and its
+    # bend away from the target; each is read with the other at its address value.
     sub3(b.shoulder_mid, b.hip_mid, d)
-    out[SPINE_TILT] = degrees(atan2(d[0] / along_ball, d[1]))
-    out[SIDE_BEND] = degrees(atan2(-d[0] / along_target, d[1]))
+    cdef double bend_leak = cam.target_x * cam.cos_a * SIN_BEND / cam.cos_t * d[1]
+    cdef double tilt_leak = cam.ball_x * cam.sin_a * cam.sin_t / cam.cos_t * d[1]
+    out[SPINE_TILT] = degrees(atan2((d[0] + bend_leak) / along_ball, d[1]))
+    out[SIDE_BEND] = degrees(atan2(-(d[0] - tilt_leak) / along_target, d[1]))
 
     cdef int foot = ref.foot
     if foot < 0 or not b.ok[foot]:

@@ -62,6 +62,7 @@ cdef struct PhaseMachine:
     bint swing_done        # the swing ended (finish reached) on this step
     bint armed             # a new address was taken on this step
     double refined         # the address pose moved toward this frame by this much (0: not)
+    double turn            # shoulder turn from the address, smoothed over time against jitter
 
 cdef void machine_reset(PhaseMachine* m) noexcept nogil
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,

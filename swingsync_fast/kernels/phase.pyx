@@ -38,6 +38,7 @@ cdef double DOWNSWING_MAX_S = tuning.DOWNSWING_MAX_S
 cdef double FOLLOW_MAX_S = tuning.FOLLOW_MAX_S
 cdef double GAP_MAX_S = tuning.GAP_MAX_S
 cdef double HAND_SMOOTH_S = tuning.HAND_SMOOTH_S
+cdef double TURN_SMOOTH_S = tuning.TURN_SMOOTH_S
 cdef double TAKEAWAY_BACKTRACK = tuning.TAKEAWAY_BACKTRACK
 cdef double READDRESS_GAP = tuning.READDRESS_GAP
 cdef double GRIP_SEEN = tuning.GRIP_SEEN
@@ -52,6 +53,7 @@ cdef void machine_reset(PhaseMachine* m) noexcept nogil:
     m.t_phase = NAN
     m.last.t = NAN
     m.anchor.t = NAN
+    m.turn = 0.0
     m.swings = 0
     m.event_phase = -1
     m.swing_done = False
@@ -196,6 +198,7 @@ cdef void _arm(PhaseMachine* m, const Body* b, const Marker* now, bint right_han
         m.p_position = 1
         m.at_address = now[0]
         m.at_address_gap = 0.0
+        m.turn = 0.0
         _enter(m, SETUP, &m.anchor)   # the address began when the golfer settled
 
 
@@ -289,8 +292,11 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
     m.prev_rise = rise
     m.prev_gap = gap
 
-    if turn != turn:
-        turn = 0.0
+    # smoothed over a fixed time, so a higher frame rate's many noisy samples
+    # do not cross the takeaway's turn more often
+    if turn == turn:
+        m.turn += (1.0 - exp(-dt / TURN_SMOOTH_S)) * (turn - m.turn)
+    turn = m.turn
     if phase == SETUP:
         if gap < AT_ADDRESS and turn < ADDRESS_TURN:
             # still at address: keep refining the address pose

@@ -201,11 +201,11 @@ def body_points(keypoints: NDArray, convention: int, aspect: float, lead_is_left
 
 
 def core_seen(points: FloatArray, ok: BoolArray, planar: bool) -> BoolArray:
-    """Both shoulders and hips seen, with a torso and a shoulder line of non-zero length."""
+    """Both shoulders and hips seen, with a torso (in the picture) and a shoulder line of non-zero length."""
     shoulders_hips = ok[..., [Point.LEAD_SHOULDER, Point.TRAIL_SHOULDER, Point.LEAD_HIP,
                               Point.TRAIL_HIP]].all(axis=-1)
-    shoulder_line = length(points[..., Point.LEAD_SHOULDER, :] - points[..., Point.TRAIL_SHOULDER, :],
-                           planar)
+    # in depth too: down-the-line the shoulder line can be seen end-on
+    shoulder_line = length(points[..., Point.LEAD_SHOULDER, :] - points[..., Point.TRAIL_SHOULDER, :], False)
     with np.errstate(invalid="ignore"):
         return shoulders_hips & (torso_length(points, planar) >= MIN_TORSO) & (shoulder_line >= MIN_TORSO)
 
@@ -214,9 +214,10 @@ def core_seen(points: FloatArray, ok: BoolArray, planar: bool) -> BoolArray:
 class Grip:
     """Where the grip is, across frames that hide a wrist (mirrors body.pxd Grip).
 
-    The grip is placed from the better-seen wrist (the anchor) plus half of
-    the trail-minus-lead offset, which learns only from frames that see both
-    wrists close together: a hidden wrist is MediaPipe's guess.
+    Two clearly seen wrists close together: their midpoint. Otherwise the
+    better-seen wrist (the anchor) plus half of the trail-minus-lead offset,
+    which learns only from frames that see both wrists close together: a
+    hidden wrist is MediaPipe's guess.
     """
 
     offset: FloatArray = field(default_factory=lambda: np.zeros(3))
@@ -229,9 +230,12 @@ class Grip:
         lead_ok, trail_ok = bool(ok[Point.LEAD_WRIST]), bool(ok[Point.TRAIL_WRIST])
         if not (lead_ok or trail_ok):
             return None
+        both_seen = False
         if lead_ok and trail_ok:
             d = points[Point.TRAIL_WRIST] - points[Point.LEAD_WRIST]
             if length(d, planar) <= tuning.GRIP_TOGETHER * torso:
+                both_seen = bool(vis[Point.LEAD_WRIST] >= tuning.GRIP_SEEN
+                                 and vis[Point.TRAIL_WRIST] >= tuning.GRIP_SEEN)
                 if not self.learnt:
                     alpha, self.learnt = 1.0, True
                 self.offset = self.offset + alpha * (d - self.offset)
@@ -244,6 +248,8 @@ class Grip:
             if vis[other] > vis[anchor] + tuning.GRIP_ANCHOR_SWITCH:
                 anchor = other
         self.anchor = anchor
+        if both_seen:  # two clearly seen wrists on one grip: their midpoint halves the jitter
+            return 0.5 * (points[Point.LEAD_WRIST] + points[Point.TRAIL_WRIST])
         half = 0.5 if anchor == Point.LEAD_WRIST else -0.5
         return points[anchor] + half * self.offset
 
@@ -430,7 +436,7 @@ def camera_turn(cam: Camera, now: FloatArray, address: FloatArray, width: float,
     direction; x, y and z each give a linear equation in (cos a, sin a),
     z only against its own address value and where the line had depth.
     A direction no equation sees is closed on the unit circle, on the side
-    the z change points to.
+    the z change agrees with.
     """
     ct, st = (math.cos(cam.tilt), math.sin(cam.tilt)) if tilted else (1.0, 0.0)
     sa, ca = math.sin(cam.angle), math.cos(cam.angle)
@@ -460,10 +466,14 @@ def camera_turn(cam: Camera, now: FloatArray, address: FloatArray, width: float,
         perp = np.array([-u[1], u[0]])
         candidates = [proj * u + q * perp, proj * u - q * perp]
         dz = now[2] - dz0
-        s_sign = 1.0
-        if abs(dz) > tuning.Z_SIGN_MIN * cam.torso:
-            s_sign = (-1.0 if dz < 0.0 else 1.0) * handed * cam.target_x
-        c, s = max(candidates, key=lambda cs: cs[1] * s_sign)
+        if sa >= tuning.Z_PICK_MIN_SIN and abs(dz0) > tuning.Z_SIGN_MIN * cam.torso:
+            zs = -dz0 * ct * (ca / sa) * cam.target_x * cam.ball_x
+            c, s = min(candidates, key=lambda cs: abs(cs[0] * dz0 + cs[1] * zs - now[2]))
+        else:
+            s_sign = 1.0
+            if abs(dz) > tuning.Z_SIGN_MIN * cam.torso:
+                s_sign = (-1.0 if dz < 0.0 else 1.0) * handed * cam.target_x
+            c, s = max(candidates, key=lambda cs: cs[1] * s_sign)
     return math.degrees(math.atan2(s * ct, c))
 
 
@@ -687,8 +697,13 @@ def image_address_kpis(body: Body, ref: Reference, right_handed: bool) -> dict[K
         Kpi.SHOULDER_TURN: shoulder,
         Kpi.HIP_TURN: hip,
         Kpi.X_FACTOR: shoulder - hip,
-        Kpi.SPINE_TILT: math.degrees(math.atan2(spine[0] / along_ball, spine[1])),
-        Kpi.SIDE_BEND: math.degrees(math.atan2(-spine[0] / along_target, spine[1])),
+        # the picture's lean mixes tilt and bend: each read with the other at its address value
+        Kpi.SPINE_TILT: math.degrees(math.atan2(
+            (spine[0] + cam.target_x * math.cos(cam.angle) * SIN_BEND / math.cos(cam.tilt) * spine[1])
+            / along_ball, spine[1])),
+        Kpi.SIDE_BEND: math.degrees(math.atan2(
+            -(spine[0] - cam.ball_x * math.sin(cam.angle) * math.tan(cam.tilt) * spine[1])
+            / along_target, spine[1])),
     }
     if ref.foot is None or not body.ok[ref.foot]:
         return out
@@ -874,6 +889,7 @@ class PhaseMachine:
         self.swing_done = False
         self.armed = False  # a new address was taken on the last step
         self.refined = 0.0  # the address pose moved toward the last frame by this much
+        self.turn = 0.0  # shoulder turn from the address, smoothed over time against jitter
 
     # geometry against the address, in address torso lengths
 
@@ -966,7 +982,6 @@ class PhaseMachine:
         self.swing_done = False
         self.armed = False
         self.refined = 0.0
-        turn = 0.0 if math.isnan(turn) else turn
         if self.phase in SWING_PHASES and now.t - self.last.t > tuning.GAP_MAX_S:
             self.abandon(now, body.hands if body.usable else self.last_hands)
         if not body.usable:
@@ -992,6 +1007,11 @@ class PhaseMachine:
             return
         rise, gap = self.hands_rise(), self.hands_gap()
         previous, self.previous = self.previous, Sample(now.t, rise, gap)
+        # smoothed over a fixed time, so a higher frame rate's many noisy samples
+        # do not cross the takeaway's turn more often
+        if not math.isnan(turn):
+            self.turn += (1.0 - math.exp(-dt / tuning.TURN_SMOOTH_S)) * (turn - self.turn)
+        turn = self.turn
         if self.phase == Phase.SETUP:
             self.step_setup(body, now, gap, dt, turn)
         elif self.phase == Phase.TAKEAWAY:
@@ -1025,6 +1045,7 @@ class PhaseMachine:
         self.armed = True
         self.p_position = 1
         self.at_address, self.at_address_gap = now, 0.0  # the hands define the address spot
+        self.turn = 0.0
         self.enter(Phase.SETUP, self.anchor)  # the address began when the golfer settled
 
     def step_setup(self, body: Body, now: Marker, gap: float, dt: float, turn: float) -> None:
@@ -1140,7 +1161,7 @@ class PhaseMachine:
 class HeldPeak:
     """The largest value a metric held for FAULT_HOLD_S (mirrors faults.pxd Held).
 
-    A frame's held value is the smallest over the shortest run of frames
+    A frame's held value is the (lower) median of the shortest run of frames
     ending at it that spans the hold; a NaN (outside the window, or not
     measurable) breaks the run, so one odd frame never counts on its own.
     """
@@ -1154,14 +1175,14 @@ class HeldPeak:
             self.run = []
             return
         self.run = (self.run + [(t, value)])[-HOLD_SAMPLES:]
-        low, spanned = value, len(self.run) == HOLD_SAMPLES
+        spanned, values = len(self.run) == HOLD_SAMPLES, []
         for sample_t, sample_value in reversed(self.run):
-            low = min(low, sample_value)
+            values.append(sample_value)
             if t - sample_t >= tuning.FAULT_HOLD_S - 1e-9:
                 spanned = True
                 break
         if spanned:
-            self.value = max(self.value, low)
+            self.value = max(self.value, sorted(values)[(len(values) - 1) // 2])
 
 
 def head_movement(k: FloatArray) -> float:
@@ -1443,14 +1464,13 @@ class ReferenceKernel:
 
         if body.usable:
             k = frame_kpis(body, m.ref, self._hand_speed.speed, self._right_handed, self._convention)
-            if world_body is not None and self._world_ref is not None:
-                # world landmarks measure rotations and joints in 3-D, whatever the view
+            if world_body is not None and self._world_ref is not None and m.ref is not None:
+                # World landmarks measure in 3-D what the view sees: their depth is
+                # as weak as the picture's, so they never stand in for a hidden axis.
                 w = frame_kpis(world_body, self._world_ref, 0.0, self._right_handed, MEDIAPIPE_WORLD)
-                for kpi in WORLD_KPIS:
+                for kpi in WORLD_KPIS & m.ref.camera.measured:
                     if not math.isnan(w[kpi]):
                         k[kpi] = w[kpi]
-                if Phase.TAKEAWAY <= m.phase <= Phase.FINISH:
-                    self._record.measured = self._record.measured | WORLD_KPIS
             if m.phase == Phase.IDLE:
                 k[list(ADDRESS_KPIS)] = np.nan
             elif m.phase >= Phase.IMPACT:

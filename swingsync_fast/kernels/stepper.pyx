@@ -156,6 +156,7 @@ cdef class Kernel:
         cdef int flags = 0, i
         cdef bint usable, world_usable = False
         cdef double dt, alpha, metres, rise, turn
+        cdef unsigned int world_mask
         cdef PhaseMachine* m = &self.machine
         if not (t > self.t_last) or t != t or t == INFINITY:
             # a repeated or backwards timestamp would break every rate
@@ -202,15 +203,15 @@ cdef class Kernel:
         if usable:
             compute_kpis(&self.body, &m.ref, m.has_ref, self.hand_speed, self.right_handed,
                          self.convention, self.frame_kpis)
-            if world_usable and self.world_has_ref:
-                # world landmarks measure rotations and joints in 3-D, whatever the view
+            if world_usable and self.world_has_ref and m.has_ref:
+                # World landmarks measure in 3-D what the view sees: their depth is
+                # as weak as the picture's, so they never stand in for a hidden axis.
                 compute_kpis(&self.world_body, &self.world_ref, True, 0.0, self.right_handed,
                              MEDIAPIPE_WORLD, self.world_kpis)
+                world_mask = WORLD_MASK & m.ref.camera.measured
                 for i in range(NUM_KPIS):
-                    if (WORLD_MASK >> i) & 1 and self.world_kpis[i] == self.world_kpis[i]:
+                    if (world_mask >> i) & 1 and self.world_kpis[i] == self.world_kpis[i]:
                         self.frame_kpis[i] = self.world_kpis[i]
-                if TAKEAWAY <= m.phase <= FINISH:
-                    self.record.measured |= WORLD_MASK
             if m.phase == IDLE:
                 for i in range(NUM_KPIS):
                     if (ADDRESS_MASK >> i) & 1:

@@ -34,6 +34,7 @@ DOWNSWING_MAX_S = 3.0
 FOLLOW_MAX_S = 3.0
 GAP_MAX_S = 0.5  # longer than this without a usable frame abandons a swing
 HAND_SMOOTH_S = 0.02  # time constant of the grip smoothing the phase machine tracks
+TURN_SMOOTH_S = 0.03  # time constant of the shoulder turn that can start a takeaway
 
 HAND_SPEED_SMOOTH_S = 0.03  # time constant of the hand speed filter
 IMAGE_TORSO_METRES = 0.5  # assumed torso length when the input has no metric scale
@@ -78,6 +79,7 @@ TURN_ERROR_2D = 0.06  # landmark error of a line's 2-D components, in line width
 TURN_ERROR_Z = 0.15  # error of a line's z difference, in its address z difference
 TURN_WEAK = 0.02  # a direction seen this much less than the other is read from the unit circle
 Z_SIGN_MIN = 0.05  # z change (torso lengths) below which it cannot tell the turn's direction
+Z_PICK_MIN_SIN = 0.17  # from 10 degrees off face-on the address depth of a line tells its fold apart
 
 # Which KPIs each camera view measures in image landmarks; the rest are null, with the view
 # as the reason. World landmarks, where the client sends them, measure WORLD_KPIS in any view.
