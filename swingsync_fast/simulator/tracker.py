@@ -1,0 +1,123 @@
+"""How MediaPipe Pose gets a filmed golfer wrong: the error model of its image and world landmarks.
+
+Figures from real clips (../shared/realdata/real-view-fingerprint.md): steady landmarks jitter
+about 0.0005 image units in x and y; z is on a stretched scale (its spread over the body 3.3-4.6
+times the x spread) with white noise ~0.01 and a slow drift (nose z sd ~0.07 over a second);
+landmarks the body hides get a low visibility and a guessed position drawn toward what hides
+them; now and then a frame goes bad (a limb swaps sides, or the whole body drops out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..landmarks import LANDMARK_INDEX, NUM_LANDMARKS
+from .camera import Camera, hip_centred, to_image
+from .occlusion import hidden_by_body
+
+__all__ = ["PoseErrors", "TrackedPose", "track"]
+
+
+@dataclass(frozen=True)
+class PoseErrors:
+    """MediaPipe-like landmark errors; the defaults follow the real clips' fingerprint."""
+
+    image_jitter: float = 0.0005  # sd of x and y of a steady landmark, image units
+    z_stretch: tuple[float, float] = (2.6, 3.6)  # per-clip factor on the true depth (range drawn from)
+    z_stretch_wobble: float = 0.08  # slow relative wander of that factor
+    z_noise: float = 0.01  # white, in x units
+    z_drift: float = 0.035  # slow wander per landmark, in x units
+    drift_s: float = 0.5  # correlation time of the slow wanders
+    world_noise_m: float = 0.012  # sd of world x and y
+    world_depth_noise_m: float = 0.025  # sd of world z: depth is what a monocular model knows least
+    visible: float = 0.94  # visibility of a landmark in plain view
+    hidden: float = 0.12  # visibility of a fully hidden one
+    hidden_pull: float = 0.6  # share of the way a fully hidden landmark is guessed toward what hides it
+    hidden_wander_m: float = 0.04  # sd of a fully hidden landmark's slowly wandering guess
+    grip_hides_trail_wrist: float = 0.9  # hands together on the grip: MediaPipe loses the trail wrist...
+    grip_hides_lead_wrist: float = 0.35  # ...and is less sure of the lead one
+    outside_frame_visibility: float = 0.3  # factor on a landmark that left the image
+    bad_frame_rate: float = 0.004  # per frame: a limb swaps sides or the whole body drops out
+
+
+@dataclass(frozen=True)
+class TrackedPose:
+    image: np.ndarray  # (N, 33, 3) MediaPipe image landmarks
+    world: np.ndarray  # (N, 33, 3) MediaPipe world landmarks, metres
+    visibility: np.ndarray  # (N, 33), shared by both
+    bad_frames: np.ndarray  # (N,) bool
+
+
+def _slow(rng: np.random.Generator, n: int, shape: tuple[int, ...], sd: float, tau_s: float, fps: float) -> np.ndarray:
+    """A stationary AR(1) wander of standard deviation ``sd`` and correlation time ``tau_s``, n frames."""
+    a = float(np.exp(-1.0 / (tau_s * fps)))
+    kicks = rng.normal(0.0, sd * np.sqrt(1.0 - a * a), (n, *shape))
+    out = np.empty((n, *shape))
+    out[0] = rng.normal(0.0, sd, shape)
+    for i in range(1, n):
+        out[i] = a * out[i - 1] + kicks[i]
+    return out
+
+
+_LIMBS = {
+    "arm": ("elbow", "wrist", "pinky", "index", "thumb"),
+    "leg": ("knee", "ankle", "heel", "foot_index"),
+}
+_SWAPS = {
+    limb: (np.array([LANDMARK_INDEX[f"left_{p}"] for p in parts]), np.array([LANDMARK_INDEX[f"right_{p}"] for p in parts]))
+    for limb, parts in _LIMBS.items()
+}
+
+
+def _bad_frames(points: np.ndarray, visibility: np.ndarray, rate: float,
+                rng: np.random.Generator) -> np.ndarray:
+    """Spoil a few short runs of frames in place; returns which frames went bad."""
+    n = len(points)
+    bad = np.zeros(n, dtype=bool)
+    for start in np.flatnonzero(rng.random(n) < rate):
+        run = slice(start, min(n, start + int(rng.integers(1, 4))))
+        bad[run] = True
+        if rng.random() < 0.6:
+            # The classic left/right confusion: one pair of limbs changes sides for a moment.
+            left, right = _SWAPS["arm" if rng.random() < 0.6 else "leg"]
+            points[run, left], points[run, right] = points[run, right].copy(), points[run, left].copy()
+            visibility[run] *= rng.uniform(0.6, 0.9)
+        else:
+            # The whole body lost: a shrunken, shifted, low-confidence guess.
+            centre = points[run].mean(axis=1, keepdims=True)
+            points[run] = centre + 0.7 * (points[run] - centre) + rng.normal(0.0, 0.08, points[run].shape)
+            visibility[run] = rng.uniform(0.02, 0.3, visibility[run].shape)
+    return bad
+
+
+def track(camera_points: np.ndarray, camera: Camera, aspect: float, handedness: str, body_scale: float,
+          grip_gap_m: float, fps: float, errors: PoseErrors, rng: np.random.Generator) -> TrackedPose:
+    """What MediaPipe returns for the true body ``camera_points`` (metres along the camera's axes)."""
+    n = len(camera_points)
+    hiding = hidden_by_body(camera_points, body_scale, handedness, errors.grip_hides_trail_wrist,
+                            errors.grip_hides_lead_wrist, grip_gap_m)
+    hidden = hiding.degree[..., None]
+    # A hidden landmark is guessed: drawn toward what hides it, wandering slowly (MediaPipe smooths in time).
+    wander = _slow(rng, n, (NUM_LANDMARKS, 3), errors.hidden_wander_m * body_scale, 0.3, fps)
+    guessed = camera_points + hidden * (errors.hidden_pull * (hiding.anchor - camera_points) + wander)
+
+    clear = np.clip(errors.visible + _slow(rng, n, (NUM_LANDMARKS,), 0.03, 0.5, fps), 0.0, 0.995)
+    visibility = clear * (1.0 - hiding.degree) + errors.hidden * hiding.degree
+    visibility = visibility + hiding.degree * rng.normal(0.0, 0.05, visibility.shape)
+    true_image = to_image(camera_points, camera, aspect)
+    outside = np.any((true_image[..., :2] < 0.0) | (true_image[..., :2] > 1.0), axis=-1)
+    visibility = np.where(outside, visibility * errors.outside_frame_visibility, visibility)
+    visibility = np.clip(visibility, 0.0, 1.0)
+    bad = _bad_frames(guessed, visibility, errors.bad_frame_rate, rng)
+
+    world_noise = np.array([errors.world_noise_m, errors.world_noise_m, errors.world_depth_noise_m])
+    world = hip_centred(guessed + rng.normal(0.0, 1.0, guessed.shape) * world_noise)
+
+    image = to_image(guessed, camera, aspect)
+    image[..., :2] += rng.normal(0.0, errors.image_jitter, (n, NUM_LANDMARKS, 2))
+    stretch = rng.uniform(*errors.z_stretch) * (1.0 + _slow(rng, n, (1,), errors.z_stretch_wobble, errors.drift_s, fps))
+    drift = _slow(rng, n, (NUM_LANDMARKS,), errors.z_drift, errors.drift_s, fps)
+    image[..., 2] = stretch * image[..., 2] + drift + rng.normal(0.0, errors.z_noise, (n, NUM_LANDMARKS))
+    return TrackedPose(image, world, visibility, bad)
