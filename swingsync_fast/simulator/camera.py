@@ -84,12 +84,14 @@ def phone_camera(rng: np.random.Generator, angle_deg: float, body_height: float,
     roll = math.radians(rng.uniform(-2.0, 2.0))
     off_right, off_down = rng.uniform(-0.04, 0.04), rng.uniform(-0.05, 0.05)  # image heights
     view = math.radians(angle_deg)
+    # Filmed from behind, the phone stands on the line of the hands and ball, not of the feet.
+    toward_ball = math.sin(view) * rng.uniform(0.2, 0.5) * body_height / 1.78
     # Half the swing's width across the image: hands at the top and finish, the arms reaching to the ball.
     half_width = body_height / 1.78 * (0.75 * abs(math.cos(view)) + 0.55 * abs(math.sin(view)))
     room = 0.46 * aspect - abs(off_right)  # image heights between the golfer's centre and the nearer edge
     distance = max(focal * body_height / fill, focal * half_width / room)
-    position = np.array([-target_sign * distance * math.sin(view), height, distance * math.cos(view)])
-    centre = np.array([0.0, 0.5 * body_height, 0.0])
+    position = np.array([-target_sign * distance * math.sin(view), height, toward_ball + distance * math.cos(view)])
+    centre = np.array([0.0, 0.5 * body_height, toward_ball])
     axes = _look_at(position, centre)
     # Aim beside the golfer so they appear off centre: one image height spans distance / focal metres.
     metres = distance / focal

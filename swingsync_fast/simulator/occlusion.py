@@ -4,7 +4,9 @@ The body is a set of capsules (head, trunk, arm and leg segments, hands, feet) a
 landmarks. A landmark is hidden by the capsules its line of sight to the camera passes through;
 how deep the line passes inside sets how hidden it is (0 clear .. 1 fully). Two hands together
 on the grip also hide each other: MediaPipe sees one blob, and in real clips loses the trail
-wrist far more than the lead one (face-on address: 0.20 against 0.68).
+wrist far more than the lead one, and the trail elbow too (face-on address: trail wrist 0.20,
+lead wrist 0.68, trail elbow 0.33) -- but only while the hands rest low and still at address;
+in motion and at the finish the real clips see both wrists (0.8-0.9).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from ..landmarks import LANDMARK_INDEX, LANDMARK_NAMES, NUM_LANDMARKS
 
-__all__ = ["Hiding", "hidden_by_body"]
+__all__ = ["PairHiding", "Hiding", "hidden_by_body"]
 
 _HAND = ("wrist", "pinky", "index", "thumb")
 _FACE = tuple(name for name in LANDMARK_NAMES[:11])
@@ -27,22 +29,24 @@ class _Capsule:
     end: tuple[str, ...]
     radius: float  # metres, for a 1.78 m golfer
     owners: tuple[str, ...]  # landmarks inside it, which it cannot hide
+    opacity: float = 1.0  # a thin limb hides less: MediaPipe still infers what is just behind it
 
 
 def _capsules() -> tuple[_Capsule, ...]:
     shoulders, hips = ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip")
     ears = ("left_ear", "right_ear")
-    out = [_Capsule(ears, ears, 0.10, _FACE), _Capsule(shoulders, hips, 0.12, shoulders + hips)]
+    out = [_Capsule(ears, ears, 0.10, _FACE), _Capsule(shoulders, hips, 0.14, shoulders + hips)]
     for s in ("left", "right"):
         hand = tuple(f"{s}_{p}" for p in _HAND)
+        hands = tuple(f"{side}_{p}" for side in ("left", "right") for p in _HAND)  # together on the grip
         out += [
-            _Capsule((f"{s}_shoulder",), (f"{s}_hip",), 0.07, shoulders + hips),
-            _Capsule((f"{s}_shoulder",), (f"{s}_elbow",), 0.05, (f"{s}_shoulder", f"{s}_elbow")),
-            _Capsule((f"{s}_elbow",), (f"{s}_wrist",), 0.04, (f"{s}_elbow", *hand)),
-            _Capsule((f"{s}_wrist",), (f"{s}_index",), 0.045, hand),
-            _Capsule((f"{s}_hip",), (f"{s}_knee",), 0.075, (f"{s}_hip", f"{s}_knee")),
-            _Capsule((f"{s}_knee",), (f"{s}_ankle",), 0.055, (f"{s}_knee", f"{s}_ankle", f"{s}_heel")),
-            _Capsule((f"{s}_heel",), (f"{s}_foot_index",), 0.04, (f"{s}_ankle", f"{s}_heel", f"{s}_foot_index")),
+            _Capsule((f"{s}_shoulder",), (f"{s}_hip",), 0.08, (f"{s}_shoulder", f"{s}_hip")),
+            _Capsule((f"{s}_shoulder",), (f"{s}_elbow",), 0.05, (f"{s}_shoulder", f"{s}_elbow"), 0.5),
+            _Capsule((f"{s}_elbow",), (f"{s}_wrist",), 0.04, (f"{s}_elbow", *hands), 0.5),
+            _Capsule((f"{s}_wrist",), (f"{s}_index",), 0.045, hands, 0.4),
+            _Capsule((f"{s}_hip",), (f"{s}_knee",), 0.075, (f"{s}_hip", f"{s}_knee"), 0.8),
+            _Capsule((f"{s}_knee",), (f"{s}_ankle",), 0.055, (f"{s}_knee", f"{s}_ankle", f"{s}_heel"), 0.6),
+            _Capsule((f"{s}_heel",), (f"{s}_foot_index",), 0.04, (f"{s}_ankle", f"{s}_heel", f"{s}_foot_index"), 0.4),
         ]
     return tuple(out)
 
@@ -56,7 +60,8 @@ _SIGHT_MARGIN_M = 0.04  # a joint centre lies inside its own flesh: stop the lin
 @dataclass(frozen=True)
 class Hiding:
     degree: np.ndarray  # (N, 33) 0 clear .. 1 fully hidden
-    anchor: np.ndarray  # (N, 33, 3) what hides it (a point on the capsule's axis, or the other hand)
+    anchor: np.ndarray  # (N, 33, 3) what MediaPipe's guess is drawn toward: what hides it, or its partner
+    pull: np.ndarray  # (N, 33) how strongly (0..1); the degree unless a rule says otherwise
 
 
 def _axis_end(points: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -83,8 +88,45 @@ def _closest_on_segments(p1: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> tupl
     return np.linalg.norm(on_sight - on_axis, axis=-1), on_axis
 
 
-def hidden_by_body(camera_points: np.ndarray, scale: float, handedness: str, grip_hides_trail: float,
-                   grip_hides_lead: float, grip_gap_m: float) -> Hiding:
+@dataclass(frozen=True)
+class PairHiding:
+    """What MediaPipe loses where the two sides crowd each other rather than being covered by flesh."""
+
+    # Hands still on the grip low at address: one blob of hands, club and thighs.
+    address_trail_wrist: float
+    address_lead_wrist: float
+    address_trail_elbow: float
+    # The limbs of the side whose foot is farther from the camera (down the line: the lead side):
+    far_limbs: float  # how hidden, at a full stance's depth between the feet
+    far_trunk: float  # how hidden the far shoulder and hip are...
+    far_shoulder_pull: float  # ...and how strongly MediaPipe draws them toward the near ones,
+    far_hip_pull: float  # flattening the turn it sees (real down-the-line top: shoulders 0.43 of the torso)
+    far_side_depth_m: float  # depth between the toes for the full effect
+
+
+def _hands(camera_points: np.ndarray, lead: str, trail: str) -> tuple[np.ndarray, np.ndarray]:
+    return camera_points[:, LANDMARK_INDEX[f"{lead}_wrist"]], camera_points[:, LANDMARK_INDEX[f"{trail}_wrist"]]
+
+
+def _on_grip(camera_points: np.ndarray, lead: str, trail: str, grip_gap_m: float) -> np.ndarray:
+    """1 while the wrists are a grip's gap apart (both hands on the club), 0 from two gaps apart."""
+    lw, tw = _hands(camera_points, lead, trail)
+    return np.clip((2.0 * grip_gap_m - np.linalg.norm(lw - tw, axis=-1)) / grip_gap_m, 0.0, 1.0)
+
+
+def _still_and_low(camera_points: np.ndarray, lead: str, trail: str, fps: float) -> np.ndarray:
+    """1 while the hands rest (slower than 0.25 m/s) below the hips, as at address; 0 once they move or rise."""
+    lw, tw = _hands(camera_points, lead, trail)
+    hands = 0.5 * (lw + tw)
+    speed = np.linalg.norm(np.gradient(hands, axis=0), axis=-1) * fps if len(hands) > 1 else np.zeros(len(hands))
+    still = np.clip(1.5 - speed / 0.5, 0.0, 1.0)
+    hips = 0.5 * (camera_points[:, LANDMARK_INDEX["left_hip"]] + camera_points[:, LANDMARK_INDEX["right_hip"]])
+    low = np.clip((hands[:, 1] - hips[:, 1]) / 0.1, 0.0, 1.0)  # camera y points down
+    return still * low
+
+
+def hidden_by_body(camera_points: np.ndarray, scale: float, handedness: str, pair_hides: PairHiding,
+                   grip_gap_m: float, fps: float) -> Hiding:
     """How hidden each landmark is from a camera at the origin (points along the camera's axes, metres)."""
     n = len(camera_points)
     distance = np.linalg.norm(camera_points, axis=-1, keepdims=True)
@@ -97,20 +139,35 @@ def hidden_by_body(camera_points: np.ndarray, scale: float, handedness: str, gri
         gap, on_axis = _closest_on_segments(sight_end, q0, q1)
         radius = capsule.radius * scale
         # Fully hidden once the line of sight passes within half a radius of the axis.
-        depth = np.clip((radius - gap) / (0.5 * radius), 0.0, 1.0)
+        depth = capsule.opacity * np.clip((radius - gap) / (0.5 * radius), 0.0, 1.0)
         depth[:, owned] = 0.0
         deeper = depth > degree
         degree = np.where(deeper, depth, degree)
         anchor = np.where(deeper[..., None], on_axis, anchor)
 
     lead, trail = ("left", "right") if handedness == "right" else ("right", "left")
-    lead_wrist, trail_wrist = LANDMARK_INDEX[f"{lead}_wrist"], LANDMARK_INDEX[f"{trail}_wrist"]
-    apart = np.linalg.norm(camera_points[:, lead_wrist] - camera_points[:, trail_wrist], axis=-1)
-    # Both hands on the grip (the wrists a grip's gap apart) fade to apart by two gaps.
-    on_grip = np.clip((2.0 * grip_gap_m - apart) / grip_gap_m, 0.0, 1.0)
-    for wrist, other, share in ((trail_wrist, lead_wrist, grip_hides_trail), (lead_wrist, trail_wrist, grip_hides_lead)):
-        grip = share * on_grip
-        deeper = grip > degree[:, wrist]
-        degree[:, wrist] = np.where(deeper, grip, degree[:, wrist])
-        anchor[:, wrist] = np.where(deeper[:, None], camera_points[:, other], anchor[:, wrist])
-    return Hiding(degree, anchor)
+
+    pull = degree.copy()
+
+    def hide(name: str, amount: np.ndarray, anchor_name: str | None, drawn: np.ndarray | None = None) -> None:
+        i = LANDMARK_INDEX[name]
+        deeper = amount > degree[:, i]
+        degree[:, i] = np.where(deeper, amount, degree[:, i])
+        target = camera_points[:, LANDMARK_INDEX[anchor_name]] if anchor_name else camera_points[:, i]
+        anchor[:, i] = np.where(deeper[:, None], target, anchor[:, i])
+        pull[:, i] = np.where(deeper, amount if drawn is None else drawn, pull[:, i])
+
+    # Which side's foot is behind the other, by the toes: the trail foot pivots on them after impact.
+    behind = camera_points[:, LANDMARK_INDEX["left_foot_index"], 2] - camera_points[:, LANDMARK_INDEX["right_foot_index"], 2]
+    for far, near, sign in (("left", "right", 1.0), ("right", "left", -1.0)):
+        f = np.clip(sign * behind / (pair_hides.far_side_depth_m * scale), 0.0, 1.0)
+        for part in ("elbow", *_HAND, "knee", "ankle", "heel", "foot_index"):
+            hide(f"{far}_{part}", pair_hides.far_limbs * f, f"{near}_{part}")
+        hide(f"{far}_shoulder", pair_hides.far_trunk * f, f"{near}_shoulder", pair_hides.far_shoulder_pull * f)
+        hide(f"{far}_hip", pair_hides.far_trunk * f, f"{near}_hip", pair_hides.far_hip_pull * f)
+    on_grip = _on_grip(camera_points, lead, trail, grip_gap_m)
+    blob = on_grip * _still_and_low(camera_points, lead, trail, fps)
+    hide(f"{trail}_wrist", pair_hides.address_trail_wrist * blob, f"{lead}_wrist")
+    hide(f"{lead}_wrist", pair_hides.address_lead_wrist * blob, f"{trail}_wrist")
+    hide(f"{trail}_elbow", pair_hides.address_trail_elbow * blob, f"{lead}_wrist")
+    return Hiding(degree, anchor, pull)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..landmarks import LANDMARK_INDEX, NUM_LANDMARKS
+from ..landmarks import LANDMARK_INDEX, LANDMARK_NAMES, NUM_LANDMARKS
 from .camera import Camera, hip_centred, to_image
-from .occlusion import hidden_by_body
+from .occlusion import PairHiding, hidden_by_body
 
 __all__ = ["PoseErrors", "TrackedPose", "track"]
 
@@ -25,19 +25,24 @@ class PoseErrors:
     """MediaPipe-like landmark errors; the defaults follow the real clips' fingerprint."""
 
     image_jitter: float = 0.0005  # sd of x and y of a steady landmark, image units
-    z_stretch: tuple[float, float] = (2.6, 3.6)  # per-clip factor on the true depth (range drawn from)
+    z_stretch: tuple[float, float] = (3.1, 4.1)  # per-clip factor on the true depth (range drawn from)
     z_stretch_wobble: float = 0.08  # slow relative wander of that factor
     z_noise: float = 0.01  # white, in x units
-    z_drift: float = 0.035  # slow wander per landmark, in x units
-    drift_s: float = 0.5  # correlation time of the slow wanders
+    z_drift: float = 0.11  # slow wander per landmark, in x units
+    drift_s: float = 0.3  # correlation time of the slow wanders
     world_noise_m: float = 0.012  # sd of world x and y
     world_depth_noise_m: float = 0.025  # sd of world z: depth is what a monocular model knows least
-    visible: float = 0.94  # visibility of a landmark in plain view
+    visible: float = 0.95  # visibility of a landmark in plain view
     hidden: float = 0.12  # visibility of a fully hidden one
     hidden_pull: float = 0.6  # share of the way a fully hidden landmark is guessed toward what hides it
-    hidden_wander_m: float = 0.04  # sd of a fully hidden landmark's slowly wandering guess
-    grip_hides_trail_wrist: float = 0.9  # hands together on the grip: MediaPipe loses the trail wrist...
-    grip_hides_lead_wrist: float = 0.35  # ...and is less sure of the lead one
+    hidden_wander_m: float = 0.03  # sd of a fully hidden landmark's slowly wandering guess
+    hidden_wander_s: float = 1.0  # its correlation time
+    hidden_leg: float = 0.5  # a leg behind the other still reads well (real: lead knee 0.6-0.8 down-the-line)
+    # Crowding: hands still on the grip at address (MediaPipe loses the trail wrist and elbow, is unsure
+    # of the lead wrist), the hand behind the other on the grip, limbs on the far side of the body.
+    crowding: PairHiding = PairHiding(address_trail_wrist=0.8, address_lead_wrist=0.35, address_trail_elbow=0.7,
+                                      far_limbs=0.5, far_trunk=0.2, far_shoulder_pull=0.7, far_hip_pull=0.4,
+                                      far_side_depth_m=0.3)
     outside_frame_visibility: float = 0.3  # factor on a landmark that left the image
     bad_frame_rate: float = 0.004  # per frame: a limb swaps sides or the whole body drops out
 
@@ -51,16 +56,27 @@ class TrackedPose:
 
 
 def _slow(rng: np.random.Generator, n: int, shape: tuple[int, ...], sd: float, tau_s: float, fps: float) -> np.ndarray:
-    """A stationary AR(1) wander of standard deviation ``sd`` and correlation time ``tau_s``, n frames."""
-    a = float(np.exp(-1.0 / (tau_s * fps)))
-    kicks = rng.normal(0.0, sd * np.sqrt(1.0 - a * a), (n, *shape))
-    out = np.empty((n, *shape))
-    out[0] = rng.normal(0.0, sd, shape)
-    for i in range(1, n):
-        out[i] = a * out[i - 1] + kicks[i]
-    return out
+    """A smooth stationary wander of standard deviation ``sd`` and correlation time ~``tau_s``, n frames.
+
+    Two low-pass passes over white noise: MediaPipe filters its landmarks in time, so even a
+    guessed point moves smoothly from frame to frame (a single pass would jitter at every frame).
+    """
+    a = float(np.exp(-1.0 / (max(tau_s, 1e-3) * fps)))
+    warm = int(np.ceil(5 * tau_s * fps))  # start in the stationary state
+    out = rng.normal(0.0, 1.0, (n + warm, *shape))
+    for _ in range(2):
+        for i in range(1, len(out)):
+            out[i] = a * out[i - 1] + (1.0 - a) * out[i]
+    out = out[warm:]
+    # The stationary sd of two cascaded passes, to scale to ``sd``.
+    gain = (1.0 - a) ** 2 * np.sqrt((1.0 + a * a) / (1.0 - a * a) ** 3)
+    return out * (sd / gain)
 
 
+# Visibility in plain view, relative to `visible`: real clips read legs and trunk best, hands worst.
+_CLEAR = np.array([0.92 if any(p in n for p in ("wrist", "pinky", "index", "thumb")) else
+                   0.97 if "elbow" in n else 1.02 for n in LANDMARK_NAMES])
+_IS_LEG = np.array([any(p in name for p in ("knee", "ankle", "heel", "foot")) for name in LANDMARK_NAMES])
 _LIMBS = {
     "arm": ("elbow", "wrist", "pinky", "index", "thumb"),
     "leg": ("knee", "ankle", "heel", "foot_index"),
@@ -96,15 +112,16 @@ def track(camera_points: np.ndarray, camera: Camera, aspect: float, handedness: 
           grip_gap_m: float, fps: float, errors: PoseErrors, rng: np.random.Generator) -> TrackedPose:
     """What MediaPipe returns for the true body ``camera_points`` (metres along the camera's axes)."""
     n = len(camera_points)
-    hiding = hidden_by_body(camera_points, body_scale, handedness, errors.grip_hides_trail_wrist,
-                            errors.grip_hides_lead_wrist, grip_gap_m)
+    hiding = hidden_by_body(camera_points, body_scale, handedness, errors.crowding, grip_gap_m, fps)
     hidden = hiding.degree[..., None]
     # A hidden landmark is guessed: drawn toward what hides it, wandering slowly (MediaPipe smooths in time).
-    wander = _slow(rng, n, (NUM_LANDMARKS, 3), errors.hidden_wander_m * body_scale, 0.3, fps)
-    guessed = camera_points + hidden * (errors.hidden_pull * (hiding.anchor - camera_points) + wander)
+    wander = _slow(rng, n, (NUM_LANDMARKS, 3), errors.hidden_wander_m * body_scale, errors.hidden_wander_s, fps)
+    drawn = errors.hidden_pull * hiding.pull[..., None] * (hiding.anchor - camera_points)
+    guessed = camera_points + drawn + hidden**2 * wander  # a half-hidden point is mostly still seen
 
-    clear = np.clip(errors.visible + _slow(rng, n, (NUM_LANDMARKS,), 0.03, 0.5, fps), 0.0, 0.995)
-    visibility = clear * (1.0 - hiding.degree) + errors.hidden * hiding.degree
+    clear = np.clip(errors.visible * _CLEAR + _slow(rng, n, (NUM_LANDMARKS,), 0.03, 0.5, fps), 0.0, 0.995)
+    floor = np.where(_IS_LEG, errors.hidden_leg, errors.hidden)
+    visibility = clear * (1.0 - hiding.degree) + floor * hiding.degree
     visibility = visibility + hiding.degree * rng.normal(0.0, 0.05, visibility.shape)
     true_image = to_image(camera_points, camera, aspect)
     outside = np.any((true_image[..., :2] < 0.0) | (true_image[..., :2] > 1.0), axis=-1)
