@@ -11,6 +11,7 @@ import numpy as np
 from ..catalog import CLUBS, COORDINATE_SYSTEMS, FAULT_IDS, HANDEDNESS
 from .camera import (
     CUSTOM_VIEW,
+    Camera,
     hip_centred,
     image_side,
     phone_camera,
@@ -66,6 +67,7 @@ class SimulatedStream:
     camera_angle_deg: float | None = None  # 0 face-on .. 90 down-the-line
     target_image_side: str | None = None  # left | right: where the target lies across the image
     ball_image_side: str | None = None  # left | right: where the ball lies from the golfer across the image
+    camera: Camera | None = None  # the camera in the golfer frame of truth_points; None for world_y_up
 
 
 def _check(swings: Sequence[SwingSpec], club: str, handedness: str, coordinate_system: str, fps: float,
@@ -197,4 +199,5 @@ def simulate(
         camera_angle_deg=float(camera.angle_deg) if filmed else None,
         target_image_side=image_side(camera, target) if filmed else None,
         ball_image_side=image_side(camera, np.array([0.0, 0.0, 1.0])) if filmed else None,
+        camera=camera if filmed else None,
     )

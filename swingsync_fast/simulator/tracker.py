@@ -27,6 +27,7 @@ class PoseErrors:
     image_jitter: float = 0.0005  # sd of x and y of a steady landmark, image units
     z_stretch: tuple[float, float] = (3.1, 4.1)  # per-clip factor on the true depth (range drawn from)
     z_stretch_wobble: float = 0.08  # slow relative wander of that factor
+    z_posture: float = 0.5  # share of the stretch that follows the forward bend (see _bend_factor)
     z_noise: float = 0.01  # white, in x units
     z_drift: float = 0.11  # slow wander per landmark, in x units
     drift_s: float = 0.3  # correlation time of the slow wanders
@@ -108,6 +109,21 @@ def _bad_frames(points: np.ndarray, visibility: np.ndarray, rate: float,
     return bad
 
 
+def _bend_factor(camera_points: np.ndarray, camera: Camera, share: float) -> np.ndarray:
+    """1 at an address bend (37 deg), less as the golfer stands up.
+
+    MediaPipe's z is learned, not measured: in the real clips its spread over the body falls from
+    4.2-4.6 x spread at address to 2.4-3.3 at the upright finish, in both views.
+    """
+    up = camera.axes[:, 1]  # the golfer frame's up, along the camera's axes
+    hips = 0.5 * (camera_points[:, LANDMARK_INDEX["left_hip"]] + camera_points[:, LANDMARK_INDEX["right_hip"]])
+    shoulders = 0.5 * (camera_points[:, LANDMARK_INDEX["left_shoulder"]] + camera_points[:, LANDMARK_INDEX["right_shoulder"]])
+    spine = shoulders - hips
+    cos_bend = np.clip(spine @ up / np.linalg.norm(spine, axis=-1), -1.0, 1.0)
+    bend = np.sqrt(1.0 - cos_bend**2)  # sine of the bend from upright
+    return (1.0 - share) + share * bend / np.sin(np.radians(37.0))
+
+
 def track(camera_points: np.ndarray, camera: Camera, aspect: float, handedness: str, body_scale: float,
           grip_gap_m: float, fps: float, errors: PoseErrors, rng: np.random.Generator) -> TrackedPose:
     """What MediaPipe returns for the true body ``camera_points`` (metres along the camera's axes)."""
@@ -135,6 +151,7 @@ def track(camera_points: np.ndarray, camera: Camera, aspect: float, handedness: 
     image = to_image(guessed, camera, aspect)
     image[..., :2] += rng.normal(0.0, errors.image_jitter, (n, NUM_LANDMARKS, 2))
     stretch = rng.uniform(*errors.z_stretch) * (1.0 + _slow(rng, n, (1,), errors.z_stretch_wobble, errors.drift_s, fps))
+    stretch = stretch * _bend_factor(camera_points, camera, errors.z_posture)[:, None]
     drift = _slow(rng, n, (NUM_LANDMARKS,), errors.z_drift, errors.drift_s, fps)
     image[..., 2] = stretch * image[..., 2] + drift + rng.normal(0.0, errors.z_noise, (n, NUM_LANDMARKS))
     return TrackedPose(image, world, visibility, bad)
