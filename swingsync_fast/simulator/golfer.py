@@ -20,16 +20,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .catalog import CLUBS, COORDINATE_SYSTEMS, FAULT_IDS, HANDEDNESS
-from .landmarks import LANDMARK_INDEX, LANDMARK_NAMES, NUM_LANDMARKS
+from ..catalog import CLUBS
+from ..landmarks import LANDMARK_INDEX, LANDMARK_NAMES, NUM_LANDMARKS
 
 __all__ = [
     "DEFAULT_SHOULDER_TURN_DEG",
-    "SimulatedStream",
+    "MIN_BACKSWING_S",
+    "BodyDimensions",
     "SwingSpec",
     "SwingTruth",
+    "body_dimensions",
+    "compose_session",
+    "mirror_left_handed",
+    "pose",
     "random_swing_spec",
-    "simulate",
+    "swing_truth",
 ]
 
 DEFAULT_SHOULDER_TURN_DEG: dict[str, float] = {"driver": 95.0, "wood": 92.0, "iron": 88.0, "wedge": 78.0}
@@ -54,20 +59,6 @@ class SwingTruth:
     finish_frame: int  # first frame of the held finish
     tempo_ratio: float
     faults: frozenset[str]
-
-
-@dataclass
-class SimulatedStream:
-    keypoints: np.ndarray  # (N, 33, 4) float32 in `coordinate_system`, MediaPipe landmark order
-    timestamps: np.ndarray  # (N,) float64 seconds, strictly increasing
-    frame_indices: np.ndarray  # (N,) int64, gaps where frames were dropped
-    swings: list[SwingTruth]
-    fps: float
-    club: str  # driver | wood | iron | wedge
-    handedness: str  # right | left
-    coordinate_system: str
-    image_aspect: float  # width/height of the virtual image (1.0 unless mediapipe_image)
-    body_height_m: float
 
 
 def random_swing_spec(
@@ -95,7 +86,7 @@ def random_swing_spec(
 
 
 @dataclass(frozen=True)
-class _Body:
+class BodyDimensions:
     """Segment lengths in metres (Winter's ratios of body height)."""
 
     scale: float  # height / 1.78: offsets written for a 1.78 m golfer are multiplied by this
@@ -111,9 +102,9 @@ class _Body:
     grip_gap: float  # lead wrist to trail wrist along the grip
 
 
-def _body_dimensions(height: float) -> _Body:
+def body_dimensions(height: float) -> BodyDimensions:
     # Joint centres sit inside Winter's outer widths (0.259 H shoulders, 0.191 H hips).
-    return _Body(
+    return BodyDimensions(
         scale=height / 1.78,
         ankle_height=0.039 * height,
         shank=0.246 * height,
@@ -128,7 +119,7 @@ def _body_dimensions(height: float) -> _Body:
     )
 
 
-# Landmark offsets for a 1.78 m golfer, scaled by _Body.scale.
+# Landmark offsets for a 1.78 m golfer, scaled by BodyDimensions.scale.
 # Head frame: (forward, up, toward the left ear).
 _HEAD_POINTS: dict[str, tuple[float, float, float]] = {
     "nose": (0.105, -0.025, 0.0),
@@ -186,7 +177,7 @@ _ADDRESS_OPEN = -5.0  # shoulders a little open at address: the trail hand reach
 _ADDRESS_TRAIL_ELBOW_MAX = 167.0  # the trail arm reaches down the grip with a soft elbow
 _HEAD_PITCH_ADDRESS = 60.0  # eyes down on the ball
 _HEAD_PITCH_STAND = 12.0
-_MIN_BACKSWING_S = 0.3
+MIN_BACKSWING_S = 0.3
 _SIDES = ("lead", "trail")
 
 # --------------------------------------------------------------------------- tracks
@@ -358,7 +349,7 @@ class _Trunk:
     feet: dict[str, dict[str, np.ndarray]]  # side -> ankle, heel, toe, forward
 
 
-def _foot(d: dict[str, np.ndarray], side: str, body: _Body) -> dict[str, np.ndarray]:
+def _foot(d: dict[str, np.ndarray], side: str, body: BodyDimensions) -> dict[str, np.ndarray]:
     forward = _yaw_z(np.radians(d[f"{side}_foot_yaw"]))
     up = np.array([0.0, 1.0, 0.0])
     floor = np.stack([d[f"{side}_foot_x"], np.zeros_like(d[f"{side}_foot_x"]), d[f"{side}_foot_z"]], axis=-1)
@@ -380,7 +371,7 @@ def _foot(d: dict[str, np.ndarray], side: str, body: _Body) -> dict[str, np.ndar
     }
 
 
-def _pelvis_height(hip_xz: dict[str, np.ndarray], feet, d, body: _Body) -> np.ndarray:
+def _pelvis_height(hip_xz: dict[str, np.ndarray], feet, d, body: BodyDimensions) -> np.ndarray:
     """The highest pelvis at which each leg's knee is at most its track's angle.
 
     A smooth minimum over the legs: the leg farther from its foot sets the height,
@@ -397,7 +388,7 @@ def _pelvis_height(hip_xz: dict[str, np.ndarray], feet, d, body: _Body) -> np.nd
     return low - softness * np.log1p(np.exp(-np.abs(heights[0] - heights[1]) / softness))
 
 
-def _trunk(d: dict[str, np.ndarray], body: _Body) -> _Trunk:
+def _trunk(d: dict[str, np.ndarray], body: BodyDimensions) -> _Trunk:
     yaw = np.radians(d["body_yaw"])
     side, front = _yaw_x(yaw), _yaw_z(yaw)
     up = np.array([0.0, 1.0, 0.0])
@@ -450,7 +441,7 @@ def _arm_angles(trunk: _Trunk, direction: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.degrees(np.arctan2(y, x)), np.degrees(np.arccos(np.clip(z, -1.0, 1.0)))
 
 
-def _arms(d: dict[str, np.ndarray], trunk: _Trunk, body: _Body) -> dict[str, np.ndarray]:
+def _arms(d: dict[str, np.ndarray], trunk: _Trunk, body: BodyDimensions) -> dict[str, np.ndarray]:
     up = np.array([0.0, 1.0, 0.0])
     u, f = body.upper_arm, body.forearm
     grip = d["grip"][:, None]
@@ -508,7 +499,7 @@ def _arms(d: dict[str, np.ndarray], trunk: _Trunk, body: _Body) -> dict[str, np.
     return points
 
 
-def _head_centre(d: dict[str, np.ndarray], trunk: _Trunk, body: _Body) -> np.ndarray:
+def _head_centre(d: dict[str, np.ndarray], trunk: _Trunk, body: BodyDimensions) -> np.ndarray:
     """Midpoint of the ears, on the neck above the shoulder midpoint."""
     up = np.array([0.0, 1.0, 0.0])
     shoulder_mid = 0.5 * (trunk.lead_shoulder + trunk.trail_shoulder)
@@ -524,7 +515,7 @@ def _head_centre(d: dict[str, np.ndarray], trunk: _Trunk, body: _Body) -> np.nda
     return shoulder_mid + body.neck * neck
 
 
-def _head(d: dict[str, np.ndarray], trunk: _Trunk, body: _Body) -> dict[str, np.ndarray]:
+def _head(d: dict[str, np.ndarray], trunk: _Trunk, body: BodyDimensions) -> dict[str, np.ndarray]:
     up = np.array([0.0, 1.0, 0.0])
     centre = _head_centre(d, trunk, body)
     heading = np.radians(d["body_yaw"] - d["head_yaw"])
@@ -539,7 +530,7 @@ def _head(d: dict[str, np.ndarray], trunk: _Trunk, body: _Body) -> dict[str, np.
     }
 
 
-def _pose(d: dict[str, np.ndarray], body: _Body) -> np.ndarray:
+def pose(d: dict[str, np.ndarray], body: BodyDimensions) -> np.ndarray:
     """(N, 33, 3) landmark positions of a right-handed golfer in the golfer frame."""
     trunk = _trunk(d, body)
     arms = _arms(d, trunk, body)
@@ -569,7 +560,7 @@ def _pose(d: dict[str, np.ndarray], body: _Body) -> np.ndarray:
     return out
 
 
-def _hands(d: dict[str, np.ndarray], body: _Body) -> np.ndarray:
+def _hands(d: dict[str, np.ndarray], body: BodyDimensions) -> np.ndarray:
     """Midpoint of the wrists, the analyser's hand position."""
     arms = _arms(d, _trunk(d, body), body)
     return 0.5 * (arms["lead_wrist"] + arms["trail_wrist"])
@@ -578,7 +569,7 @@ def _hands(d: dict[str, np.ndarray], body: _Body) -> np.ndarray:
 # --------------------------------------------------------------------------- session timeline
 
 
-def _standing_values(body: _Body, centre: np.ndarray) -> dict[str, float]:
+def _standing_values(body: BodyDimensions, centre: np.ndarray) -> dict[str, float]:
     """Every track of a golfer standing upright, feet hip-width apart, club hanging in the lead hand."""
     s = body.scale
     return {
@@ -630,7 +621,7 @@ def _wrap_near(angle: float, reference: float) -> float:
     return angle + 360.0 * round((reference - angle) / 360.0)
 
 
-def _walk(tl: _Timeline, body: _Body, feet_to: dict[str, tuple[float, float, float]],
+def _walk(tl: _Timeline, body: BodyDimensions, feet_to: dict[str, tuple[float, float, float]],
           step_s: float = 0.45) -> None:
     """Step from the current feet to ``feet_to`` (side -> x, z, yaw), turning toward the way walked."""
     s = body.scale
@@ -679,12 +670,12 @@ def _walk(tl: _Timeline, body: _Body, feet_to: dict[str, tuple[float, float, flo
     tl.hold_all(t + 0.15)
 
 
-def _address_feet(posture: _Posture, body: _Body, spot: np.ndarray) -> dict[str, tuple[float, float, float]]:
+def _address_feet(posture: _Posture, body: BodyDimensions, spot: np.ndarray) -> dict[str, tuple[float, float, float]]:
     half = 0.5 * posture.stance * body.scale
     return {"lead": (spot[0] + half, spot[1], _LEAD_FOOT_YAW), "trail": (spot[0] - half, spot[1], _TRAIL_FOOT_YAW)}
 
 
-def _settle(tl: _Timeline, body: _Body, posture: _Posture, spot: np.ndarray) -> None:
+def _settle(tl: _Timeline, body: BodyDimensions, posture: _Posture, spot: np.ndarray) -> None:
     """From standing over the ball to the address posture, hands joining on the grip."""
     s = body.scale
     t0, t1 = tl.now, tl.now + 1.2
@@ -713,7 +704,7 @@ def _settle(tl: _Timeline, body: _Body, posture: _Posture, spot: np.ndarray) -> 
     tl.hold_all(t1)
 
 
-def _address_arm(d: dict[str, np.ndarray], body: _Body, posture: _Posture) -> tuple[float, float]:
+def _address_arm(d: dict[str, np.ndarray], body: BodyDimensions, posture: _Posture) -> tuple[float, float]:
     """Lead-arm angles at address: hanging toward the ball, the hands as far ahead of the
     sternum as the posture asks while the trail arm still reaches the grip with a soft elbow."""
     offsets = np.linspace(-0.15, posture.hands_ahead, 40) * body.scale
@@ -732,13 +723,13 @@ def _address_arm(d: dict[str, np.ndarray], body: _Body, posture: _Posture) -> tu
     return float(many["arm_azimuth"][best]), float(many["arm_polar"][best])
 
 
-def _natural_head_centre(tl: _Timeline, t: float, body: _Body) -> np.ndarray:
+def _natural_head_centre(tl: _Timeline, t: float, body: BodyDimensions) -> np.ndarray:
     d = _at(tl, t)
     d["head_hold"] = np.zeros(1)
     return _head_centre(d, _trunk(d, body), body)[0]
 
 
-def _address(tl: _Timeline, body: _Body, spec: SwingSpec, rng: np.random.Generator) -> None:
+def _address(tl: _Timeline, body: BodyDimensions, spec: SwingSpec, rng: np.random.Generator) -> None:
     """Hold the address, with an optional small waggle; the head is held on its address spot."""
     t0 = tl.now
     # The body is still, so the head is already on its anchor when the neck starts holding it there.
@@ -811,7 +802,7 @@ def _arm_times(plan: _SwingPlan) -> dict[str, float]:
     }
 
 
-def _swing_body(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: _Body, spot: np.ndarray,
+def _swing_body(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: BodyDimensions, spot: np.ndarray,
                 head_anchor: np.ndarray) -> None:
     """Knots of everything but the arms: pelvis, spine, shoulders, legs, feet, head."""
     s = body.scale
@@ -903,7 +894,7 @@ def _swing_body(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: _Body,
     tl.key(tF, head_yaw=-75.0, head_pitch=8.0)
 
 
-def _swing_arms(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: _Body, spot: np.ndarray,
+def _swing_arms(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: BodyDimensions, spot: np.ndarray,
                 clean_angles: dict[str, tuple[float, float]], address_wrist: np.ndarray) -> None:
     """Knots of the lead arm, elbow, wrist hinge and club direction."""
     times = _arm_times(plan)
@@ -944,7 +935,7 @@ def _swing_arms(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: _Body,
         tl.key(times[name], club_x=club[0], club_y=club[1], club_z=club[2])
 
 
-def _clean_arm_angles(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: _Body, spot: np.ndarray,
+def _clean_arm_angles(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: BodyDimensions, spot: np.ndarray,
                       head_anchor: np.ndarray) -> dict[str, tuple[float, float]]:
     """Thorax-relative lead-arm angles that put the clean swing's hands on their aims.
 
@@ -973,7 +964,7 @@ class _SwingTiming:
     address_hands: np.ndarray
 
 
-def _swing(tl: _Timeline, body: _Body, club: str, spot: np.ndarray, spec: SwingSpec,
+def _swing(tl: _Timeline, body: BodyDimensions, club: str, spot: np.ndarray, spec: SwingSpec,
            rng: np.random.Generator) -> _SwingTiming:
     posture = _POSTURES[club]
     strength = float(np.clip(spec.fault_strength, 0.0, 1.0))
@@ -984,7 +975,7 @@ def _swing(tl: _Timeline, body: _Body, club: str, spot: np.ndarray, spec: SwingS
     if "POOR_TEMPO" in faults:
         # A real golfer's downswing hardly changes; a poor tempo is a rushed or a dawdling backswing.
         tempo += strength * ((1.5 if rng.random() < 0.5 else 6.0) - tempo)
-        backswing = max(downswing * tempo, _MIN_BACKSWING_S)
+        backswing = max(downswing * tempo, MIN_BACKSWING_S)
         downswing = backswing / tempo
     turn = spec.shoulder_turn_deg if spec.shoulder_turn_deg is not None else DEFAULT_SHOULDER_TURN_DEG[club]
     plan = _SwingPlan(tl.now, backswing, downswing, 0.75, spec.finish_hold_s, turn, faults)
@@ -1017,7 +1008,7 @@ def _swing(tl: _Timeline, body: _Body, club: str, spot: np.ndarray, spec: SwingS
     return _SwingTiming(plan, tempo, frozenset(spec.faults), address_hands)
 
 
-def _event_times(tl: _Timeline, plan: _SwingPlan, body: _Body, address_hands: np.ndarray) -> tuple[float, float]:
+def _event_times(tl: _Timeline, plan: _SwingPlan, body: BodyDimensions, address_hands: np.ndarray) -> tuple[float, float]:
     """Times the hands are highest in the backswing and back nearest their address spot, 1 ms apart."""
     t = np.arange(plan.start, plan.impact + 0.5 * plan.downswing, 0.001)
     hands = _hands(tl.sample(t), body)
@@ -1027,7 +1018,7 @@ def _event_times(tl: _Timeline, plan: _SwingPlan, body: _Body, address_hands: np
     return float(t_top), float(t_impact)
 
 
-def _lower(tl: _Timeline, body: _Body, posture: _Posture, spot: np.ndarray) -> None:
+def _lower(tl: _Timeline, body: BodyDimensions, posture: _Posture, spot: np.ndarray) -> None:
     """From the finish, unwind to upright with the club lowered to the waist, feet back in the stance."""
     t1 = tl.now + 1.1
     feet = _address_feet(posture, body, spot)
@@ -1060,7 +1051,7 @@ def _lower(tl: _Timeline, body: _Body, posture: _Posture, spot: np.ndarray) -> N
     tl.hold_all(t1)
 
 
-def _compose_session(specs: Sequence[SwingSpec], body: _Body, club: str, walk_between: bool,
+def compose_session(specs: Sequence[SwingSpec], body: BodyDimensions, club: str, walk_between: bool,
                      rng: np.random.Generator) -> tuple[_Timeline, list[_SwingTiming]]:
     """Stand, walk in, then address / swing / finish / lower (and walk) for each swing; stand again."""
     posture = _POSTURES[club]
@@ -1087,7 +1078,7 @@ def _compose_session(specs: Sequence[SwingSpec], body: _Body, club: str, walk_be
     return tl, timings
 
 
-def _truth(timing: _SwingTiming, tl: _Timeline, body: _Body, fps: float) -> SwingTruth:
+def swing_truth(timing: _SwingTiming, tl: _Timeline, body: BodyDimensions, fps: float) -> SwingTruth:
     plan = timing.plan
     t_top, t_impact = _event_times(tl, plan, body, timing.address_hands)
     return SwingTruth(
@@ -1114,175 +1105,8 @@ def _mirror_order() -> list[int]:
 _MIRROR_ORDER = _mirror_order()
 
 
-def _mirror(points: np.ndarray) -> np.ndarray:
+def mirror_left_handed(points: np.ndarray) -> np.ndarray:
     """The left-handed golfer: the motion reflected across the golfer's sagittal plane, sides relabelled."""
     out = points[:, _MIRROR_ORDER].copy()
     out[..., 0] *= -1.0
     return out
-
-
-@dataclass(frozen=True)
-class _Placement:
-    """Where the session happens in the world: the golfer frame turned about y, then moved."""
-
-    yaw: float
-    offset: np.ndarray
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        c, s = math.cos(self.yaw), math.sin(self.yaw)
-        x, z = points[..., 0], points[..., 2]
-        out = points.copy()
-        out[..., 0] = c * x + s * z + self.offset[0]
-        out[..., 2] = -s * x + c * z + self.offset[1]
-        return out
-
-
-def _placement(rng: np.random.Generator) -> _Placement:
-    """A random target line; the session centred within 0.8 m of the origin keeps every spot within 2 m."""
-    yaw = rng.uniform(0.0, 2 * math.pi)
-    radius, angle = 0.8 * math.sqrt(rng.uniform()), rng.uniform(0.0, 2 * math.pi)
-    return _Placement(yaw, np.array([radius * math.cos(angle), radius * math.sin(angle)]))
-
-
-@dataclass(frozen=True)
-class _Camera:
-    position: np.ndarray
-    axes: np.ndarray  # rows: image right, image down, viewing direction (right-handed)
-    focal: float  # in image heights
-
-
-def _camera(rng: np.random.Generator, body_height: float, target_sign: float) -> _Camera:
-    """A camera 3.3-3.7 m away, anywhere from face-on (view 0) to down-the-line (90 deg, behind the golfer)."""
-    view = rng.uniform(0.0, 0.5 * math.pi)
-    distance, height = rng.uniform(3.3, 3.7), rng.uniform(1.1, 1.3)
-    position = np.array([-target_sign * distance * math.sin(view), height, distance * math.cos(view)])
-    forward = _unit(np.array([0.0, 0.52 * body_height, 0.0]) - position)
-    right = _unit(np.cross(forward, [0.0, 1.0, 0.0]))
-    down = np.cross(forward, right)
-    # The standing golfer fills ~70% of the image height.
-    return _Camera(position, np.stack([right, down, forward]), 0.7 * distance / body_height)
-
-
-def _to_camera(points: np.ndarray, camera: _Camera, coordinate_system: str, aspect: float) -> np.ndarray:
-    p = (points - camera.position) @ camera.axes.T
-    hip_mid = 0.5 * (p[:, LANDMARK_INDEX["left_hip"]] + p[:, LANDMARK_INDEX["right_hip"]])[:, None]
-    if coordinate_system == "mediapipe_world":
-        return p - hip_mid
-    depth = p[..., 2]
-    hip_depth = hip_mid[..., 2]
-    out = np.empty_like(p)
-    out[..., 0] = 0.5 + camera.focal * p[..., 0] / (depth * aspect)
-    out[..., 1] = 0.5 + camera.focal * p[..., 1] / depth
-    # MediaPipe's z: depth from the hips in the unit of x (image widths at the hips' depth).
-    out[..., 2] = (depth - hip_depth) * camera.focal / (aspect * hip_depth)
-    return out
-
-
-_OCCLUSION_GROUPS = tuple(
-    [LANDMARK_INDEX[f"{side}_{part}"] for part in parts]
-    for side in ("left", "right")
-    for parts in (("elbow", "wrist", "pinky", "index", "thumb"), ("knee", "ankle", "heel", "foot_index"))
-)
-
-
-def _degrade(
-    points: np.ndarray, noise_m: float, occlusion: float, noise_rng: np.random.Generator, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Tracker noise, visibilities and occlusions, in metres."""
-    n = len(points)
-    out = points + noise_rng.normal(0.0, noise_m, points.shape) if noise_m > 0 else points.copy()
-    visibility = rng.uniform(0.9, 1.0, points.shape[:2])
-    occluded = rng.choice(n, size=int(round(np.clip(occlusion, 0.0, 1.0) * n)), replace=False)
-    for frame in occluded:
-        if rng.random() < 0.1:
-            # Whole-body dropout: MediaPipe still reports something, low confidence and wrong.
-            visibility[frame] = rng.uniform(0.02, 0.3, NUM_LANDMARKS)
-            out[frame] = out[frame].mean(axis=0) + rng.normal(0.0, 0.4, (NUM_LANDMARKS, 3))
-        else:
-            group = _OCCLUSION_GROUPS[rng.integers(len(_OCCLUSION_GROUPS))]
-            visibility[frame, group] = rng.uniform(0.05, 0.4, len(group))
-            shift = _unit(rng.normal(size=(len(group), 3))) * rng.uniform(0.0, 0.1, (len(group), 1))
-            out[frame, group] += shift
-    return out, visibility
-
-
-def simulate(
-    swings: Sequence[SwingSpec],
-    *,
-    club: str = "driver",
-    handedness: str = "right",
-    fps: float = 30.0,
-    coordinate_system: str = "world_y_up",
-    noise_m: float = 0.0,
-    occlusion: float = 0.0,
-    drop_rate: float = 0.0,
-    timestamp_jitter_s: float = 0.0,
-    body_height_m: float = 1.78,
-    image_aspect: float = 9 / 16,
-    walk_between: bool = True,
-    seed: int = 0,
-) -> SimulatedStream:
-    """A session of ``swings`` by one golfer, as a pose tracker would stream it, with ground truth."""
-    if club not in CLUBS:
-        raise ValueError(f"club {club!r} is not one of {', '.join(CLUBS)}")
-    if handedness not in HANDEDNESS:
-        raise ValueError(f"handedness {handedness!r} is not one of {', '.join(HANDEDNESS)}")
-    if coordinate_system not in COORDINATE_SYSTEMS:
-        raise ValueError(f"coordinate_system {coordinate_system!r} is not one of {', '.join(COORDINATE_SYSTEMS)}")
-    if not (fps > 0 and 1.2 <= body_height_m <= 2.3 and 0.1 <= image_aspect <= 10 and 0 <= drop_rate < 1):
-        raise ValueError("fps, body_height_m, image_aspect or drop_rate out of range")
-    for spec in swings:
-        unknown = set(spec.faults) - set(FAULT_IDS)
-        if unknown:
-            raise ValueError(f"unknown fault ids {sorted(unknown)}")
-        downswing = spec.backswing_s / spec.tempo_ratio if spec.tempo_ratio > 0 else 0.0
-        if not (spec.backswing_s >= _MIN_BACKSWING_S - 1e-9 and downswing >= 0.1 - 1e-9):
-            raise ValueError("a SwingSpec needs backswing_s >= 0.3 s and backswing_s / tempo_ratio >= 0.1 s")
-        if not (spec.address_s >= 0.2 and spec.finish_hold_s >= 0):
-            raise ValueError("a SwingSpec needs address_s >= 0.2 s and finish_hold_s >= 0")
-
-    # Separate streams so that e.g. more noise never changes the motion.
-    motion, place, view, noise, occlude, drop, jitter = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)
-    )
-    body = _body_dimensions(body_height_m)
-    timeline, timings = _compose_session(swings, body, club, walk_between, motion)
-    n = int(math.floor(timeline.now * fps)) + 1
-    frames = np.arange(n)
-    points = _pose(timeline.sample(frames / fps), body)
-    truths = [_truth(timing, timeline, body, fps) for timing in timings]
-
-    target_sign = 1.0
-    if handedness == "left":
-        points, target_sign = _mirror(points), -1.0
-    placement, camera = _placement(place), _camera(view, body_height_m, target_sign)
-    points, visibility = _degrade(points, noise_m, occlusion, noise, occlude)
-    aspect = image_aspect if coordinate_system == "mediapipe_image" else 1.0
-    if coordinate_system == "world_y_up":
-        points = placement.apply(points)
-    else:
-        points = _to_camera(points, camera, coordinate_system, aspect)
-
-    keep = drop.random(n) >= drop_rate
-    keep[0] = True
-    timestamps = frames / fps
-    if timestamp_jitter_s > 0:
-        timestamps = timestamps + jitter.normal(0.0, timestamp_jitter_s, n)
-    timestamps = timestamps[keep]
-    # Strictly increasing whatever the jitter: no stamp earlier than its predecessor plus 1 us.
-    ramp = np.arange(len(timestamps)) * 1e-6
-    timestamps = np.maximum.accumulate(timestamps - ramp) + ramp
-
-    keypoints = np.concatenate([points, visibility[..., None]], axis=-1)[keep].astype(np.float32)
-    return SimulatedStream(
-        keypoints=keypoints,
-        timestamps=timestamps.astype(np.float64),
-        frame_indices=frames[keep].astype(np.int64),
-        swings=truths,
-        fps=float(fps),
-        club=club,
-        handedness=handedness,
-        coordinate_system=coordinate_system,
-        image_aspect=float(aspect),
-        body_height_m=float(body_height_m),
-    )
