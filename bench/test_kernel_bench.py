@@ -24,6 +24,19 @@ def stream():
     return simulate(specs, club="driver", fps=30.0, noise_m=0.004, seed=3)
 
 
+@pytest.fixture(scope="module")
+def phone():
+    """A phone filmed down the line: image landmarks with MediaPipe's errors and its world landmarks."""
+    rng = np.random.default_rng(3)
+    specs = [random_swing_spec(rng, club="driver") for _ in range(3)]
+    return simulate(specs, club="driver", coordinate_system="mediapipe_image", camera_view="down_the_line",
+                    seed=3)
+
+
+def _phone_config(phone) -> SessionConfig:
+    return SessionConfig(coordinate_system="mediapipe_image", image_aspect=phone.image_aspect)
+
+
 def _frames(stream):
     """An endless, time-ordered replay of the stream (the pose loops, time keeps going)."""
     n = len(stream.timestamps)
@@ -56,6 +69,36 @@ def test_live_analyzer_push(benchmark, stream):
     def push():
         k, t, keypoints = next(frames)
         analyzer.push(k, t, keypoints)
+
+    benchmark.pedantic(push, rounds=20000, iterations=1, warmup_rounds=500)
+    assert benchmark.stats.stats.median <= PUSH_BUDGET_S
+
+
+def test_cython_step_phone_with_world(benchmark, phone):
+    """The kernel on the phone path: camera-aware image KPIs, world landmarks beside them."""
+    analyzer = LiveAnalyzer(_phone_config(phone), capacity=len(phone.keypoints))
+    analyzer.ring[:] = phone.keypoints
+    analyzer.world_ring[:] = phone.world_keypoints
+    kernel = analyzer._kernel
+    frames = _frames(phone)
+    n = len(phone.keypoints)
+
+    def step():
+        k, t, _ = next(frames)
+        kernel.step(k % n, k, t, True)
+
+    benchmark.pedantic(step, rounds=20000, iterations=1, warmup_rounds=500)
+    assert benchmark.stats.stats.median <= STEP_BUDGET_S
+
+
+def test_live_analyzer_push_phone_with_world(benchmark, phone):
+    analyzer = LiveAnalyzer(_phone_config(phone))
+    frames = _frames(phone)
+    world = itertools.cycle(phone.world_keypoints)
+
+    def push():
+        k, t, keypoints = next(frames)
+        analyzer.push(k, t, keypoints, next(world))
 
     benchmark.pedantic(push, rounds=20000, iterations=1, warmup_rounds=500)
     assert benchmark.stats.stats.median <= PUSH_BUDGET_S

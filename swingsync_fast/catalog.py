@@ -34,8 +34,8 @@ KPI_UNITS: dict[str, str] = {
     "trail_elbow": "deg",
     "lead_knee": "deg",  # hip-knee-ankle angle, 180 = straight
     "trail_knee": "deg",
-    "head_sway": "m",  # nose along the target line from address, + away from the target
-    "head_lift": "m",  # nose height from address, + up
+    "head_sway": "m",  # head (face landmarks' mean) along the target line from address, + away from the target
+    "head_lift": "m",  # head height from address, + up
     "pelvis_sway": "m",  # hip centre along the target line from address, + away from the target
     "pelvis_thrust": "m",  # hip centre toward the ball from address
     "wrist_hinge": "deg",  # lead forearm to lead hand angle, 0 = in line
@@ -87,6 +87,23 @@ FAULTS: tuple[FaultInfo, ...] = (
 )
 FAULT_IDS: tuple[str, ...] = tuple(f.fault_id for f in FAULTS)
 FAULT_BY_ID: dict[str, FaultInfo] = {f.fault_id: f for f in FAULTS}
+# The KPIs each fault's rule reads (kernels/faults.pyx): a camera view that
+# measures none of them cannot raise it. POOR_TEMPO needs only the events.
+FAULT_KPIS: dict[str, tuple[str, ...]] = {
+    "SWAY": ("pelvis_sway",),
+    "SLIDE": ("pelvis_sway",),
+    "EARLY_EXTENSION": ("pelvis_thrust",),
+    "LOSS_OF_POSTURE": ("spine_tilt",),
+    "REVERSE_SPINE": ("side_bend",),
+    "INSUFFICIENT_SHOULDER_TURN": ("shoulder_turn",),
+    "CHICKEN_WING": ("lead_elbow",),
+    "BENT_LEAD_ARM": ("lead_elbow",),
+    "CASTING": ("wrist_hinge",),
+    "HEAD_MOVEMENT": ("head_sway", "head_lift"),
+    "TRAIL_KNEE_STRAIGHTENING": ("trail_knee",),
+    "HANGING_BACK": ("weight_shift",),
+    "POOR_TEMPO": (),
+}
 
 CLUBS: tuple[str, ...] = ("driver", "wood", "iron", "wedge")
 SKILL_LEVELS: tuple[str, ...] = ("beginner", "intermediate", "advanced", "professional")

@@ -73,6 +73,11 @@ def build_prompt(request: FeedbackRequest) -> str:
             f"- {fault.name} ({fault.fault_id}), severity {fault.severity:.2f}, "
             f"phases {', '.join(fault.phases)}{about}"
         )
+    camera = swing.camera
+    if camera.view is not None:
+        lines += ["", f"Camera: {camera.view.replace('_', '-')}"
+                  + (f", {camera.angle_deg:.0f} deg from face-on" if camera.angle_deg is not None else "")
+                  + ". What this view cannot see is n/a: say nothing about it."]
     lines += ["", "KPIs at address / top / impact (n/a = not measurable):"]
     for name in KPI_NAMES:
         unit = KPI_UNITS[name]
@@ -82,7 +87,8 @@ def build_prompt(request: FeedbackRequest) -> str:
         suffix = f" {_UNIT_WORDS[unit]}" if _UNIT_WORDS[unit] else ""
         lines.append(f"- {name}: {values}{suffix}")
     lines.append(
-        "(turns are degrees from address; sways are metres, + away from the target; pelvis_thrust is "
+        "(turns are degrees from address, away from the target until impact and toward it from impact on; "
+        "sways are metres, + away from the target; pelvis_thrust is "
         "metres, + toward the ball; weight_shift is -1 all on the trail foot .. +1 all on the lead foot)"
     )
     if request.recent:

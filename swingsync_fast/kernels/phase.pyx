@@ -356,11 +356,13 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
             m.p_position = 5
         if m.p_position == 5 and rise < BACKSWING_RISE:
             m.p_position = 6
-        if rise < IMPACT_ZONE:
-            if gap < m.closest.value:
+        # A fast pass may leave the zone one frame after its closest sample:
+        # confirming it does not need the zone, only a closest pass in it.
+        if rise < IMPACT_ZONE or m.closest.value < INFINITY:
+            if gap < m.closest.value and rise < IMPACT_ZONE:
                 m.impact = now
                 _extreme_start(&m.closest, t, gap, prev_t, prev_gap)
-            else:
+            elif m.closest.value < INFINITY:
                 _extreme_next(&m.closest, t, gap)
                 if m.closest.value < IMPACT_NEAR and gap > m.closest.value + IMPACT_PASS:
                     m.p_position = 7

@@ -1125,13 +1125,15 @@ class PhaseMachine:
             self.p_position = 5
         if self.p_position == 5 and rise < tuning.BACKSWING_RISE:
             self.p_position = 6
-        if rise < tuning.IMPACT_ZONE:
-            closest = self.closest
-            if gap < closest.value:
+        closest = self.closest
+        # A fast pass may leave the zone one frame after its closest sample:
+        # confirming it does not need the zone, only a closest pass in it.
+        if rise < tuning.IMPACT_ZONE or math.isfinite(closest.value):
+            if gap < closest.value and rise < tuning.IMPACT_ZONE:
                 # the closest pass to the address spot so far
                 self.impact = now
                 self.closest = Extremum(now.t, gap, (previous.t, previous.gap))
-            else:
+            elif math.isfinite(closest.value):
                 closest.note_next(now.t, gap)
                 if closest.value < tuning.IMPACT_NEAR and gap > closest.value + tuning.IMPACT_PASS:
                     self.p_position = 7
