@@ -278,7 +278,9 @@ def test_bad_frames_are_rare_unless_asked_for():
 def test_turns_foreshorten_the_shoulder_line_the_way_each_view_sees_it(handedness):
     face = [_image("face_on", handedness, seed=s) for s in range(5)]
     dtl = [_image("down_the_line", handedness, seed=s) for s in range(5)]
-    width = lambda streams, m: np.median([_width_over_torso(s, _moments(s)[m], "shoulder") for s in streams])  # noqa: E731
+    def width(streams, moment):
+        return np.median([_width_over_torso(s, _moments(s)[moment], "shoulder") for s in streams])
+
     assert width(face, "top") < 0.75 * width(face, "address")  # face-on the shoulders narrow as they turn...
     assert width(dtl, "top") > 2.5 * width(dtl, "address")  # ...down the line they open up
 
