@@ -185,8 +185,12 @@ def test_hidden_points_are_guessed_the_same_way_in_the_world_and_the_image():
         assert np.corrcoef(world_guess[hidden][:, axis], image_guess[hidden][:, axis])[0, 1] > 0.8
 
 
-def test_legacy_image_streams_carry_the_world_stream_beside_them():
-    kwargs = dict(seed=14, noise_m=0.004, occlusion=0.05, drop_rate=0.05)
+@pytest.mark.parametrize("view", [None, "oblique"])
+def test_image_streams_carry_the_world_stream_beside_them(view):
+    """One MediaPipe call: an image stream's world landmarks are the mediapipe_world stream of that seed."""
+    kwargs = dict(seed=14, camera_view=view, drop_rate=0.05)
+    if view is None:
+        kwargs.update(noise_m=0.004, occlusion=0.05)
     image = simulate([SwingSpec()], coordinate_system="mediapipe_image", **kwargs)
     world = simulate([SwingSpec()], coordinate_system="mediapipe_world", **kwargs)
     assert np.array_equal(image.world_keypoints, world.keypoints)
