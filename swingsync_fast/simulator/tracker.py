@@ -118,7 +118,8 @@ def _bend_factor(camera_points: np.ndarray, camera: Camera, share: float) -> np.
     up = camera.axes[:, 1]  # the golfer frame's up, along the camera's axes
 
     def mid(part: str) -> np.ndarray:
-        return 0.5 * (camera_points[:, LANDMARK_INDEX[f"left_{part}"]] + camera_points[:, LANDMARK_INDEX[f"right_{part}"]])
+        left, right = LANDMARK_INDEX[f"left_{part}"], LANDMARK_INDEX[f"right_{part}"]
+        return 0.5 * (camera_points[:, left] + camera_points[:, right])
 
     spine = mid("shoulder") - mid("hip")
     cos_bend = np.clip(spine @ up / np.linalg.norm(spine, axis=-1), -1.0, 1.0)
