@@ -185,8 +185,12 @@ def test_hidden_points_are_guessed_the_same_way_in_the_world_and_the_image():
         assert np.corrcoef(world_guess[hidden][:, axis], image_guess[hidden][:, axis])[0, 1] > 0.8
 
 
-def test_legacy_image_streams_carry_the_world_stream_beside_them():
-    kwargs = dict(seed=14, noise_m=0.004, occlusion=0.05, drop_rate=0.05)
+@pytest.mark.parametrize("view", [None, "oblique"])
+def test_image_streams_carry_the_world_stream_beside_them(view):
+    """One MediaPipe call: an image stream's world landmarks are the mediapipe_world stream of that seed."""
+    kwargs = dict(seed=14, camera_view=view, drop_rate=0.05)
+    if view is None:
+        kwargs.update(noise_m=0.004, occlusion=0.05)
     image = simulate([SwingSpec()], coordinate_system="mediapipe_image", **kwargs)
     world = simulate([SwingSpec()], coordinate_system="mediapipe_world", **kwargs)
     assert np.array_equal(image.world_keypoints, world.keypoints)
@@ -278,7 +282,9 @@ def test_bad_frames_are_rare_unless_asked_for():
 def test_turns_foreshorten_the_shoulder_line_the_way_each_view_sees_it(handedness):
     face = [_image("face_on", handedness, seed=s) for s in range(5)]
     dtl = [_image("down_the_line", handedness, seed=s) for s in range(5)]
-    width = lambda streams, m: np.median([_width_over_torso(s, _moments(s)[m], "shoulder") for s in streams])  # noqa: E731
+    def width(streams, moment):
+        return np.median([_width_over_torso(s, _moments(s)[moment], "shoulder") for s in streams])
+
     assert width(face, "top") < 0.75 * width(face, "address")  # face-on the shoulders narrow as they turn...
     assert width(dtl, "top") > 2.5 * width(dtl, "address")  # ...down the line they open up
 

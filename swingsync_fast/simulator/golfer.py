@@ -1008,7 +1008,8 @@ def _swing(tl: _Timeline, body: BodyDimensions, club: str, spot: np.ndarray, spe
     return _SwingTiming(plan, tempo, frozenset(spec.faults), address_hands)
 
 
-def _event_times(tl: _Timeline, plan: _SwingPlan, body: BodyDimensions, address_hands: np.ndarray) -> tuple[float, float]:
+def _event_times(tl: _Timeline, plan: _SwingPlan, body: BodyDimensions,
+                 address_hands: np.ndarray) -> tuple[float, float]:
     """Times the hands are highest in the backswing and back nearest their address spot, 1 ms apart."""
     t = np.arange(plan.start, plan.impact + 0.5 * plan.downswing, 0.001)
     hands = _hands(tl.sample(t), body)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..landmarks import LANDMARK_INDEX, LANDMARK_NAMES, NUM_LANDMARKS
+from ..landmarks import LANDMARK_INDEX, LANDMARK_NAMES
 
 __all__ = ["PairHiding", "Hiding", "hidden_by_body"]
 
@@ -125,49 +125,77 @@ def _still_and_low(camera_points: np.ndarray, lead: str, trail: str, fps: float)
     return still * low
 
 
-def hidden_by_body(camera_points: np.ndarray, scale: float, handedness: str, pair_hides: PairHiding,
-                   grip_gap_m: float, fps: float) -> Hiding:
-    """How hidden each landmark is from a camera at the origin (points along the camera's axes, metres)."""
-    n = len(camera_points)
-    distance = np.linalg.norm(camera_points, axis=-1, keepdims=True)
-    sight_end = camera_points * (1.0 - _SIGHT_MARGIN_M * scale / distance)
-    degree = np.zeros((n, NUM_LANDMARKS))
-    anchor = camera_points.copy()
+class _HidingBuilder:
+    """Degree, anchor and pull of every landmark, raised rule by rule: the strongest rule wins."""
+
+    def __init__(self, camera_points: np.ndarray) -> None:
+        self.points = camera_points
+        self.degree = np.zeros(camera_points.shape[:2])
+        self.anchor = camera_points.copy()
+        self.pull = np.zeros(camera_points.shape[:2])
+
+    def raise_all(self, degree: np.ndarray, anchor: np.ndarray) -> None:
+        deeper = degree > self.degree
+        self.degree = np.where(deeper, degree, self.degree)
+        self.anchor = np.where(deeper[..., None], anchor, self.anchor)
+        self.pull = np.where(deeper, degree, self.pull)
+
+    def raise_one(self, name: str, degree: np.ndarray, toward: str | None, pull: np.ndarray | None = None) -> None:
+        """Hide ``name`` by ``degree``, its guess drawn toward the landmark ``toward`` (None: left in place)."""
+        i = LANDMARK_INDEX[name]
+        deeper = degree > self.degree[:, i]
+        self.degree[:, i] = np.where(deeper, degree, self.degree[:, i])
+        target = self.points[:, LANDMARK_INDEX[toward] if toward else i]
+        self.anchor[:, i] = np.where(deeper[:, None], target, self.anchor[:, i])
+        self.pull[:, i] = np.where(deeper, degree if pull is None else pull, self.pull[:, i])
+
+    def result(self) -> Hiding:
+        return Hiding(self.degree, self.anchor, self.pull)
+
+
+def _behind_capsules(hiding: _HidingBuilder, scale: float) -> None:
+    """Landmarks whose line of sight passes through another part of the body."""
+    points = hiding.points
+    distance = np.linalg.norm(points, axis=-1, keepdims=True)
+    sight_end = points * (1.0 - _SIGHT_MARGIN_M * scale / distance)
     for capsule, owned in zip(_CAPSULES, _OWNED):
-        q0 = _axis_end(camera_points, capsule.start)[:, None]
-        q1 = _axis_end(camera_points, capsule.end)[:, None]
+        q0 = _axis_end(points, capsule.start)[:, None]
+        q1 = _axis_end(points, capsule.end)[:, None]
         gap, on_axis = _closest_on_segments(sight_end, q0, q1)
         radius = capsule.radius * scale
         # Fully hidden once the line of sight passes within half a radius of the axis.
         depth = capsule.opacity * np.clip((radius - gap) / (0.5 * radius), 0.0, 1.0)
         depth[:, owned] = 0.0
-        deeper = depth > degree
-        degree = np.where(deeper, depth, degree)
-        anchor = np.where(deeper[..., None], on_axis, anchor)
+        hiding.raise_all(depth, on_axis)
 
-    lead, trail = ("left", "right") if handedness == "right" else ("right", "left")
 
-    pull = degree.copy()
-
-    def hide(name: str, amount: np.ndarray, anchor_name: str | None, drawn: np.ndarray | None = None) -> None:
-        i = LANDMARK_INDEX[name]
-        deeper = amount > degree[:, i]
-        degree[:, i] = np.where(deeper, amount, degree[:, i])
-        target = camera_points[:, LANDMARK_INDEX[anchor_name]] if anchor_name else camera_points[:, i]
-        anchor[:, i] = np.where(deeper[:, None], target, anchor[:, i])
-        pull[:, i] = np.where(deeper, amount if drawn is None else drawn, pull[:, i])
-
-    # Which side's foot is behind the other, by the toes: the trail foot pivots on them after impact.
-    behind = camera_points[:, LANDMARK_INDEX["left_foot_index"], 2] - camera_points[:, LANDMARK_INDEX["right_foot_index"], 2]
+def _far_side(hiding: _HidingBuilder, scale: float, rules: PairHiding) -> None:
+    """The side whose foot is behind the other (by the toes: the trail foot pivots on them after impact)."""
+    toes = hiding.points[:, [LANDMARK_INDEX["left_foot_index"], LANDMARK_INDEX["right_foot_index"]], 2]
+    left_behind = (toes[:, 0] - toes[:, 1]) / (rules.far_side_depth_m * scale)
     for far, near, sign in (("left", "right", 1.0), ("right", "left", -1.0)):
-        f = np.clip(sign * behind / (pair_hides.far_side_depth_m * scale), 0.0, 1.0)
+        f = np.clip(sign * left_behind, 0.0, 1.0)
         for part in ("elbow", *_HAND, "knee", "ankle", "heel", "foot_index"):
-            hide(f"{far}_{part}", pair_hides.far_limbs * f, f"{near}_{part}")
-        hide(f"{far}_shoulder", pair_hides.far_trunk * f, f"{near}_shoulder", pair_hides.far_shoulder_pull * f)
-        hide(f"{far}_hip", pair_hides.far_trunk * f, f"{near}_hip", pair_hides.far_hip_pull * f)
-    on_grip = _on_grip(camera_points, lead, trail, grip_gap_m)
-    blob = on_grip * _still_and_low(camera_points, lead, trail, fps)
-    hide(f"{trail}_wrist", pair_hides.address_trail_wrist * blob, f"{lead}_wrist")
-    hide(f"{lead}_wrist", pair_hides.address_lead_wrist * blob, f"{trail}_wrist")
-    hide(f"{trail}_elbow", pair_hides.address_trail_elbow * blob, f"{lead}_wrist")
-    return Hiding(degree, anchor, pull)
+            hiding.raise_one(f"{far}_{part}", rules.far_limbs * f, f"{near}_{part}")
+        hiding.raise_one(f"{far}_shoulder", rules.far_trunk * f, f"{near}_shoulder", rules.far_shoulder_pull * f)
+        hiding.raise_one(f"{far}_hip", rules.far_trunk * f, f"{near}_hip", rules.far_hip_pull * f)
+
+
+def _address_blob(hiding: _HidingBuilder, lead: str, trail: str, grip_gap_m: float, fps: float,
+                  rules: PairHiding) -> None:
+    points = hiding.points
+    blob = _on_grip(points, lead, trail, grip_gap_m) * _still_and_low(points, lead, trail, fps)
+    hiding.raise_one(f"{trail}_wrist", rules.address_trail_wrist * blob, f"{lead}_wrist")
+    hiding.raise_one(f"{lead}_wrist", rules.address_lead_wrist * blob, f"{trail}_wrist")
+    hiding.raise_one(f"{trail}_elbow", rules.address_trail_elbow * blob, f"{lead}_wrist")
+
+
+def hidden_by_body(camera_points: np.ndarray, scale: float, handedness: str, pair_hides: PairHiding,
+                   grip_gap_m: float, fps: float) -> Hiding:
+    """How hidden each landmark is from a camera at the origin (points along the camera's axes, metres)."""
+    lead, trail = ("left", "right") if handedness == "right" else ("right", "left")
+    hiding = _HidingBuilder(camera_points)
+    _behind_capsules(hiding, scale)
+    _far_side(hiding, scale, pair_hides)
+    _address_blob(hiding, lead, trail, grip_gap_m, fps, pair_hides)
+    return hiding.result()

@@ -162,8 +162,9 @@ def simulate(
     else:
         if not filmed:
             raise ValueError("pose_errors model a camera: use coordinate_system mediapipe_image or mediapipe_world")
-        tracked = track(to_camera_axes(points, camera), camera, aspect, handedness, body.scale, body.grip_gap, fps,
-                        pose_errors, tracking)
+        # The phone films in image_aspect whichever convention is streamed: the same frame hides the same points.
+        tracked = track(to_camera_axes(points, camera), camera, image_aspect, handedness, body.scale,
+                        body.grip_gap, fps, pose_errors, tracking)
         visibility, world_points = tracked.visibility, tracked.world
         points = world_points if coordinate_system == "mediapipe_world" else tracked.image
 

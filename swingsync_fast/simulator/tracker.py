@@ -83,7 +83,7 @@ _LIMBS = {
     "leg": ("knee", "ankle", "heel", "foot_index"),
 }
 _SWAPS = {
-    limb: (np.array([LANDMARK_INDEX[f"left_{p}"] for p in parts]), np.array([LANDMARK_INDEX[f"right_{p}"] for p in parts]))
+    limb: tuple(np.array([LANDMARK_INDEX[f"{side}_{p}"] for p in parts]) for side in ("left", "right"))
     for limb, parts in _LIMBS.items()
 }
 
@@ -116,9 +116,12 @@ def _bend_factor(camera_points: np.ndarray, camera: Camera, share: float) -> np.
     4.2-4.6 x spread at address to 2.4-3.3 at the upright finish, in both views.
     """
     up = camera.axes[:, 1]  # the golfer frame's up, along the camera's axes
-    hips = 0.5 * (camera_points[:, LANDMARK_INDEX["left_hip"]] + camera_points[:, LANDMARK_INDEX["right_hip"]])
-    shoulders = 0.5 * (camera_points[:, LANDMARK_INDEX["left_shoulder"]] + camera_points[:, LANDMARK_INDEX["right_shoulder"]])
-    spine = shoulders - hips
+
+    def mid(part: str) -> np.ndarray:
+        left, right = LANDMARK_INDEX[f"left_{part}"], LANDMARK_INDEX[f"right_{part}"]
+        return 0.5 * (camera_points[:, left] + camera_points[:, right])
+
+    spine = mid("shoulder") - mid("hip")
     cos_bend = np.clip(spine @ up / np.linalg.norm(spine, axis=-1), -1.0, 1.0)
     bend = np.sqrt(1.0 - cos_bend**2)  # sine of the bend from upright
     return (1.0 - share) + share * bend / np.sin(np.radians(37.0))
