@@ -296,7 +296,7 @@ KPI_ERROR_BOUND: dict[str, float] = {
     "shoulder_turn": 10.0, "hip_turn": 10.0, "x_factor": 12.0,
     "spine_tilt": 5.0, "side_bend": 5.0,
     "lead_elbow": 12.0, "trail_elbow": 15.0, "lead_knee": 10.0, "trail_knee": 10.0, "wrist_hinge": 20.0,
-    "head_sway": 0.03, "head_lift": 0.03, "pelvis_sway": 0.03, "pelvis_thrust": 0.03, "hand_height": 0.05,
+    "head_sway": 0.03, "head_lift": 0.03, "pelvis_sway": 0.03, "pelvis_thrust": 0.03, "hand_height": 0.10,
     "weight_shift": 0.25,
 }
 ERROR_MOMENTS = ("top", "impact")

@@ -527,7 +527,8 @@ def test_each_view_reports_what_it_sees_and_nothing_else(kernel_class, right_han
     head, sway, thrust = (dict(zip(KPI_NAMES, s.kpis.tolist())) for s in steps[-3:])
     for k in (head, sway, thrust):
         assert {name for name, value in k.items() if math.isfinite(value)} == set(tuning.VIEW_KPIS[view])
-        assert k["hand_height"] == pytest.approx(0.3, abs=5e-3)
+        if view == "face_on":
+            assert k["hand_height"] == pytest.approx(0.3, abs=5e-3)
         assert k["shoulder_turn"] == pytest.approx(0.0, abs=1.0)
         assert k["hip_turn"] == pytest.approx(0.0, abs=1.0)
     assert head["head_lift"] == pytest.approx(0.03, abs=2e-3)

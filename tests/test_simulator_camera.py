@@ -12,6 +12,7 @@ from swingsync_fast.simulator import CAMERA_VIEWS, PoseErrors, SwingSpec, random
 
 VIEWS = ("face_on", "oblique", "down_the_line")
 HANDS = ("right", "left")
+CORE = np.array([i <= 10 or name.endswith(("_shoulder", "_hip")) for i, name in enumerate(LM)])  # face and trunk
 MOMENTS = ("address", "top", "impact", "finish")
 
 
@@ -136,15 +137,29 @@ def test_truth_points_are_the_golfer_frame_body(handedness):
 
 @pytest.mark.parametrize("view", VIEWS)
 def test_image_keypoints_are_the_projected_truth_where_visible(view):
+    """Limbs: the face and trunk stay visible even where guessed (the next test), so they are left out."""
     stream = _image(view, seed=11)
-    error = np.linalg.norm(stream.keypoints[..., :2] - _project(stream), axis=-1)
-    clear = stream.keypoints[..., 3] > 0.85
-    hidden = stream.keypoints[..., 3] < 0.4
-    assert clear.mean() > 0.35 and hidden.any()
+    error = np.linalg.norm(stream.keypoints[..., :2] - _project(stream), axis=-1)[:, ~CORE]
+    clear = stream.keypoints[:, ~CORE, 3] > 0.85
+    hidden = stream.keypoints[:, ~CORE, 3] < 0.4
+    assert clear.mean() > 0.3 and hidden.any()
     assert np.median(error[clear]) < 0.0015  # the 2-D jitter, about 0.0005 a coordinate
     assert np.percentile(error[clear], 99) < 0.02
     # Hidden landmarks are guessed, not seen: clearly off their true spot.
     assert np.median(error[hidden]) > 5 * np.median(error[clear])
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("handedness", HANDS)
+def test_the_face_and_trunk_stay_visible_in_every_view(view, handedness):
+    """Real down-the-line clips read the far shoulder and hip at 0.99-1.0: MediaPipe guesses them
+    but stays sure. A line's z difference wanders about 0.01-0.024 over a still address there."""
+    stream = _image(view, handedness, seed=5)
+    t, end = stream.swings[0].takeaway_frame, stream.swings[0].finish_frame
+    assert np.percentile(stream.keypoints[t - 31 : end, CORE, 3], 5) > 0.85  # in the frame, swinging
+    k = stream.keypoints[t - 31 : t - 1].astype(np.float64)
+    for lead, trail in (("left_shoulder", "right_shoulder"), ("left_hip", "right_hip")):
+        assert np.std(k[:, LM[lead], 2] - k[:, LM[trail], 2]) < 0.04
 
 
 def test_pose_errors_none_gives_the_exact_projection_on_a_phone_view():
@@ -160,11 +175,11 @@ def test_world_keypoints_are_hip_centred_camera_axes_with_errors():
     assert np.array_equal(world[..., 3], stream.keypoints[..., 3])  # one call, one set of visibilities
     true = _camera_axes(stream)
     true = true - 0.5 * (true[:, LM["left_hip"]] + true[:, LM["right_hip"]])[:, None]
-    error = world[..., :3] - true
-    clear = stream.keypoints[..., 3] > 0.85
+    error = (world[..., :3] - true)[:, ~CORE]  # the face and trunk stay visible where guessed
+    clear = stream.keypoints[:, ~CORE, 3] > 0.85
     sd = error[clear].std(axis=0)
     assert 0.008 < sd[0] < 0.025 and 0.008 < sd[1] < 0.025  # about 1-2 cm
-    assert sd[2] > 1.5 * sd[0]  # depth is noisier
+    assert sd[2] > 1.3 * sd[0]  # depth is noisier
     hip_mid = 0.5 * (world[:, LM["left_hip"], :3] + world[:, LM["right_hip"], :3])
     assert np.abs(hip_mid).max() < 1e-5
 

@@ -1466,9 +1466,10 @@ class ReferenceKernel:
 
         if body.usable:
             k = frame_kpis(body, m.ref, self._hand_speed.speed, self._right_handed, self._convention)
-            if world_body is not None and self._world_ref is not None and m.ref is not None:
-                # World landmarks measure in 3-D what the view sees: their depth is
-                # as weak as the picture's, so they never stand in for a hidden axis.
+            if (world_body is not None and self._world_ref is not None and m.ref is not None
+                    and math.sin(m.ref.camera.angle) >= tuning.Z_MIN_SIN):
+                # World landmarks turn the lines where the picture's turn leans on z
+                # (tuning.WORLD_KPIS); they never stand in for an axis the view cannot see.
                 w = frame_kpis(world_body, self._world_ref, 0.0, self._right_handed, MEDIAPIPE_WORLD)
                 for kpi in WORLD_KPIS & m.ref.camera.measured:
                     if not math.isnan(w[kpi]):

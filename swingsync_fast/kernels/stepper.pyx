@@ -30,6 +30,7 @@ cdef double HAND_SPEED_SMOOTH_S = tuning.HAND_SPEED_SMOOTH_S
 cdef double GAP_MAX_S = tuning.GAP_MAX_S
 cdef double IMAGE_TORSO_METRES = tuning.IMAGE_TORSO_METRES
 cdef double GRIP_OFFSET_S = tuning.GRIP_OFFSET_S
+cdef double Z_MIN_SIN = tuning.Z_MIN_SIN
 cdef double RADIAN = 0.017453292519943295
 
 
@@ -203,9 +204,9 @@ cdef class Kernel:
         if usable:
             compute_kpis(&self.body, &m.ref, m.has_ref, self.hand_speed, self.right_handed,
                          self.convention, self.frame_kpis)
-            if world_usable and self.world_has_ref and m.has_ref:
-                # World landmarks measure in 3-D what the view sees: their depth is
-                # as weak as the picture's, so they never stand in for a hidden axis.
+            if world_usable and self.world_has_ref and m.has_ref and m.ref.camera.sin_a >= Z_MIN_SIN:
+                # World landmarks turn the lines where the picture's turn leans on z
+                # (tuning.WORLD_KPIS); they never stand in for an axis the view cannot see.
                 compute_kpis(&self.world_body, &self.world_ref, True, 0.0, self.right_handed,
                              MEDIAPIPE_WORLD, self.world_kpis)
                 world_mask = WORLD_MASK & m.ref.camera.measured

@@ -15,7 +15,7 @@ ADDRESS_TURN_DEG = 2.5  # ... with the shoulders turned back less than this
 TAKEAWAY_TURN_DEG = 6.0  # shoulders turned back this far start a takeaway (hands or not)
 TAKEAWAY_START = 0.12  # hands this far from address start a takeaway
 TAKEAWAY_BACKTRACK = 3.0  # its start lies at most this many detection spans earlier
-READDRESS_GAP = 0.5  # hands settled this far from the address spot mean a new address
+READDRESS_GAP = 0.3  # hands settled this far from the address spot mean a new address
 BACKSWING_RISE = 0.30  # P2 (and P6, P8): hands this far above address
 ARM_PARALLEL = 0.10  # P3/P5/P9: wrist within this of its shoulder's height
 TOP_MIN_RISE = 0.80  # a backswing lifts the hands at least this much
@@ -87,12 +87,17 @@ VIEW_KPIS: dict[str, tuple[str, ...]] = {
     "face_on": ("shoulder_turn", "hip_turn", "x_factor", "side_bend", "lead_elbow", "trail_elbow",
                 "head_sway", "head_lift", "pelvis_sway", "wrist_hinge", "hand_height", "hand_speed",
                 "weight_shift"),
+    # hand_height only face-on: elsewhere the hands swing toward the camera and perspective
+    # inflates them (15-22 cm at the top on simulated phone video)
     "down_the_line": ("shoulder_turn", "hip_turn", "x_factor", "spine_tilt", "lead_knee",
-                      "trail_knee", "head_lift", "pelvis_thrust", "hand_height"),
-    "oblique": ("shoulder_turn", "hip_turn", "x_factor", "lead_elbow", "head_lift", "hand_height"),
+                      "trail_knee", "head_lift", "pelvis_thrust"),
+    # 30-60 deg off: the arms fold partly toward the camera (lead elbow 22 deg off the 3-D truth
+    # on simulated phone video), so only the turns and heights are read
+    "oblique": ("shoulder_turn", "hip_turn", "x_factor", "head_lift"),
 }
-WORLD_KPIS: tuple[str, ...] = ("shoulder_turn", "hip_turn", "x_factor", "spine_tilt", "side_bend",
-                               "lead_elbow", "trail_elbow", "lead_knee", "trail_knee", "wrist_hinge")
+# World landmarks beside image ones: their depth stands in for the picture's z where a turn
+# leans on it (from Z_MIN_SIN off face-on). In the picture's own plane they add only noise.
+WORLD_KPIS: tuple[str, ...] = ("shoulder_turn", "hip_turn", "x_factor")
 
 # --- fault debouncing (faults.pyx) ----------------------------------------------------------
 FAULT_HOLD_S = 0.05  # a fault's metric must stay past a value this long to count at that value

@@ -25,11 +25,15 @@ class PoseErrors:
     """MediaPipe-like landmark errors; the defaults follow the real clips' fingerprint."""
 
     image_jitter: float = 0.0005  # sd of x and y of a steady landmark, image units
-    z_stretch: tuple[float, float] = (3.1, 4.1)  # per-clip factor on the true depth (range drawn from)
+    z_stretch: tuple[float, float] = (3.6, 4.6)  # per-clip factor on the true depth (range drawn from)
     z_stretch_wobble: float = 0.08  # slow relative wander of that factor
     z_posture: float = 0.5  # share of the stretch that follows the forward bend (see _bend_factor)
     z_noise: float = 0.01  # white, in x units
-    z_drift: float = 0.11  # slow wander per landmark, in x units
+    # Slow z wander in x units: mostly the whole body at once (the nose's z wanders ~0.07 over
+    # a second), far less between two landmarks (a line's z difference: 0.01-0.024 at address
+    # in our real down-the-line clips), so a line's depth change stays readable.
+    z_drift: float = 0.07
+    z_drift_landmark: float = 0.012
     drift_s: float = 0.3  # correlation time of the slow wanders
     world_noise_m: float = 0.012  # sd of world x and y
     world_depth_noise_m: float = 0.025  # sd of world z: depth is what a monocular model knows least
@@ -78,6 +82,9 @@ def _slow(rng: np.random.Generator, n: int, shape: tuple[int, ...], sd: float, t
 _CLEAR = np.array([0.92 if any(p in n for p in ("wrist", "pinky", "index", "thumb")) else
                    0.97 if "elbow" in n else 1.02 for n in LANDMARK_NAMES])
 _IS_LEG = np.array([any(p in name for p in ("knee", "ankle", "heel", "foot")) for name in LANDMARK_NAMES])
+# MediaPipe is sure of the face and trunk even where the body hides them (real down-the-line: the
+# far shoulder and hip read 0.99-1.0): their positions are still guessed, their visibility stays.
+_IS_CORE = np.array([i <= 10 or name.endswith(("_shoulder", "_hip")) for i, name in enumerate(LANDMARK_NAMES)])
 _LIMBS = {
     "arm": ("elbow", "wrist", "pinky", "index", "thumb"),
     "leg": ("knee", "ankle", "heel", "foot_index"),
@@ -136,12 +143,17 @@ def track(camera_points: np.ndarray, camera: Camera, aspect: float, handedness: 
     # A hidden landmark is guessed: drawn toward what hides it, wandering slowly (MediaPipe smooths in time).
     wander = _slow(rng, n, (NUM_LANDMARKS, 3), errors.hidden_wander_m * body_scale, errors.hidden_wander_s, fps)
     drawn = errors.hidden_pull * hiding.pull[..., None] * (hiding.anchor - camera_points)
+    # The face and trunk keep their depth: real down-the-line clips show the far shoulder's and
+    # hip's z at the body's own proportions (hip to shoulder line depth about 0.6 at address).
+    drawn[:, _IS_CORE, 2] = 0.0
+    wander[:, _IS_CORE, 2] = 0.0
     guessed = camera_points + drawn + hidden**2 * wander  # a half-hidden point is mostly still seen
 
     clear = np.clip(errors.visible * _CLEAR + _slow(rng, n, (NUM_LANDMARKS,), 0.03, 0.5, fps), 0.0, 0.995)
     floor = np.where(_IS_LEG, errors.hidden_leg, errors.hidden)
-    visibility = clear * (1.0 - hiding.degree) + floor * hiding.degree
-    visibility = visibility + hiding.degree * rng.normal(0.0, 0.05, visibility.shape)
+    degree = np.where(_IS_CORE, 0.0, hiding.degree)
+    visibility = clear * (1.0 - degree) + floor * degree
+    visibility = visibility + degree * rng.normal(0.0, 0.05, visibility.shape)
     true_image = to_image(camera_points, camera, aspect)
     outside = np.any((true_image[..., :2] < 0.0) | (true_image[..., :2] > 1.0), axis=-1)
     visibility = np.where(outside, visibility * errors.outside_frame_visibility, visibility)
@@ -155,6 +167,7 @@ def track(camera_points: np.ndarray, camera: Camera, aspect: float, handedness: 
     image[..., :2] += rng.normal(0.0, errors.image_jitter, (n, NUM_LANDMARKS, 2))
     stretch = rng.uniform(*errors.z_stretch) * (1.0 + _slow(rng, n, (1,), errors.z_stretch_wobble, errors.drift_s, fps))
     stretch = stretch * _bend_factor(camera_points, camera, errors.z_posture)[:, None]
-    drift = _slow(rng, n, (NUM_LANDMARKS,), errors.z_drift, errors.drift_s, fps)
+    drift = (_slow(rng, n, (1,), errors.z_drift, errors.drift_s, fps)
+             + _slow(rng, n, (NUM_LANDMARKS,), errors.z_drift_landmark, errors.drift_s, fps))
     image[..., 2] = stretch * image[..., 2] + drift + rng.normal(0.0, errors.z_noise, (n, NUM_LANDMARKS))
     return TrackedPose(image, world, visibility, bad)
