@@ -46,7 +46,7 @@ class PoseErrors:
     # Crowding: hands still on the grip at address (MediaPipe loses the trail wrist and elbow, is unsure
     # of the lead wrist), the hand behind the other on the grip, limbs on the far side of the body.
     crowding: PairHiding = PairHiding(address_trail_wrist=0.8, address_lead_wrist=0.35, address_trail_elbow=0.7,
-                                      far_limbs=0.5, far_trunk=0.2, far_shoulder_pull=0.7, far_hip_pull=0.4,
+                                      far_limbs=0.5, far_trunk=0.2, far_shoulder_pull=0.45, far_hip_pull=0.3,
                                       far_side_depth_m=0.3)
     outside_frame_visibility: float = 0.3  # factor on a landmark that left the image
     bad_frame_rate: float = 0.004  # per frame: a limb swaps sides or the whole body drops out
