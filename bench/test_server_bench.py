@@ -20,14 +20,15 @@ import pytest
 
 from swingsync_fast.landmarks import LANDMARK_NAMES
 from swingsync_fast.server.auth import Principal, Role
-from swingsync_fast.server.connection import Connection
-from swingsync_fast.server.limits import UserBudget
-from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
-from swingsync_fast.server.registry import Registry
+from swingsync_fast.server.stream.connection import Connection
+from swingsync_fast.server.stream.limits import UserBudget
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC
+from swingsync_fast.server.sessions import Sessions
 from swingsync_fast.server.settings import Settings
-from swingsync_fast.server.pg_store import PostgresSessionStore
-from swingsync_fast.server.sqlite_store import SQLiteSessionStore
-from swingsync_fast.server.store import MemorySessionStore, SessionStore
+from swingsync_fast.server.storage.postgres import PostgresSessionStore
+from swingsync_fast.server.storage.sqlite import SQLiteSessionStore
+from swingsync_fast.server.storage.base import SessionStore
+from swingsync_fast.server.storage.memory import MemorySessionStore
 from swingsync_fast.simulator import random_swing_spec, simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -85,8 +86,8 @@ class _Streamer:
         self.loop = asyncio.new_event_loop()
         self.store = store or MemorySessionStore()
         self.loop.run_until_complete(self.store.open())
-        self.registry = Registry(settings, self.store)
-        self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.registry, None, perf_counter_ns())
+        self.sessions = Sessions(self.store)
+        self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.sessions, None, perf_counter_ns())
         config = {"frame_layout": layout, "record_frames": record, "baseline": {}}
         self.start = json.dumps({"type": "start_session", "data": {"config": config}})
         self.payloads = payloads

@@ -236,7 +236,7 @@ def test_system_stats_are_for_admins_and_count_everything(server, frames):
         during = server.http.get("/api/v1/stream/system/stats", headers=server.auth("root", "admin")).json()
         assert during["sessions_active"] >= 1 and during["connections"] >= 1
         assert during["frames_analysed"] == before["frames_analysed"] + 10
-    server.wait_until(lambda: server.runtime.registry.live == {})
+    server.wait_until(lambda: server.runtime.sessions.live == {})
     after = server.http.get("/api/v1/stream/system/stats", headers=server.auth("root", "admin")).json()
     assert after["frames_analysed"] == before["frames_analysed"] + 10  # kept after the session ended
     assert after["latency"]["count"] == before["latency"]["count"] + 10

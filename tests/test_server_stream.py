@@ -27,7 +27,7 @@ from swings import CLEAN_THEN_FAULTED, driver_swings
 
 from swingsync_fast import SessionConfig, analyze_recording
 from swingsync_fast.catalog import FAULT_BY_ID, KPI_NAMES
-from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC
 
 
 @pytest.fixture(scope="module")

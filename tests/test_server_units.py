@@ -13,13 +13,14 @@ import pytest
 
 from swingsync_fast.landmarks import LANDMARK_NAMES
 from swingsync_fast.server.auth import KeyFileError, load_or_create_key
-from swingsync_fast.server.latency import BOUNDS_US, LatencyHistogram
-from swingsync_fast.server.limits import NS, Admission, BadMessageRun, FloodGuard, RateLimiter
-from swingsync_fast.server.codec import FrameError, RawFrameReader
-from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC, StreamConfig
-from swingsync_fast.server.session import RECOVER_AFTER_FRAMES, StreamSession
+from swingsync_fast.server.stream.latency import BOUNDS_US, LatencyHistogram
+from swingsync_fast.server.stream.limits import NS, Admission, BadMessageRun, FloodGuard, RateLimiter
+from swingsync_fast.server.stream.codec import FrameError, RawFrameReader
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC, StreamConfig
+from swingsync_fast.server.stream.session import RECOVER_AFTER_FRAMES, StreamSession
 from swingsync_fast.server.settings import Settings
-from swingsync_fast.server.store import MemorySessionStore, SessionRecord, SessionState, StoredMessage
+from swingsync_fast.server.storage.memory import MemorySessionStore
+from swingsync_fast.server.storage.records import SessionRecord, SessionState, StoredMessage
 
 MS = NS // 1000
 

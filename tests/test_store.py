@@ -13,23 +13,22 @@ import msgspec
 import pytest
 
 from swingsync_fast.analyzer import SwingSummary
-from swingsync_fast.server.protocol import StreamConfig
-from swingsync_fast.server.registry import new_record
-from swingsync_fast.server import pg_store
-from swingsync_fast.server.pg_store import PostgresSessionStore
-from swingsync_fast.server.sqlite_store import SCHEMA_VERSION, SQLiteSessionStore, connect, migrate
-from swingsync_fast.server.store import (
-    Liveness,
-    MemorySessionStore,
+from swingsync_fast.server.protocol.stream import StreamConfig
+from swingsync_fast.server.sessions import new_record
+from swingsync_fast.server.storage import postgres as pg_store
+from swingsync_fast.server.storage.postgres import PostgresSessionStore
+from swingsync_fast.server.storage.sqlite import SCHEMA_VERSION, migrate
+from swingsync_fast.server.storage.sqlite import SQLiteSessionStore, connect
+from swingsync_fast.server.storage.base import Liveness, SchemaTooNew
+from swingsync_fast.server.storage.memory import MemorySessionStore
+from swingsync_fast.server.storage.records import (
     RecordedFrame,
-    SchemaTooNew,
     SessionState,
     StoredFeedback,
     StoredMessage,
     StoredSwing,
-    open_store,
-    redacted,
 )
+from swingsync_fast.server.storage.url import open_store, redacted
 
 
 def _summary(index: int, sway: float | None = 0.05) -> SwingSummary:

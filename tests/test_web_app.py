@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from swingsync_fast.server.settings import DEFAULT_WEB_DIR
-from swingsync_fast.server.webapp import POSE_PACKAGE
+from swingsync_fast.server.rest.webapp import POSE_PACKAGE
 
 from live_server import LiveServer, settings_for_tests
 

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-import msgspec
-
-from .breaker import BreakerStats
+from ..server.protocol.figures import DurationSummary
 
 # Upper bounds in milliseconds; feedback is human-scale, from instant (offline) to many seconds.
 BOUNDS_MS: tuple[float, ...] = (
     1, 2, 5, 10, 25, 50, 100, 250, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 7_500,
     10_000, 15_000, 20_000, 30_000, 60_000,
 )
-
-
-class DurationSummary(msgspec.Struct, frozen=True):
-    count: int
-    mean_ms: float | None
-    p50_ms: float | None
-    p95_ms: float | None
-    max_ms: float | None
 
 
 class DurationHistogram:
@@ -59,24 +49,3 @@ class DurationHistogram:
             round(self.max_ms, 1),
         )
 
-
-class LaneStats(msgspec.Struct, frozen=True):
-    provider: str  # "gemini" when a model is configured, else "offline"
-    model: str | None
-    workers: int
-    queued: int  # sessions with a request waiting now
-    in_flight: int  # requests being answered now
-    requested: int  # accepted into the lane (automatic triggers and request_feedback)
-    coalesced: int  # queued requests replaced by a newer swing of the same session
-    completed: int  # answers delivered to the end (done: true sent)
-    from_model: int  # ... of which the model's text
-    from_offline: int  # ... of which OfflineCoach's
-    fallbacks: int  # the model was wanted but OfflineCoach answered (error, timeout, circuit open)
-    timeouts: int  # first-piece or total timeouts
-    model_errors: int  # model calls that failed other than by timing out
-    retries: int
-    rate_limited: int  # over the session's model rate: answered offline
-    rejected: int  # the queue was full
-    cancelled: int  # session ended or socket closed before the answer was out
-    breaker: BreakerStats
-    time_to_first_piece: dict[str, DurationSummary]  # by source, from the trigger to the first piece sent

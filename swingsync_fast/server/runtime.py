@@ -1,5 +1,6 @@
-"""What one server process shares: settings, auth, the session store, the bus to the other processes,
-the registry, the feedback lane, the coaching rooms, the cluster view and the metrics collector."""
+"""What one server process shares: settings, auth, the session store, the bus to the other processes and
+what they say, the feedback lane, the coaching rooms, the live sessions, the registry of sockets, the
+cluster clock and the metrics collector, each built once with what it needs."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackArchive, FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
-from .bus import Bus
-from .cluster import Cluster
-from .coaching import CoachingHub
-from .metrics import collector_registry
+from .cluster.bus import Bus
+from .cluster.cluster import Cluster
+from .cluster.peers import Peers
 from .registry import Registry
+from .rest.metrics import collector_registry
+from .sessions import Sessions
 from .settings import Settings
-from .store import Liveness, SessionStore, open_store, redacted
+from .storage.base import Liveness, SessionStore
+from .storage.url import open_store, redacted
+from .watchers.coaching import CoachingHub
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -72,11 +76,12 @@ class Runtime:
             liveness=Liveness(settings.database_heartbeat_s, settings.database_server_timeout_s),
             queue_limit=settings.database_queue_limit)
         self.bus = Bus(settings.redis_url)
-        self.coaching = CoachingHub(self.store, self.bus, history=settings.coaching_history)
+        self.peers = Peers(self.bus)
+        self.coaching = CoachingHub(self.store, self.bus, history=settings.coaching_history, peers=self.peers.peers)
         self.feedback = feedback_lane(settings, self.store, self.coaching)
-        self.registry = Registry(settings, self.store, self.feedback, self.coaching)
-        self.cluster = self.registry.cluster = Cluster(self.bus, self.registry)
-        self.coaching.peers = self.cluster.peers
+        self.sessions = Sessions(self.store, self.peers, self.feedback, self.coaching)
+        self.registry = Registry(settings, self.sessions, self.peers)
+        self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
         self.started_at = time.time()
 
