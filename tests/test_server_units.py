@@ -27,7 +27,7 @@ MS = NS // 1000
 
 def test_histogram_quantiles_come_from_the_buckets():
     h = LatencyHistogram()
-    assert h.summary().count == 0 and h.quantile_us(0.5) is None
+    assert h.summary().count == 0 and h.quantile(0.5) is None
     for us in [12] * 50 + [45] * 45 + [900] * 5:
         h.record(us * 1000)
     s = h.summary()
@@ -39,9 +39,9 @@ def test_histogram_quantiles_come_from_the_buckets():
     other.record(2_000_000_000)  # beyond the last bound
     h.merge(other)
     assert h.count == 101 and h.summary().max_us == 2_000_000.0
-    assert h.quantile_us(1.0) == 2_000_000.0 and len(h.counts) == len(BOUNDS_US) + 1
+    assert h.quantile(1.0) == 2_000_000.0 and len(h.counts) == len(BOUNDS_US) + 1
     with pytest.raises(ValueError):
-        h.quantile_us(1.5)
+        h.quantile(1.5)
 
 
 def test_token_bucket_allows_the_burst_then_the_rate():

@@ -22,12 +22,12 @@ class LatencySummary(msgspec.Struct, frozen=True):
 
 
 class HistogramCounts(msgspec.Struct, array_like=True, frozen=True):
-    """A histogram as sent to other processes (``LatencyHistogram.counts_of``; ``merge`` takes it)."""
+    """A latency histogram as sent to other processes (``Histogram.counts_of``; ``merge`` takes it)."""
 
     counts: list[int]
     count: int
-    total_ns: int
-    max_ns: int
+    total: int  # nanoseconds
+    maximum: int
 
 
 class SessionStats(msgspec.Struct, frozen=True):

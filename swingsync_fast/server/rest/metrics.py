@@ -82,7 +82,7 @@ class ServerCollector:
                 seen += count
                 buckets.append((repr(bound_us / 1e6), seen))
             buckets.append(("+Inf", histogram.count))
-            metric.add_metric([p.process_id], buckets, histogram.total_ns / 1e9)
+            metric.add_metric([p.process_id], buckets, histogram.total / 1e9)
         return metric
 
     @staticmethod
