@@ -81,13 +81,15 @@ LAYOUTS = {
 class _Streamer:
     """A connection with a live session, replaying the stream; a new session each time round."""
 
-    def __init__(self, payloads: list, layout: str, store: SessionStore | None = None, record: bool = False) -> None:
+    def __init__(self, payloads: list, layout: str, store: SessionStore | None = None, record: bool = False,
+                 user_budget: UserBudget | None = None) -> None:
         settings = Settings(secret_key="bench" * 8, frames_per_second=1e9, frame_burst=10**9)
         self.loop = asyncio.new_event_loop()
         self.store = store or MemorySessionStore()
         self.loop.run_until_complete(self.store.open())
         self.sessions = Sessions(self.store)
-        self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.sessions, None, perf_counter_ns())
+        self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.sessions, None, perf_counter_ns(),
+                               user_budget)
         config = {"frame_layout": layout, "record_frames": record, "baseline": {}}
         self.start = json.dumps({"type": "start_session", "data": {"config": config}})
         self.payloads = payloads
@@ -165,8 +167,8 @@ def test_frame_with_a_user_budget(benchmark, stream):
         _seed(i, t, frame)
         for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)
     ]
-    streamer = _Streamer(payloads, "seed")
-    streamer.conn.limiter.user = budget = UserBudget(1e9)  # never refilled here: it must not run out
+    budget = UserBudget(1e9)  # never refilled here: it must not run out
+    streamer = _Streamer(payloads, "seed", user_budget=budget)
     benchmark.pedantic(streamer.receive, setup=streamer.setup, rounds=ROUNDS, warmup_rounds=500)
     assert streamer.replies == ROUNDS + 500 and budget.demand == ROUNDS + 500
     assert benchmark.stats.stats.median <= SEED_JSON_BUDGET_S

@@ -11,7 +11,6 @@ import enum
 import msgspec
 
 
-
 class LatencySummary(msgspec.Struct, frozen=True):
     count: int
     mean_us: float | None

@@ -43,11 +43,11 @@ from ..protocol.stream import (
     SessionStartedData,
     StartSession,
     StartStreamingSession,
-    TypeOnly,
 )
 from ..sessions import SessionRefused
 from .codec import JSON_DECODER, MSGPACK_DECODER, SOCKET_GONE, FrameError, encode_json, encode_msgpack, send_event
-from .limits import Admission, BadMessageRun, RateLimiter, UserBudget
+from .guard import MessageGuard, explain_invalid, explain_malformed
+from .limits import Admission, UserBudget
 from .session import FeedbackRefused
 
 if TYPE_CHECKING:
@@ -79,15 +79,10 @@ class Connection:
         self.websocket = websocket
         self.state = ConnectionState.OPEN
         self.session: StreamSession | None = None
-        self.limiter = RateLimiter(
-            settings.frames_per_second, settings.frame_burst,
-            settings.flood_window_s, settings.flood_windows, now_ns, user_budget,
-        )
-        self.bad = BadMessageRun(settings.max_bad_messages)
+        self.guard = MessageGuard(settings, now_ns, user_budget)
+        self._admit = self.guard.limiter.admit
         self.last_seen_ns = now_ns
         self.outbox: list[Payload] = []
-        # Set when the connection must close once the outbox is out.
-        self.close_with: tuple[CloseCode, str] | None = None
         # A start / end / ping / request_feedback waiting for its async half (see run_control).
         self.control: StartSession | StartStreamingSession | EndSession | Ping | RequestFeedback | None = None
         # True while serve() handles a message and writes its replies: deliver() then queues.
@@ -105,11 +100,11 @@ class Connection:
     @property
     def frames_dropped(self) -> int:
         """Messages dropped over the rate limits."""
-        return self.limiter.dropped
+        return self.guard.limiter.dropped
 
     @property
     def bad_messages(self) -> int:
-        return self.bad.total
+        return self.guard.bad.total
 
     # ---------------------------------------------------------------- the hot path
 
@@ -119,9 +114,11 @@ class Connection:
         if self.state is not ConnectionState.OPEN:
             return None
         binary = type(data) is not str
-        admission = self.limiter.admit(now_ns)
+        admission = self._admit(now_ns)
         if admission is not Admission.ADMITTED:
-            self._over_rate(admission, binary)
+            error = self.guard.over_rate(admission, self.user_id)
+            if error is not None:
+                self.outbox.append(self._encode(ErrorMessage(error), binary))
             return None
         if len(data) > self._max_bytes:
             self._bad(ErrorCode.MESSAGE_TOO_LARGE,
@@ -152,42 +149,20 @@ class Connection:
             self._bad(exc.code, str(exc), binary)
             return None
         except msgspec.ValidationError as exc:
-            self._bad(*_explain_invalid(data, binary, exc), binary)
+            self._bad(*explain_invalid(data, binary, exc, CLIENT_TYPES), binary)
             return None
         except msgspec.DecodeError as exc:
-            self._bad(ErrorCode.MALFORMED_MESSAGE, _explain_malformed(data, binary, exc), binary)
+            self._bad(ErrorCode.MALFORMED_MESSAGE, explain_malformed(data, binary, exc), binary)
             return None
-        self.bad.good()
+        self.guard.bad.good()
         if session is not None and session.outbox:
             self.outbox += session.outbox
             session.outbox.clear()
         return reply
 
-    def _over_rate(self, admission: Admission, binary: bool) -> None:
-        if admission is Admission.FLOOD:
-            if self.close_with is None:
-                self.outbox.append(self._encode(ErrorMessage(ErrorData(
-                    ErrorCode.FLOOD, "sustained traffic over the rate limit; closing")), binary))
-                self.close_with = (CloseCode.POLICY_VIOLATION, "flood over the rate limit")
-        elif admission is Admission.DROPPED_WARN:
-            rate = self._limits.frames_per_second
-            self.outbox.append(self._encode(ErrorMessage(ErrorData(
-                ErrorCode.RATE_LIMITED,
-                f"over {rate:g} messages/s (burst {self._limits.frame_burst}): excess messages are dropped; "
-                "this warning repeats at most once a second")), binary))
-        elif admission is Admission.DROPPED_USER_WARN:
-            rate = self.limiter.user.rate  # type: ignore[union-attr]
-            self.outbox.append(self._encode(ErrorMessage(ErrorData(
-                ErrorCode.RATE_LIMITED,
-                f"user {self.user_id!r} is over {rate:g} messages/s across all their sockets on every server: "
-                "excess messages are dropped; this warning repeats at most once a second")), binary))
-
     def _bad(self, code: ErrorCode, message: str, binary: bool) -> None:
-        self.outbox.append(self._encode(ErrorMessage(ErrorData(code, message)), binary))
-        if self.bad.bad() and self.close_with is None:
-            self.outbox.append(self._encode(ErrorMessage(ErrorData(
-                ErrorCode.TOO_MANY_BAD_MESSAGES, f"{self.bad.run} bad messages in a row; closing")), binary))
-            self.close_with = (CloseCode.INVALID_DATA, "too many bad messages in a row")
+        for error in self.guard.bad_message(code, message):
+            self.outbox.append(self._encode(ErrorMessage(error), binary))
 
     def _refuse(self, code: ErrorCode, message: str, binary: bool) -> None:
         """An error the client did not cause (it does not count toward the bad-message run)."""
@@ -290,8 +265,8 @@ class Connection:
                     await self.run_control()
                 if self.outbox:
                     await self._flush()
-                if self.close_with is not None:
-                    code, reason = self.close_with
+                if self.guard.close is not None:
+                    code, reason = self.guard.close
                     self.state = ConnectionState.CLOSING
                     await websocket.close(code, reason)
                     break
@@ -359,30 +334,3 @@ class Connection:
                 await self._flush()
             except SOCKET_GONE:
                 pass
-
-
-def _explain_invalid(data: str | bytes, binary: bool, exc: msgspec.ValidationError) -> tuple[ErrorCode, str]:
-    """Name the problem of a message that parsed but does not fit the protocol (error path only)."""
-    try:
-        kind = (msgspec.msgpack.decode if binary else msgspec.json.decode)(data, type=TypeOnly).type
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        kind = None
-    if kind not in CLIENT_TYPES:
-        expected = ", ".join(sorted(CLIENT_TYPES))
-        shown = "no type" if kind is None else f"type {kind!r}"
-        return ErrorCode.UNKNOWN_TYPE, f"unknown message: {shown}; expected one of {expected}"
-    text = str(exc)
-    if kind == "frame_data":
-        return ErrorCode.INVALID_FRAME, f"frame_data: {text}"
-    if kind in ("start_session", "start_streaming_session") and "$.data.config" in text:
-        return ErrorCode.INVALID_CONFIG, f"{kind}: {text}"
-    return ErrorCode.INVALID_MESSAGE, f"{kind}: {text}"
-
-
-def _explain_malformed(data: str | bytes, binary: bool, exc: msgspec.DecodeError) -> str:
-    if binary:
-        return f"binary messages are MessagePack or raw frames starting with {RAW_MAGIC!r}: {exc}"
-    text = str(exc)
-    if isinstance(data, str) and ("NaN" in data or "Infinity" in data):
-        text += "; NaN and Infinity are not JSON numbers (a frame must carry finite values)"
-    return text

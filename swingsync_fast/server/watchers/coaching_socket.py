@@ -15,18 +15,21 @@ from starlette.websockets import WebSocket
 
 from ..auth import Principal
 from ..protocol.coaching import COACHING_TYPES, MAX_MIRROR_FPS, AnyCoachingMessage, CoachingFrameUpdate, CoachingPing
-from ..protocol.stream import CloseCode, ErrorCode, ErrorData, ErrorMessage, Pong, PongData, TypeOnly
+from ..protocol.stream import ErrorCode, ErrorData, ErrorMessage, Pong, PongData
 from ..responses import HTTPError, deny, query_number
 from ..runtime import Runtime
 from ..storage.records import SessionRecord, SessionState
 from ..stream.codec import encode_json
-from ..stream.limits import Admission, BadMessageRun, RateLimiter
+from ..stream.guard import MessageGuard, explain_invalid, explain_malformed
+from ..stream.limits import Admission
 from .coaching import CoachingRoom, Posted, is_coach, may_join
 from .outlet import Outlet
 from .rooms import Subscriber
 
 PATH = "/api/v1/stream/ws/coaching/{session_id}"
 DECODER = msgspec.json.Decoder(AnyCoachingMessage)
+# The coaching socket's words for a dropped message (the main socket names its rate and burst).
+RATE_WARNING = "over the message rate: excess messages are dropped"
 
 
 async def coaching_socket(websocket: WebSocket) -> None:
@@ -67,9 +70,7 @@ class Member:
         self.outlet = outlet
         self.subscriber = Subscriber(principal.user_id, principal.role.value, is_coach(principal.role), outlet, fps)
         self.room: CoachingRoom | None = None
-        self.limiter = RateLimiter(settings.frames_per_second, settings.frame_burst,
-                                   settings.flood_window_s, settings.flood_windows, perf_counter_ns())
-        self.bad = BadMessageRun(settings.max_bad_messages)
+        self.guard = MessageGuard(settings, perf_counter_ns(), rate_warning=RATE_WARNING)
         self._members = {record.user_id, *record.participants}
 
     async def join(self) -> None:
@@ -80,14 +81,11 @@ class Member:
             self.hub.leave(self.room, self.subscriber)
 
     async def handle(self, data: str | bytes) -> None:
-        admission = self.limiter.admit(perf_counter_ns())
-        if admission is Admission.FLOOD:
-            self._error(ErrorCode.FLOOD, "sustained traffic over the rate limit; closing")
-            await self.outlet.close(CloseCode.POLICY_VIOLATION, "flood over the rate limit")
-            return
+        guard = self.guard
+        admission = guard.limiter.admit(perf_counter_ns())
         if admission is not Admission.ADMITTED:
-            if admission is Admission.DROPPED_WARN:
-                self._error(ErrorCode.RATE_LIMITED, "over the message rate: excess messages are dropped")
+            error = guard.over_rate(admission, self.principal.user_id)
+            await self._tell([] if error is None else [error])
             return
         if type(data) is not str:
             await self._bad(ErrorCode.MALFORMED_MESSAGE, "the coaching socket speaks JSON text messages")
@@ -95,20 +93,20 @@ class Member:
         try:
             message = DECODER.decode(data)
         except msgspec.ValidationError as exc:
-            await self._bad(*_explain(data, exc))
+            await self._bad(*explain_invalid(data, False, exc, COACHING_TYPES))
             return
         except msgspec.DecodeError as exc:
-            await self._bad(ErrorCode.MALFORMED_MESSAGE, str(exc))
+            await self._bad(ErrorCode.MALFORMED_MESSAGE, explain_malformed(data, False, exc))
             return
         if type(message) is CoachingPing:
-            self.bad.good()
+            guard.bad.good()
             self.outlet.offer(encode_json(Pong(PongData(time.time()))))
             return
         problem = self._refusal(message)
         if problem is not None:
             await self._bad(*problem)
             return
-        self.bad.good()
+        guard.bad.good()
         message.data = msgspec.structs.replace(message.data, from_user=self.principal.user_id, sent_at=time.time())
         assert self.room is not None
         await self.hub.post(self.room, message)
@@ -129,22 +127,12 @@ class Member:
             return ErrorCode.NOT_A_MEMBER, f"target_user {target!r} is not in this coaching session"
         return None
 
-    def _error(self, code: ErrorCode, text: str) -> None:
-        self.outlet.offer(encode_json(ErrorMessage(ErrorData(code, text))))
-
     async def _bad(self, code: ErrorCode, text: str) -> None:
-        self._error(code, text)
-        if self.bad.bad():
-            self._error(ErrorCode.TOO_MANY_BAD_MESSAGES, f"{self.bad.run} bad messages in a row; closing")
-            await self.outlet.close(CloseCode.INVALID_DATA, "too many bad messages in a row")
+        await self._tell(self.guard.bad_message(code, text))
 
-
-def _explain(data: str, exc: msgspec.ValidationError) -> tuple[ErrorCode, str]:
-    try:
-        kind = msgspec.json.decode(data, type=TypeOnly).type
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        kind = None
-    if kind not in COACHING_TYPES:
-        shown = "no type" if kind is None else f"type {kind!r}"
-        return ErrorCode.UNKNOWN_TYPE, f"unknown message: {shown}; expected one of {', '.join(sorted(COACHING_TYPES))}"
-    return ErrorCode.INVALID_MESSAGE, f"{kind}: {exc}"
+    async def _tell(self, errors: list[ErrorData]) -> None:
+        """Offer the guard's errors, then close as it says, if it says so."""
+        for error in errors:
+            self.outlet.offer(encode_json(ErrorMessage(error)))
+        if self.guard.close is not None:
+            await self.outlet.close(*self.guard.close)
