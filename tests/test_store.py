@@ -294,6 +294,30 @@ def test_processes_starting_together_migrate_once(database_url):
     run(scenario())
 
 
+def test_sqlite_and_postgresql_end_at_one_schema(tmp_path, pg_url):
+    """Each driver keeps its own migrations (each has released databases to bring forward), so the
+    two are held to the same tables and columns here, which the one SQL store's statements use."""
+    lite = connect(tmp_path / "s.db")
+    migrate(lite)
+    tables = [name for (name,) in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    in_sqlite = {(table, row[1]) for table in tables for row in lite.execute(f"PRAGMA table_info({table})")}
+    lite.close()
+
+    async def columns() -> set[tuple[str, str]]:
+        store = PostgresSessionStore(pg_url)
+        await store.open()
+        await store.close()
+        conn = await asyncpg.connect(pg_url)
+        try:
+            rows = await conn.fetch("SELECT table_name, column_name FROM information_schema.columns "
+                                    "WHERE table_schema = current_schema()")
+        finally:
+            await conn.close()
+        return {(row["table_name"], row["column_name"]) for row in rows}
+
+    assert run(columns()) == in_sqlite
+
+
 def test_a_postgres_database_from_a_newer_server_is_refused(pg_url):
     async def scenario():
         await (store := PostgresSessionStore(pg_url)).open()

@@ -41,7 +41,6 @@ import asyncpg
 
 from . import sql
 from .base import Liveness, SchemaTooNew, beat_forever, log_orphans_ended, new_server_id
-from .records import RecordedFrame, SessionRecord, StoredFeedback, StoredMessage, StoredSwing
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -128,7 +127,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # A row the database refuses: dropped alone. Anything else (connection lost, timeout) is an outage.
 _ROW_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
-Queued = StoredSwing | StoredFeedback | tuple[str, list[RecordedFrame]]
 
 
 async def schema_version(conn: asyncpg.Connection) -> int:
@@ -156,7 +154,7 @@ async def migrate(conn: asyncpg.Connection, target: int = SCHEMA_VERSION) -> int
     return version
 
 
-class PostgresSessionStore:
+class PostgresSessionStore(sql.SQLSessionStore):
     def __init__(
         self, url: str, *, flush_interval_s: float = 0.25, liveness: Liveness = Liveness(),
         queue_limit: int = 10_000, server_id: str | None = None,
@@ -169,7 +167,7 @@ class PostgresSessionStore:
         self.dropped = 0  # queued writes lost: the queue was full, or the database refused the row
         self._flush_interval_s = flush_interval_s
         self._pool: asyncpg.Pool | None = None
-        self._queued: deque[Queued] = deque()
+        self._queued: deque[sql.Queued] = deque()
         self._in_flight = 0  # taken off the queue by the flush under way
         self._pending = asyncio.Event()  # something was queued since the flusher last looked
         self._flush_lock = asyncio.Lock()
@@ -244,72 +242,31 @@ class PostgresSessionStore:
         self.recovered += ended
         return ended
 
-    # ---------------------------------------------------------------- session records
+    # ---------------------------------------------------------------- the driver
 
-    async def add(self, record: SessionRecord) -> None:
-        async with self._transaction() as conn:
-            try:
-                await conn.execute(sql.INSERT_SESSION, *sql.session_row(record, self.server_id))
-            except asyncpg.UniqueViolationError:
-                raise KeyError(f"session {record.session_id} already exists") from None
-            await _set_members(conn, record)
-
-    async def get(self, session_id: str) -> SessionRecord | None:
-        records = await self._records(sql.GET_SESSION, session_id)
-        return records[0] if records else None
-
-    async def save(self, record: SessionRecord) -> None:
-        async with self._transaction() as conn:
-            if await conn.execute(sql.UPDATE_SESSION, *sql.session_row(record, self.server_id)) == "UPDATE 0":
-                raise KeyError(f"session {record.session_id} does not exist")
-            await _set_members(conn, record)
-
-    async def delete(self, session_id: str) -> bool:
-        async with self._connection() as conn:
-            return await conn.execute(sql.DELETE_SESSION, session_id) != "DELETE 0"
-
-    async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
-        if is_admin:
-            return await self._records(sql.ALL_SESSIONS, limit)
-        return await self._records(sql.VISIBLE_SESSIONS, user_id, limit)
-
-    async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:
-        query, args = sql.of_user("SELECT record FROM sessions", user_id, viewer)
-        return await self._records(f"{query} ORDER BY created_at DESC LIMIT ${len(args) + 1}", *args, limit)
-
-    async def _records(self, query: str, *args: object) -> list[SessionRecord]:
-        return [sql.decode_record(raw) for raw, in await self._fetch(query, *args)]
-
-    async def _fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+    async def _fetch(self, query: str, args: tuple[object, ...]) -> list[asyncpg.Record]:
         async with self._connection() as conn:
             return await conn.fetch(query, *args)
 
-    # ---------------------------------------------------------------- coaching messages
+    async def _run(self, steps: list[sql.Step]) -> list[int]:
+        changed = []
+        async with self._transaction() as conn:
+            for step in steps:
+                try:
+                    if isinstance(step.args, list):
+                        await conn.executemany(step.statement, step.args)
+                        changed.append(-1)
+                        continue
+                    status = await conn.execute(step.statement, *step.args)
+                except asyncpg.IntegrityConstraintViolationError as exc:
+                    raise sql.RowRefused(str(exc)) from None
+                count = int(status.rpartition(" ")[2])  # "UPDATE 1", "INSERT 0 1"
+                if step.must_change and count == 0:
+                    raise sql.NoRowChanged(step.statement)
+                changed.append(count)
+        return changed
 
-    async def add_message(self, message: StoredMessage) -> None:
-        async with self._connection() as conn:
-            try:
-                await conn.execute(sql.INSERT_MESSAGE, *sql.message_row(message))
-            except asyncpg.ForeignKeyViolationError:
-                raise KeyError(f"session {message.session_id} does not exist") from None
-
-    async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
-        if limit <= 0:
-            return []
-        return sql.messages_from(session_id, await self._fetch(sql.LAST_MESSAGES, session_id, limit))
-
-    # ---------------------------------------------------------------- queued writes
-
-    def add_swing(self, swing: StoredSwing) -> None:
-        self._enqueue(swing)
-
-    def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
-        self._enqueue((session_id, frames))
-
-    def add_feedback(self, feedback: StoredFeedback) -> None:
-        self._enqueue(feedback)
-
-    def _enqueue(self, write: Queued) -> None:
+    def _enqueue(self, write: sql.Queued) -> None:
         """The frame path's side of the queue: an append, or a count when the queue is full."""
         if self._closed:
             return
@@ -366,7 +323,7 @@ class PostgresSessionStore:
             finally:
                 self._in_flight = 0
 
-    async def _write(self, conn: asyncpg.Connection, batch: list[Queued]) -> None:
+    async def _write(self, conn: asyncpg.Connection, batch: list[sql.Queued]) -> None:
         try:
             async with conn.transaction():
                 for statement, rows in _grouped(batch):
@@ -377,7 +334,7 @@ class PostgresSessionStore:
         # A row was refused: write each write in its own savepoint, dropping those refused.
         async with conn.transaction():
             for write in batch:
-                statement, rows = _rows(write)
+                statement, rows = sql.rows_of(write)
                 try:
                     async with conn.transaction():
                         await conn.executemany(statement, rows)
@@ -385,46 +342,13 @@ class PostgresSessionStore:
                     self.dropped += 1
                     logger.warning("database: a queued write failed and was dropped: %s", exc)
 
-    # ---------------------------------------------------------------- history
-
-    async def swings(self, session_id: str) -> list[StoredSwing]:
-        return sql.swings_from(await self._fetch(sql.SESSION_SWINGS, session_id))
-
-    async def user_swings(
-        self, user_id: str, viewer: str | None, limit: int, club: str | None = None
-    ) -> list[StoredSwing]:
-        query, args = sql.of_user(sql.SWINGS, user_id, viewer, club)
-        query = f"{query} ORDER BY ended_at DESC, id DESC LIMIT ${len(args) + 1}"
-        return sql.swings_from(await self._fetch(query, *args, limit))
-
-    async def feedback(self, session_id: str) -> list[StoredFeedback]:
-        return sql.feedback_from(await self._fetch(sql.FEEDBACK, session_id))
-
-    async def frames(self, session_id: str) -> list[RecordedFrame]:
-        return sql.frames_from(await self._fetch(sql.FRAMES, session_id))
-
-
-def _rows(write: Queued) -> tuple[str, list[tuple[object, ...]]]:
-    """A queued write as its statement and rows (encoded here, off the frame path)."""
-    if isinstance(write, StoredSwing):
-        return sql.INSERT_SWING, [sql.swing_row(write)]
-    if isinstance(write, StoredFeedback):
-        return sql.INSERT_FEEDBACK, [sql.feedback_row(write)]
-    return sql.INSERT_FRAME, sql.frame_rows(*write)
-
-
-def _grouped(batch: Iterable[Queued]) -> list[tuple[str, list[tuple[object, ...]]]]:
+def _grouped(batch: Iterable[sql.Queued]) -> list[tuple[str, list[tuple[object, ...]]]]:
     """The batch's rows, one executemany per statement, each statement's rows in queue order."""
     by_sql: dict[str, list[tuple[object, ...]]] = {}
     for write in batch:
-        statement, rows = _rows(write)
+        statement, rows = sql.rows_of(write)
         by_sql.setdefault(statement, []).extend(rows)
     return list(by_sql.items())
-
-
-async def _set_members(conn: asyncpg.Connection, record: SessionRecord) -> None:
-    await conn.execute(sql.DELETE_MEMBERS, record.session_id)
-    await conn.executemany(sql.INSERT_MEMBER, sql.member_rows(record))
 
 
 async def _end_orphans(conn: asyncpg.Connection, stale_before: float) -> int:

@@ -1,12 +1,20 @@
-"""What the two SQL stores (SQLite, PostgreSQL) share: their statements, and rows to and from objects.
+"""The session store over SQL, written once: its statements, rows to and from objects, and
+``SQLSessionStore``, whose two drivers (``sqlite``, ``postgres``) only run statements.
 
 Statements are written with PostgreSQL's numbered parameters (``$1``);
 ``qmark`` turns them into SQLite's (``?1``), so each query exists once. Rows
 keep each object's wire JSON plus the columns that queries filter and sort
 on, so reading back gives exactly what the client was sent.
+
+A driver provides four things: ``_fetch`` (rows of a query, after every
+write queued before it), ``_run`` (statements in one transaction),
+``_enqueue`` (a write of the frame path, never waiting) and its heartbeat.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import msgspec
 
@@ -125,3 +133,132 @@ def orphan_rows(rows: list) -> list[tuple[object, ...]]:
     """``END_ORPHAN`` rows for the ``ORPHANS`` found: each ended at its last swing (or start)."""
     ended = [ended_as_orphan(decode_record(raw), last_swing) for _, raw, last_swing in rows]
     return [(r.session_id, r.state.value, r.ended_at, r.end_reason, to_json(r).decode()) for r in ended]
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+class RowRefused(Exception):
+    """A constraint refused a row (a duplicate key, a session that is not there): a driver's own
+    integrity error, said the same way by both."""
+
+
+class NoRowChanged(Exception):
+    """A ``Step(must_change=True)`` changed no row; its transaction is undone."""
+
+
+class Step(NamedTuple):
+    """One statement of a transaction: with its arguments, or with many rows (a list: executemany)."""
+
+    statement: str
+    args: tuple[object, ...] | list[tuple[object, ...]]
+    must_change: bool = False  # no row changed: undo the transaction, raise NoRowChanged
+
+
+# A queued write of the frame path; encoded into rows later, off the frame path (``rows_of``).
+Queued = StoredSwing | StoredFeedback | tuple[str, list[RecordedFrame]]
+
+
+def rows_of(write: Queued) -> tuple[str, list[tuple[object, ...]]]:
+    """A queued write as its statement and rows."""
+    if isinstance(write, StoredSwing):
+        return INSERT_SWING, [swing_row(write)]
+    if isinstance(write, StoredFeedback):
+        return INSERT_FEEDBACK, [feedback_row(write)]
+    return INSERT_FRAME, frame_rows(*write)
+
+
+def members_steps(record: SessionRecord) -> list[Step]:
+    return [Step(DELETE_MEMBERS, (record.session_id,)), Step(INSERT_MEMBER, member_rows(record))]
+
+
+class SQLSessionStore:
+    """Everything a SQL store does but run statements (see the module's note)."""
+
+    server_id: str
+
+    async def _fetch(self, query: str, args: tuple[object, ...]) -> Sequence[Sequence[object]]:
+        raise NotImplementedError
+
+    async def _run(self, steps: list[Step]) -> list[int]:
+        """Run ``steps`` in one transaction; the rows each changed (-1 for a list of rows)."""
+        raise NotImplementedError
+
+    def _enqueue(self, write: Queued) -> None:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- session records
+
+    async def add(self, record: SessionRecord) -> None:
+        try:
+            await self._run([Step(INSERT_SESSION, session_row(record, self.server_id)), *members_steps(record)])
+        except RowRefused:
+            raise KeyError(f"session {record.session_id} already exists") from None
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        records = await self._records(GET_SESSION, (session_id,))
+        return records[0] if records else None
+
+    async def save(self, record: SessionRecord) -> None:
+        try:
+            await self._run([Step(UPDATE_SESSION, session_row(record, self.server_id), must_change=True),
+                             *members_steps(record)])
+        except NoRowChanged:
+            raise KeyError(f"session {record.session_id} does not exist") from None
+
+    async def delete(self, session_id: str) -> bool:
+        return (await self._run([Step(DELETE_SESSION, (session_id,))]))[0] > 0
+
+    async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
+        if is_admin:
+            return await self._records(ALL_SESSIONS, (limit,))
+        return await self._records(VISIBLE_SESSIONS, (user_id, limit))
+
+    async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:
+        query, args = of_user("SELECT record FROM sessions", user_id, viewer)
+        return await self._records(f"{query} ORDER BY created_at DESC LIMIT ${len(args) + 1}", (*args, limit))
+
+    async def _records(self, query: str, args: tuple[object, ...]) -> list[SessionRecord]:
+        return [decode_record(raw) for raw, in await self._fetch(query, args)]
+
+    # ---------------------------------------------------------------- coaching messages
+
+    async def add_message(self, message: StoredMessage) -> None:
+        try:
+            await self._run([Step(INSERT_MESSAGE, message_row(message))])
+        except RowRefused:
+            raise KeyError(f"session {message.session_id} does not exist") from None
+
+    async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
+        if limit <= 0:
+            return []
+        return messages_from(session_id, list(await self._fetch(LAST_MESSAGES, (session_id, limit))))
+
+    # ---------------------------------------------------------------- queued writes
+
+    def add_swing(self, swing: StoredSwing) -> None:
+        self._enqueue(swing)
+
+    def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
+        self._enqueue((session_id, frames))
+
+    def add_feedback(self, feedback: StoredFeedback) -> None:
+        self._enqueue(feedback)
+
+    # ---------------------------------------------------------------- history
+
+    async def swings(self, session_id: str) -> list[StoredSwing]:
+        return swings_from(list(await self._fetch(SESSION_SWINGS, (session_id,))))
+
+    async def user_swings(
+        self, user_id: str, viewer: str | None, limit: int, club: str | None = None
+    ) -> list[StoredSwing]:
+        query, args = of_user(SWINGS, user_id, viewer, club)
+        query = f"{query} ORDER BY ended_at DESC, id DESC LIMIT ${len(args) + 1}"
+        return swings_from(list(await self._fetch(query, (*args, limit))))
+
+    async def feedback(self, session_id: str) -> list[StoredFeedback]:
+        return feedback_from(list(await self._fetch(FEEDBACK, (session_id,))))
+
+    async def frames(self, session_id: str) -> list[RecordedFrame]:
+        return frames_from(list(await self._fetch(FRAMES, (session_id,))))

@@ -7,7 +7,7 @@ returns); swings, frames and feedback texts are queued and commit within
 process being killed (it is in the WAL file); only a power cut can take the
 last ones.
 
-Statements and rows are shared with the PostgreSQL store (``sql``).
+What the store does is ``sql.SQLSessionStore``'s; this driver runs its statements.
 
 Several processes on one machine may share the file (see ``store`` for the
 heartbeat rule): every transaction begins ``IMMEDIATE``, taking the file's
@@ -29,7 +29,6 @@ from pathlib import Path
 
 from . import sql
 from .base import Liveness, SchemaTooNew, beat_forever, log_orphans_ended, new_server_id
-from .records import RecordedFrame, SessionRecord, StoredFeedback, StoredMessage, StoredSwing
 from .sql import qmark
 from .sqlite_writer import SQLiteWriter
 
@@ -158,7 +157,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteSessionStore:
+class SQLiteSessionStore(sql.SQLSessionStore):
     def __init__(
         self, path: str | Path, *, flush_interval_s: float = 0.25, liveness: Liveness = Liveness(),
         server_id: str | None = None,
@@ -206,102 +205,41 @@ class SQLiteSessionStore:
             await self._writer.call(lambda conn: conn.execute(_q(sql.FORGET_SERVER), (self.server_id,)))
         await self._writer.close()
 
-    # ---------------------------------------------------------------- session records
-
-    async def add(self, record: SessionRecord) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(_q(sql.INSERT_SESSION), sql.session_row(record, self.server_id))
-            except sqlite3.IntegrityError:
-                raise KeyError(f"session {record.session_id} already exists") from None
-            _set_members(conn, record)
-
-        await self._writer.call(work)
-
-    async def get(self, session_id: str) -> SessionRecord | None:
-        records = await self._records(_q(sql.GET_SESSION), (session_id,))
-        return records[0] if records else None
-
-    async def save(self, record: SessionRecord) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            if conn.execute(_q(sql.UPDATE_SESSION), sql.session_row(record, self.server_id)).rowcount == 0:
-                raise KeyError(f"session {record.session_id} does not exist")
-            _set_members(conn, record)
-
-        await self._writer.call(work)
-
-    async def delete(self, session_id: str) -> bool:
-        return await self._writer.call(
-            lambda conn: conn.execute(_q(sql.DELETE_SESSION), (session_id,)).rowcount > 0)
-
-    async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
-        if is_admin:
-            return await self._records(_q(sql.ALL_SESSIONS), (limit,))
-        return await self._records(_q(sql.VISIBLE_SESSIONS), (user_id, limit))
-
-    async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:
-        query, args = sql.of_user("SELECT record FROM sessions", user_id, viewer)
-        return await self._records(_q(f"{query} ORDER BY created_at DESC LIMIT ${len(args) + 1}"), (*args, limit))
-
-    async def _records(self, query: str, args: tuple[object, ...]) -> list[SessionRecord]:
-        return [sql.decode_record(raw) for raw, in await self._fetch(query, args)]
+    # ---------------------------------------------------------------- the driver
 
     async def _fetch(self, query: str, args: tuple[object, ...]) -> list[tuple[object, ...]]:
-        return await self._writer.call(lambda conn: conn.execute(query, args).fetchall())
+        statement = _q(query)
+        return await self._writer.call(lambda conn: conn.execute(statement, args).fetchall())
 
-    # ---------------------------------------------------------------- coaching messages
+    async def _run(self, steps: list[sql.Step]) -> list[int]:
+        # The writer runs each call in a savepoint: an exception here undoes the steps before it.
+        def work(conn: sqlite3.Connection) -> list[int]:
+            changed = []
+            for step in steps:
+                try:
+                    if isinstance(step.args, list):
+                        conn.executemany(_q(step.statement), step.args)
+                        changed.append(-1)
+                        continue
+                    count = conn.execute(_q(step.statement), step.args).rowcount
+                except sqlite3.IntegrityError as exc:
+                    raise sql.RowRefused(str(exc)) from None
+                if step.must_change and count == 0:
+                    raise sql.NoRowChanged(step.statement)
+                changed.append(count)
+            return changed
 
-    async def add_message(self, message: StoredMessage) -> None:
+        return await self._writer.call(work)
+
+    def _enqueue(self, write: sql.Queued) -> None:
         def work(conn: sqlite3.Connection) -> None:
-            try:
-                conn.execute(_q(sql.INSERT_MESSAGE), sql.message_row(message))
-            except sqlite3.IntegrityError:
-                raise KeyError(f"session {message.session_id} does not exist") from None
+            statement, rows = sql.rows_of(write)  # encoded on the writer thread, off the frame path
+            conn.executemany(_q(statement), rows)
 
-        await self._writer.call(work)
-
-    async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
-        if limit <= 0:
-            return []
-        return sql.messages_from(session_id, await self._fetch(_q(sql.LAST_MESSAGES), (session_id, limit)))
-
-    # ---------------------------------------------------------------- queued writes
-
-    def add_swing(self, swing: StoredSwing) -> None:
-        self._writer.submit(lambda conn: conn.execute(_q(sql.INSERT_SWING), sql.swing_row(swing)))
-
-    def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
-        self._writer.submit(
-            lambda conn: conn.executemany(_q(sql.INSERT_FRAME), sql.frame_rows(session_id, frames)))
-
-    def add_feedback(self, feedback: StoredFeedback) -> None:
-        self._writer.submit(lambda conn: conn.execute(_q(sql.INSERT_FEEDBACK), sql.feedback_row(feedback)))
-
-    # ---------------------------------------------------------------- history
-
-    async def swings(self, session_id: str) -> list[StoredSwing]:
-        return sql.swings_from(await self._fetch(_q(sql.SESSION_SWINGS), (session_id,)))
-
-    async def user_swings(
-        self, user_id: str, viewer: str | None, limit: int, club: str | None = None
-    ) -> list[StoredSwing]:
-        query, args = sql.of_user(sql.SWINGS, user_id, viewer, club)
-        query = _q(f"{query} ORDER BY ended_at DESC, id DESC LIMIT ${len(args) + 1}")
-        return sql.swings_from(await self._fetch(query, (*args, limit)))
-
-    async def feedback(self, session_id: str) -> list[StoredFeedback]:
-        return sql.feedback_from(await self._fetch(_q(sql.FEEDBACK), (session_id,)))
-
-    async def frames(self, session_id: str) -> list[RecordedFrame]:
-        return sql.frames_from(await self._fetch(_q(sql.FRAMES), (session_id,)))
+        self._writer.submit(work)
 
 
 _q = functools.cache(qmark)  # each shared statement with SQLite's parameters, made once
-
-
-def _set_members(conn: sqlite3.Connection, record: SessionRecord) -> None:
-    conn.execute(_q(sql.DELETE_MEMBERS), (record.session_id,))
-    conn.executemany(_q(sql.INSERT_MEMBER), sql.member_rows(record))
 
 
 def _end_orphans(conn: sqlite3.Connection, stale_before: float) -> int:
