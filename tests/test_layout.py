@@ -119,3 +119,14 @@ def test_the_servers_leaves_import_nothing_else_of_the_server():
     for leaf in leaves:
         strays = {t for t in edges[leaf] if t.startswith(SERVER) and t not in leaves}
         assert not strays, f"{leaf} imports {sorted(strays)}"
+
+
+def test_the_hot_path_leans_on_nothing_above_it():
+    """stream/ (but its endpoint, which takes the runtime) sees only schemas, storage, auth, settings."""
+    edges = graph()
+    allowed = (f"{SERVER}.stream", f"{SERVER}.protocol", f"{SERVER}.storage", f"{SERVER}.auth",
+               f"{SERVER}.settings", f"{SERVER}.responses")
+    for module, targets in edges.items():
+        if module.startswith(f"{SERVER}.stream") and module != f"{SERVER}.stream.endpoint":
+            strays = {t for t in targets if t.startswith(SERVER) and t != SERVER and not t.startswith(allowed)}
+            assert not strays, f"{module} imports {sorted(strays)}"

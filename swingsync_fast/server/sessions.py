@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -18,6 +18,7 @@ from ..thresholds import Thresholds
 from .protocol.stream import ErrorCode, FrameLayout, Payload, StreamConfig
 from .storage.base import SessionStore
 from .storage.records import SessionRecord, SessionState
+from .stream.connection import Connection, SessionRefused
 from .stream.latency import LatencyHistogram
 from .stream.session import StreamSession
 
@@ -25,30 +26,6 @@ if TYPE_CHECKING:
     from ..feedback.lane import FeedbackLane
     from .cluster.peers import Peers
     from .watchers.coaching import CoachingHub
-
-
-class SessionRefused(Exception):
-    """A session that cannot start as asked: the client gets an ``error`` with this code."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class Streamer(Protocol):
-    """The socket a session streams on (``stream.connection.Connection``), as the sessions see it."""
-
-    user_id: str
-    session: StreamSession | None
-
-    async def deliver(self, payload: Payload) -> bool:
-        """Send a message from off the frame path; False if the socket is gone."""
-        ...
-
-    async def end_session_from_server(self, reason: str) -> None:
-        """End its session (e.g. deleted over REST) and tell the client; the socket stays."""
-        ...
 
 
 class Totals:
@@ -76,6 +53,8 @@ class Totals:
 
 
 class Sessions:
+    """The ``SessionHost`` of every connection of this process."""
+
     def __init__(
         self, store: SessionStore, peers: Peers | None = None, feedback: FeedbackLane | None = None,
         coaching: CoachingHub | None = None,
@@ -84,15 +63,15 @@ class Sessions:
         self.peers = peers  # None: this process alone
         self.feedback = feedback  # None: sessions get no feedback (benchmarks of the frame path)
         self.coaching = coaching  # None: coaching_session_id is refused
-        self.live: dict[str, Streamer] = {}  # session id -> the socket streaming it
+        self.live: dict[str, Connection] = {}  # session id -> the socket streaming it
         self.started = 0
         self.ended = Totals()
 
     async def start(
-        self, streamer: Streamer, config: StreamConfig | None, session_id: str | None, binary: bool
+        self, conn: Connection, config: StreamConfig | None, session_id: str | None, binary: bool
     ) -> StreamSession:
-        """A new session, or one created over REST, streaming on ``streamer``."""
-        user_id = streamer.user_id
+        """A new session, or one created over REST, streaming on ``conn``."""
+        user_id = conn.user_id
         if session_id is not None:
             if config is not None:
                 raise SessionRefused(
@@ -132,11 +111,11 @@ class Sessions:
             raise SessionRefused(ErrorCode.SESSION_BUSY,
                                  f"session {record.session_id!r} is streaming on another server process ({elsewhere})")
         session = StreamSession(record, layout, feedback=self.feedback, store=self.store, thresholds=thresholds)
-        self.live[record.session_id] = streamer
+        self.live[record.session_id] = conn
         if coaching is not None and self.coaching is not None:
-            session.tap = await self.coaching.tap(coaching, record.session_id, user_id, streamer)
+            session.tap = await self.coaching.tap(coaching, record.session_id, user_id, conn)
         if self.feedback is not None:
-            self.feedback.open(record.session_id, streamer)
+            self.feedback.open(record.session_id, conn)
         self.started += 1
         await (self.store.add(record) if is_new else self.store.save(record))
         return session
@@ -160,7 +139,7 @@ class Sessions:
         """End a session already detached from its socket: its last messages, and its record saved."""
         messages, record = session.end(reason)
         if session.tap is not None and self.coaching is not None:
-            self.coaching.session_ended(session.tap)
+            self.coaching.session_ended(session.session_id)
         self.live.pop(session.session_id, None)
         if self.feedback is not None:
             # The client's own end_session keeps the socket: feedback already asked for still
@@ -171,16 +150,16 @@ class Sessions:
             await self.store.save(record)
         return messages
 
-    def disconnect(self, streamer: Streamer) -> None:
+    def disconnect(self, conn: Connection) -> None:
         """The socket is gone: forget it in the lane (answers of ended sessions too) and the rooms."""
         if self.feedback is not None:
-            self.feedback.disconnect(streamer)
+            self.feedback.disconnect(conn)
         if self.coaching is not None:
-            self.coaching.disconnect(streamer)
+            self.coaching.disconnect(conn)
 
     def live_session(self, session_id: str) -> StreamSession | None:
-        streamer = self.live.get(session_id)
-        return None if streamer is None else streamer.session
+        conn = self.live.get(session_id)
+        return None if conn is None else conn.session
 
     def live_ids(self) -> list[str]:
         return list(self.live)

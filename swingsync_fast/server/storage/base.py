@@ -1,5 +1,11 @@
 """What every store is: the ``SessionStore`` protocol, and the heartbeat rule they share.
 
+``memory.MemorySessionStore`` keeps everything in dicts (tests, benchmarks,
+``DATABASE_URL=memory://``); ``sqlite.SQLiteSessionStore`` keeps it in a file,
+its writes on one thread off the event loop; ``postgres.PostgresSessionStore``
+in PostgreSQL, for several processes or machines sharing one database; both
+are ``sql.SQLSessionStore``. ``url.open_store`` picks one from a URL.
+
 Several server processes may share one database. Each has a ``server_id``
 and beats (writes the time into its row of a ``servers`` table) every
 ``heartbeat_s``; an active session's row names the server streaming it. At

@@ -1,27 +1,9 @@
-"""Session records and history: what a session was configured as, how it went, its swings.
-
-``SessionStore`` is the interface the server talks to. ``MemorySessionStore``
-keeps everything in dicts (tests, benchmarks, ``DATABASE_URL=memory://``);
-``sqlite_store.SQLiteSessionStore`` keeps it in a file, its writes on one
-thread off the event loop; ``pg_store.PostgresSessionStore`` in PostgreSQL,
-for several processes or machines sharing one database. ``open_store(url)``
-picks one from a URL.
+"""What the stores keep: session records, coaching messages, swings, feedback texts, recorded frames.
 
 Records change when a session is created, started and ended; a coaching
-session's messages are appended as they are sent. Three writes come from
-the frame path and so are plain calls that only enqueue: a swing summary
-when a swing ends (``add_swing``), recorded frames (``add_frames``) and a
-finished feedback text (``add_feedback``).
-
-Several server processes may share one database. Each has a ``server_id``
-and beats (writes the time into its row of a ``servers`` table) every
-``heartbeat_s``; an active session's row names the server streaming it. At
-open and at every beat, a store ends as ``server_restart`` the active
-sessions whose server has not beaten for ``server_timeout_s`` (or has no
-row: it closed, or predates heartbeats), so a crash is cleaned up without
-touching sessions another live process streams. Only the process streaming
-a session writes it while it is active, so the store stamps its own id on
-every active record it writes.
+session's messages are appended as they are sent. Swings, recorded frames and
+finished feedback texts come from the frame path and are queued (see
+``base.SessionStore``). Leaves: nothing here imports the rest of the server.
 """
 
 from __future__ import annotations

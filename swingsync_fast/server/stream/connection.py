@@ -16,7 +16,7 @@ import enum
 import logging
 import time
 from time import perf_counter_ns
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
@@ -43,19 +43,36 @@ from ..protocol.stream import (
     SessionStartedData,
     StartSession,
     StartStreamingSession,
+    StreamConfig,
 )
-from ..sessions import SessionRefused
 from .codec import JSON_DECODER, MSGPACK_DECODER, SOCKET_GONE, FrameError, encode_json, encode_msgpack, send_event
 from .guard import MessageGuard, explain_invalid, explain_malformed
 from .limits import Admission, UserBudget
-from .session import FeedbackRefused
+from .session import FeedbackRefused, Refused
 
 if TYPE_CHECKING:
-    from ..sessions import Sessions
     from ..settings import Settings
     from .session import StreamSession
 
 logger = logging.getLogger("swingsync_fast.server")
+
+class SessionRefused(Refused):
+    """A session that cannot start as asked."""
+
+
+class SessionHost(Protocol):
+    """Where a connection's sessions start and end (``server.sessions.Sessions``)."""
+
+    async def start(
+        self, conn: Connection, config: StreamConfig | None, session_id: str | None, binary: bool
+    ) -> StreamSession:
+        """The session to stream on ``conn``, or raise SessionRefused."""
+        ...
+
+    async def end(self, session: StreamSession, reason: str) -> list[Payload]:
+        """End a session detached from its socket: its last messages."""
+        ...
+
 
 class ConnectionState(enum.Enum):
     OPEN = "open"
@@ -68,7 +85,7 @@ class Connection:
         self,
         principal: Principal,
         settings: Settings,
-        sessions: Sessions,
+        sessions: SessionHost,
         websocket: WebSocket | None,
         now_ns: int,
         user_budget: UserBudget | None = None,

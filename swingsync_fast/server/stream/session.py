@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import msgspec
 
@@ -24,9 +24,6 @@ from ..storage.records import RecordedFrame, SessionRecord, SessionState, Stored
 from .codec import RESULT_ENCODERS, FrameError, RawFrameReader, message_encoder, swing_event_message, write_keypoints
 from .latency import LatencyHistogram
 
-if TYPE_CHECKING:
-    from ..watchers.coaching import Tap
-
 # Leaving degraded mode takes this many frames in a row at no more than half the target.
 RECOVER_AFTER_FRAMES = 30
 # Recorded frames go to the store in batches of this many (a second at 30 FPS).
@@ -37,13 +34,28 @@ class OutOfOrder(FrameError):
     code = ErrorCode.OUT_OF_ORDER
 
 
-class FeedbackRefused(Exception):
-    """A request_feedback the session will not pass on; ``code`` and the text say why."""
+class FrameTap(Protocol):
+    """A coaching room's view of a session (``watchers.coaching.Tap``): fed from the frame path, it
+    only enqueues."""
+
+    watching: bool  # a coach is in the room: frames are worth handing over
+
+    def frame(self, result: FrameResult, analyzer: LiveAnalyzer) -> None: ...
+
+    def swing_ended(self, summary: SwingSummary) -> None: ...
+
+
+class Refused(Exception):
+    """A client's request the server will not carry out: the ``error`` it gets has this code and text."""
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class FeedbackRefused(Refused):
+    """A request_feedback the session will not pass on."""
 
 
 class FeedbackTrigger(Protocol):
@@ -80,7 +92,7 @@ class StreamSession:
         feedback: FeedbackTrigger | None = None,
         store: SessionStore | None = None,
         thresholds: Thresholds | None = None,
-        tap: Tap | None = None,
+        tap: FrameTap | None = None,
     ) -> None:
         config = record.config
         self.record = record

@@ -392,8 +392,11 @@ class CoachingHub:
         room.announce()
         return tap
 
-    def session_ended(self, tap: Tap) -> None:
+    def session_ended(self, session_id: str) -> None:
         """The stream ended; its feedback may still come (mirrored until its socket closes)."""
+        tap = self._taps.get(session_id)
+        if tap is None:
+            return
         tap.streaming = False
         tap.room.announce()
 
