@@ -39,11 +39,9 @@ def _frames(stream):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, serve_module):
     db = tmp_path_factory.mktemp("db") / "history.db"
-    live = LiveServer(settings_for_tests(database_url=f"sqlite:///{db}", max_analyze_frames=1000, **FAST)).start()
-    yield live
-    live.stop()
+    return serve_module(database_url=f"sqlite:///{db}", max_analyze_frames=1000, **FAST)
 
 
 def _stream_session(ws, stream, config: dict | None = None) -> tuple[str, list[dict], list[dict]]:

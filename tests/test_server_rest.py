@@ -18,11 +18,7 @@ from swingsync_fast.simulator import SwingSpec, simulate
 SESSIONS = "/api/v1/stream/sessions"
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6)).start()
-    yield live
-    live.stop()
+SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6)  # the module's server (conftest.server)
 
 
 @pytest.fixture(scope="module")

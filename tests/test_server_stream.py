@@ -13,13 +13,11 @@ import msgspec
 import numpy as np
 import pytest
 from live_server import (
-    LiveServer,
     close_code,
     recv,
     recv_until,
     seed_frame,
     send,
-    settings_for_tests,
     start,
 )
 
@@ -30,11 +28,7 @@ from swingsync_fast.catalog import FAULT_BY_ID, KPI_NAMES
 from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6)).start()
-    yield live
-    live.stop()
+SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6)  # the module's server (conftest.server)
 
 
 @pytest.fixture(scope="module")

@@ -60,13 +60,6 @@ def hand_labels(realdata_dir: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests()).start()
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
 def playwright():
     with sync_api.sync_playwright() as p:
         yield p
