@@ -219,3 +219,10 @@ def test_raw_frame_headers_are_checked():
             reader.read_into(slot, header + body)
     with pytest.raises(FrameError, match="544 bytes"):
         reader.read_into(slot, RAW_HEADER.pack(RAW_MAGIC, 1, 1.0) + body + b"\0")
+
+
+def test_the_feedback_lanes_settings_are_its_config_fields_with_feedback_in_front():
+    from swingsync_fast.feedback.lane import LaneConfig
+
+    fields = set(Settings.__struct_fields__)
+    assert [name for name in LaneConfig.__struct_fields__ if f"feedback_{name}" not in fields] == ["recent_swings"]

@@ -50,18 +50,9 @@ def feedback_lane(
                                "server process instead", exc)
         if model is None:
             model = GeminiProvider(**options)  # type: ignore[arg-type]
-    config = LaneConfig(
-        workers=settings.feedback_workers,
-        max_queued=settings.feedback_max_queued,
-        first_piece_timeout_s=settings.feedback_first_piece_timeout_s,
-        total_timeout_s=settings.feedback_total_timeout_s,
-        retries=settings.feedback_retries,
-        retry_backoff_s=settings.feedback_retry_backoff_s,
-        rate_per_minute=settings.feedback_rate_per_minute,
-        rate_burst=settings.feedback_rate_burst,
-        breaker_failures=settings.feedback_breaker_failures,
-        breaker_cooldown_s=settings.feedback_breaker_cooldown_s,
-    )
+    # Each lane setting is the Settings field of its name with ``feedback_`` in front (SWINGSYNC_FEEDBACK_*).
+    config = LaneConfig(**{name: getattr(settings, f"feedback_{name}") for name in LaneConfig.__struct_fields__
+                           if hasattr(settings, f"feedback_{name}")})
     return FeedbackLane(config, model=model, archive=archive, mirror=coaching, tips=coaching)
 
 
