@@ -97,7 +97,9 @@ class Connection:
         self.state = ConnectionState.OPEN
         self.session: StreamSession | None = None
         self.guard = MessageGuard(settings, now_ns, user_budget)
+        # Bound once: the frame path calls them for every message.
         self._admit = self.guard.limiter.admit
+        self._good = self.guard.bad.good
         self.last_seen_ns = now_ns
         self.outbox: list[Payload] = []
         # A start / end / ping / request_feedback waiting for its async half (see run_control).
@@ -171,7 +173,7 @@ class Connection:
         except msgspec.DecodeError as exc:
             self._bad(ErrorCode.MALFORMED_MESSAGE, explain_malformed(data, binary, exc), binary)
             return None
-        self.guard.bad.good()
+        self._good()
         if session is not None and session.outbox:
             self.outbox += session.outbox
             session.outbox.clear()
