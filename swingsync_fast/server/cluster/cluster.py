@@ -5,7 +5,7 @@ Every ``USER_PERIOD_S`` each process publishes a ``Pulse`` on the bus's
 second those sockets asked for in the period that ended; the sessions
 streaming here; each user's sockets here (the per-user socket cap holds
 across processes). From the others' pulses it refills each user's budget with
-this process's share of the user's rate (``limits.UserBudget.refill``): the
+this process's share of the user's rate (``stream.limits.UserBudget.refill``): the
 frame path only ever counts against a local number. Every ``FIGURES_S`` it
 publishes its ``ProcessFigures`` on ``figures``; the monitor socket and
 ``/metrics`` show each process and the total. Whatever is not heard for

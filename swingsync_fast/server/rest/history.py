@@ -1,7 +1,7 @@
 """REST history: a session's swings and recording, a player's sessions and progress.
 
 Who may read: the player (owner), admins, and the members of a session
-(its coaches). A session others cannot see answers 404, as in ``rest.py``;
+(its coaches). A session others cannot see answers 404, as in ``rest.sessions``;
 on a player's pages, someone who is a member of none of their sessions
 gets 403, and a member sees only the sessions they belong to.
 """

@@ -9,7 +9,7 @@ last ones.
 
 What the store does is ``sql.SQLSessionStore``'s; this driver runs its statements.
 
-Several processes on one machine may share the file (see ``store`` for the
+Several processes on one machine may share the file (see ``base`` for the
 heartbeat rule): every transaction begins ``IMMEDIATE``, taking the file's
 write lock at once, so two writers queue on ``busy_timeout`` instead of one
 failing to upgrade a read. They take turns, a batch each: PostgreSQL serves

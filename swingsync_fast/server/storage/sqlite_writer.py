@@ -96,7 +96,7 @@ class SQLiteWriter:
                 if item is not _DUE:
                     work, future, loop = item
                     if opened_at is None:
-                        conn.execute("BEGIN IMMEDIATE")  # the write lock now: see sqlite_store
+                        conn.execute("BEGIN IMMEDIATE")  # the write lock now: see sqlite.py
                         opened_at = time.monotonic()
                     ok, result = self._apply(conn, work, future is None)
                     if future is not None:

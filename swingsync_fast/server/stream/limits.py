@@ -2,7 +2,7 @@
 
 The per-connection limits take the receive time in ``perf_counter_ns`` units
 from the caller, so the hot path reads the clock once per message. The
-per-user budget is refilled off the hot path (``cluster.Cluster``) with this
+per-user budget is refilled off the hot path (``cluster.cluster.Cluster``) with this
 process's share of the user's rate across every server process.
 """
 

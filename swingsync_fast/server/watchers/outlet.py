@@ -1,14 +1,10 @@
-"""Fan-out that never stalls: a bounded send queue per socket, and rooms to publish to.
+"""Fan-out that never stalls: a bounded send queue per coaching or monitor socket.
 
 An ``Outlet`` is one socket's outgoing side: ``offer`` puts a message in its
 bounded queue and returns at once; the outlet's own writer task sends. A
 message that finds the queue full is dropped and counted. A consumer whose
 oldest queued message has waited ``slow_consumer_s`` is closed with 1013 and
 counted: a stuck socket costs the others nothing but a length check.
-
-A room's message names its ``Audience``; each process offers it to its own
-subscribers in that audience (``coaching.CoachingRoom``), whichever process
-published it (``bus.Bus``). Messages are encoded once, before publishing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Rooms to publish to: who a message is for, each subscriber's rate, its outlet."""
+"""Rooms to publish to: who a message is for, each subscriber's rate, its outlet.
+
+A room's message names its ``Audience``; each process offers it to its own
+subscribers in that audience (``watchers.coaching.CoachingRoom``), whichever
+process published it (``cluster.bus.Bus``). Messages are encoded once, before
+publishing.
+"""
 
 from __future__ import annotations
 
