@@ -20,14 +20,15 @@ import pytest
 
 from swingsync_fast.landmarks import LANDMARK_NAMES
 from swingsync_fast.server.auth import Principal, Role
-from swingsync_fast.server.connection import Connection
-from swingsync_fast.server.limits import UserBudget
-from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
-from swingsync_fast.server.registry import Registry
+from swingsync_fast.server.stream.connection import Connection
+from swingsync_fast.server.stream.limits import UserBudget
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC
+from swingsync_fast.server.sessions import Sessions
 from swingsync_fast.server.settings import Settings
-from swingsync_fast.server.pg_store import PostgresSessionStore
-from swingsync_fast.server.sqlite_store import SQLiteSessionStore
-from swingsync_fast.server.store import MemorySessionStore, SessionStore
+from swingsync_fast.server.storage.postgres import PostgresSessionStore
+from swingsync_fast.server.storage.sqlite import SQLiteSessionStore
+from swingsync_fast.server.storage.base import SessionStore
+from swingsync_fast.server.storage.memory import MemorySessionStore
 from swingsync_fast.simulator import random_swing_spec, simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -80,13 +81,15 @@ LAYOUTS = {
 class _Streamer:
     """A connection with a live session, replaying the stream; a new session each time round."""
 
-    def __init__(self, payloads: list, layout: str, store: SessionStore | None = None, record: bool = False) -> None:
+    def __init__(self, payloads: list, layout: str, store: SessionStore | None = None, record: bool = False,
+                 user_budget: UserBudget | None = None) -> None:
         settings = Settings(secret_key="bench" * 8, frames_per_second=1e9, frame_burst=10**9)
         self.loop = asyncio.new_event_loop()
         self.store = store or MemorySessionStore()
         self.loop.run_until_complete(self.store.open())
-        self.registry = Registry(settings, self.store)
-        self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.registry, None, perf_counter_ns())
+        self.sessions = Sessions(self.store)
+        self.conn = Connection(Principal("bench", Role.PLAYER), settings, self.sessions, None, perf_counter_ns(),
+                               user_budget)
         config = {"frame_layout": layout, "record_frames": record, "baseline": {}}
         self.start = json.dumps({"type": "start_session", "data": {"config": config}})
         self.payloads = payloads
@@ -164,8 +167,8 @@ def test_frame_with_a_user_budget(benchmark, stream):
         _seed(i, t, frame)
         for i, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints)
     ]
-    streamer = _Streamer(payloads, "seed")
-    streamer.conn.limiter.user = budget = UserBudget(1e9)  # never refilled here: it must not run out
+    budget = UserBudget(1e9)  # never refilled here: it must not run out
+    streamer = _Streamer(payloads, "seed", user_budget=budget)
     benchmark.pedantic(streamer.receive, setup=streamer.setup, rounds=ROUNDS, warmup_rounds=500)
     assert streamer.replies == ROUNDS + 500 and budget.demand == ROUNDS + 500
     assert benchmark.stats.stats.median <= SEED_JSON_BUDGET_S

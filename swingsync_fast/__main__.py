@@ -69,7 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server.auth import KeyFileError, read_key
     from .server.serve import log_to_console, run
     from .server.settings import Settings
-    from .server.workers import check, run_workers
+    from .server.cluster.workers import check, run_workers
 
     try:
         settings = Settings.from_env(**({"dev_no_auth": True} if args.dev_no_auth else {}))

@@ -1,7 +1,10 @@
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import postgres
 import pytest
+from live_server import LiveServer, settings_for_tests
 from postgres import pg_database  # noqa: F401  (a fixture)
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "dtl-phone-swings"
@@ -29,3 +32,39 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'shared.db'}"
     return request.getfixturevalue("pg_url")
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def _servers() -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def start(**settings: Any) -> LiveServer:
+        started.append(LiveServer(settings_for_tests(**settings)).start())
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for live in started:
+            live.stop()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., LiveServer]]:
+    """Start a server of this test's own: ``serve(**settings)``, overrides of ``settings_for_tests``;
+    stopped after the test."""
+    yield from _servers()
+
+
+@pytest.fixture(scope="module")
+def serve_module() -> Iterator[Callable[..., LiveServer]]:
+    """The same, for servers that live as long as the module."""
+    yield from _servers()
+
+
+@pytest.fixture(scope="module")
+def server(request, serve_module) -> LiveServer:
+    """The module's server: ``settings_for_tests`` with the module's ``SERVER_SETTINGS``, if any."""
+    return serve_module(**getattr(request.module, "SERVER_SETTINGS", {}))

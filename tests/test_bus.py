@@ -14,7 +14,9 @@ import uuid
 import msgspec
 from redis_servers import MACHINE_REDIS, OwnRedis, needs_redis, own_redis  # noqa: F401 (a fixture)
 
-from swingsync_fast.server.bus import PREFIX, Bus, BusState, Envelope, channel_prefix
+from swingsync_fast.server.cluster.bus import PREFIX, Bus, channel_prefix
+from swingsync_fast.server.protocol.figures import BusState
+from swingsync_fast.server.protocol.bus import Envelope
 
 async def _until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from swingsync_fast.server.cluster import ProcessFigures, total
-from swingsync_fast.server.bus import Bus
-from swingsync_fast.server.latency import LatencyHistogram
-from swingsync_fast.server.limits import USER_BURST_S, USER_PERIOD_S, Admission, RateLimiter, UserBudget
-from swingsync_fast.server.registry import SystemStats
+from swingsync_fast.server.cluster.cluster import total
+from swingsync_fast.server.protocol.bus import ProcessFigures
+from swingsync_fast.server.cluster.bus import Bus
+from swingsync_fast.server.stream.latency import LatencyHistogram
+from swingsync_fast.server.stream.limits import USER_BURST_S, USER_PERIOD_S, Admission, RateLimiter, UserBudget
+from swingsync_fast.server.protocol.figures import SystemStats
 from swingsync_fast.server.settings import Settings
 
 

@@ -21,11 +21,11 @@ from swings import FAULTED_THEN_CLEAN, driver_swings
 
 from swingsync_fast.feedback import BreakerState, FeedbackLane, GeminiProvider, LaneConfig
 from swingsync_fast.feedback.isolated import ModelProcess
-from swingsync_fast.server.protocol import ErrorCode, FrameLayout, StreamConfig
+from swingsync_fast.server.protocol.stream import ErrorCode, FrameLayout, StreamConfig
 from swingsync_fast.server.runtime import feedback_lane
-from swingsync_fast.server.session import FeedbackRefused, StreamSession
+from swingsync_fast.server.stream.session import FeedbackRefused, StreamSession
 from swingsync_fast.server.settings import Settings
-from swingsync_fast.server.store import SessionRecord, SessionState
+from swingsync_fast.server.storage.records import SessionRecord, SessionState
 
 KEY = "test-gemini-key"
 FIRST_PIECE_S = 0.3

@@ -28,15 +28,13 @@ def gemini():
 
 
 @pytest.fixture(scope="module")
-def server(gemini):
-    live = LiveServer(settings_for_tests(
+def server(gemini, serve_module):
+    return serve_module(
         frames_per_second=1e6, frame_burst=10**6,
         gemini_api_key=KEY, gemini_base_url=gemini.base_url,
         feedback_first_piece_timeout_s=0.5, feedback_total_timeout_s=2.0, feedback_retry_backoff_s=0.01,
         feedback_rate_per_minute=600.0, feedback_rate_burst=100,
-    )).start()
-    yield live
-    live.stop()
+    )
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from test_server_coaching import coaching_session, member, next_of
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
-from swingsync_fast.server.limits import USER_BURST_S, USER_PERIOD_S
+from swingsync_fast.server.stream.limits import USER_BURST_S, USER_PERIOD_S
 from swingsync_fast.simulator import SwingSpec, simulate
 
 USER_RATE = 40  # SWINGSYNC_USER_FRAMES_PER_SECOND on both servers

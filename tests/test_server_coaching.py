@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from live_server import LiveServer, close_code, recv, recv_until, seed_frame, send, settings_for_tests, start
+from live_server import LiveServer, close_code, recv, recv_until, seed_frame, send, start
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -24,12 +24,7 @@ from swingsync_fast.simulator import SwingSpec, simulate
 SESSIONS = "/api/v1/stream/sessions"
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6, slow_consumer_s=1.0,
-                                         outlet_queue=64)).start()
-    yield live
-    live.stop()
+SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6, slow_consumer_s=1.0, outlet_queue=64)  # the module's server (conftest.server)
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,9 @@ def _frames(stream):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, serve_module):
     db = tmp_path_factory.mktemp("db") / "history.db"
-    live = LiveServer(settings_for_tests(database_url=f"sqlite:///{db}", max_analyze_frames=1000, **FAST)).start()
-    yield live
-    live.stop()
+    return serve_module(database_url=f"sqlite:///{db}", max_analyze_frames=1000, **FAST)
 
 
 def _stream_session(ws, stream, config: dict | None = None) -> tuple[str, list[dict], list[dict]]:
@@ -279,7 +277,7 @@ def test_progress_counts_faults_and_trends_kpis(server, shared):
 def test_the_fault_limits_adapt_to_the_players_stored_swings(server, stream):
     with server.socket("steady-sid") as ws:
         first = start(ws)
-        assert server.runtime.registry.live_session(first["session_id"]).record.baseline == {}  # no history yet
+        assert server.runtime.sessions.live_session(first["session_id"]).record.baseline == {}  # no history yet
         send(ws, "end_session")
         recv_until(ws, "session_ended")
         for _ in range(2):
@@ -287,7 +285,7 @@ def test_the_fault_limits_adapt_to_the_players_stored_swings(server, stream):
         history = _stored_summaries(server, "steady-sid")
         assert len(history) >= MIN_SWINGS
         session_id = start(ws)["session_id"]
-        live = server.runtime.registry.live_session(session_id)
+        live = server.runtime.sessions.live_session(session_id)
         expected = baseline_from(history)
         assert expected and live.record.baseline == expected
         assert live.analyzer.thresholds == Thresholds.for_player("driver", "intermediate", expected)

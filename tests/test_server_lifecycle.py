@@ -25,20 +25,6 @@ from swingsync_fast.simulator import random_swing_spec, simulate
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def serve():
-    """Start a server of this test's own with the given settings; stopped after the test."""
-    started: list[LiveServer] = []
-
-    def start_with(**settings) -> LiveServer:
-        started.append(LiveServer(settings_for_tests(**settings)).start())
-        return started[-1]
-
-    yield start_with
-    for server in started:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
 def swing():
     stream = simulate([random_swing_spec(np.random.default_rng(4))], fps=30.0, noise_m=0.003, seed=4)

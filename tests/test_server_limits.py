@@ -13,7 +13,7 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from live_server import LiveServer, close_code, recv, recv_until, send, settings_for_tests, start
+from live_server import LiveServer, close_code, recv, recv_until, send, start
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -22,11 +22,7 @@ from swingsync_fast.simulator import SwingSpec, simulate
 TOTAL_CAP = 8
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests(flood_window_s=0.5, flood_windows=3, max_connections=TOTAL_CAP)).start()
-    yield live
-    live.stop()
+SERVER_SETTINGS = dict(flood_window_s=0.5, flood_windows=3, max_connections=TOTAL_CAP)  # the module's server (conftest.server)
 
 
 @pytest.fixture(autouse=True)

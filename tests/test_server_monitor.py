@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from live_server import LiveServer, recv, recv_until, seed_frame, send, settings_for_tests, start
+from live_server import LiveServer, recv, recv_until, seed_frame, send, start
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -16,11 +16,7 @@ from websockets.sync.client import connect
 from swingsync_fast.simulator import SwingSpec, simulate
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6, monitor_interval_s=0.2)).start()
-    yield live
-    live.stop()
+SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6, monitor_interval_s=0.2)  # the module's server (conftest.server)
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +118,7 @@ def test_metrics_parse_with_prometheus_clients_parser(server):
     assert mean_s * 1e6 == pytest.approx(stats["latency"]["mean_us"], abs=0.1)
 
 
-def test_metrics_can_be_switched_off():
-    live = LiveServer(settings_for_tests(metrics_enabled=False)).start()
-    try:
-        response = live.http.get("/metrics")
-        assert response.status_code == 404 and response.json()["data"]["code"] == "not_found"
-    finally:
-        live.stop()
+def test_metrics_can_be_switched_off(serve):
+    live = serve(metrics_enabled=False)
+    response = live.http.get("/metrics")
+    assert response.status_code == 404 and response.json()["data"]["code"] == "not_found"

@@ -18,11 +18,7 @@ from swingsync_fast.simulator import SwingSpec, simulate
 SESSIONS = "/api/v1/stream/sessions"
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6)).start()
-    yield live
-    live.stop()
+SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6)  # the module's server (conftest.server)
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +232,7 @@ def test_system_stats_are_for_admins_and_count_everything(server, frames):
         during = server.http.get("/api/v1/stream/system/stats", headers=server.auth("root", "admin")).json()
         assert during["sessions_active"] >= 1 and during["connections"] >= 1
         assert during["frames_analysed"] == before["frames_analysed"] + 10
-    server.wait_until(lambda: server.runtime.registry.live == {})
+    server.wait_until(lambda: server.runtime.sessions.live == {})
     after = server.http.get("/api/v1/stream/system/stats", headers=server.auth("root", "admin")).json()
     assert after["frames_analysed"] == before["frames_analysed"] + 10  # kept after the session ended
     assert after["latency"]["count"] == before["latency"]["count"] + 10

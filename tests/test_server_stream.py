@@ -13,13 +13,11 @@ import msgspec
 import numpy as np
 import pytest
 from live_server import (
-    LiveServer,
     close_code,
     recv,
     recv_until,
     seed_frame,
     send,
-    settings_for_tests,
     start,
 )
 
@@ -27,14 +25,10 @@ from swings import CLEAN_THEN_FAULTED, driver_swings
 
 from swingsync_fast import SessionConfig, analyze_recording
 from swingsync_fast.catalog import FAULT_BY_ID, KPI_NAMES
-from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC
 
 
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests(frames_per_second=1e6, frame_burst=10**6)).start()
-    yield live
-    live.stop()
+SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6)  # the module's server (conftest.server)
 
 
 @pytest.fixture(scope="module")

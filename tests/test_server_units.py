@@ -13,20 +13,21 @@ import pytest
 
 from swingsync_fast.landmarks import LANDMARK_NAMES
 from swingsync_fast.server.auth import KeyFileError, load_or_create_key
-from swingsync_fast.server.latency import BOUNDS_US, LatencyHistogram
-from swingsync_fast.server.limits import NS, Admission, BadMessageRun, FloodGuard, RateLimiter
-from swingsync_fast.server.codec import FrameError, RawFrameReader
-from swingsync_fast.server.protocol import RAW_HEADER, RAW_MAGIC, StreamConfig
-from swingsync_fast.server.session import RECOVER_AFTER_FRAMES, StreamSession
+from swingsync_fast.server.stream.latency import BOUNDS_US, LatencyHistogram
+from swingsync_fast.server.stream.limits import NS, Admission, BadMessageRun, FloodGuard, RateLimiter
+from swingsync_fast.server.stream.codec import FrameError, RawFrameReader
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC, StreamConfig
+from swingsync_fast.server.stream.session import RECOVER_AFTER_FRAMES, StreamSession
 from swingsync_fast.server.settings import Settings
-from swingsync_fast.server.store import MemorySessionStore, SessionRecord, SessionState, StoredMessage
+from swingsync_fast.server.storage.memory import MemorySessionStore
+from swingsync_fast.server.storage.records import SessionRecord, SessionState, StoredMessage
 
 MS = NS // 1000
 
 
 def test_histogram_quantiles_come_from_the_buckets():
     h = LatencyHistogram()
-    assert h.summary().count == 0 and h.quantile_us(0.5) is None
+    assert h.summary().count == 0 and h.quantile(0.5) is None
     for us in [12] * 50 + [45] * 45 + [900] * 5:
         h.record(us * 1000)
     s = h.summary()
@@ -38,9 +39,9 @@ def test_histogram_quantiles_come_from_the_buckets():
     other.record(2_000_000_000)  # beyond the last bound
     h.merge(other)
     assert h.count == 101 and h.summary().max_us == 2_000_000.0
-    assert h.quantile_us(1.0) == 2_000_000.0 and len(h.counts) == len(BOUNDS_US) + 1
+    assert h.quantile(1.0) == 2_000_000.0 and len(h.counts) == len(BOUNDS_US) + 1
     with pytest.raises(ValueError):
-        h.quantile_us(1.5)
+        h.quantile(1.5)
 
 
 def test_token_bucket_allows_the_burst_then_the_rate():
@@ -218,3 +219,10 @@ def test_raw_frame_headers_are_checked():
             reader.read_into(slot, header + body)
     with pytest.raises(FrameError, match="544 bytes"):
         reader.read_into(slot, RAW_HEADER.pack(RAW_MAGIC, 1, 1.0) + body + b"\0")
+
+
+def test_the_feedback_lanes_settings_are_its_config_fields_with_feedback_in_front():
+    from swingsync_fast.feedback.lane import LaneConfig
+
+    fields = set(Settings.__struct_fields__)
+    assert [name for name in LaneConfig.__struct_fields__ if f"feedback_{name}" not in fields] == ["recent_swings"]

@@ -13,23 +13,22 @@ import msgspec
 import pytest
 
 from swingsync_fast.analyzer import SwingSummary
-from swingsync_fast.server.protocol import StreamConfig
-from swingsync_fast.server.registry import new_record
-from swingsync_fast.server import pg_store
-from swingsync_fast.server.pg_store import PostgresSessionStore
-from swingsync_fast.server.sqlite_store import SCHEMA_VERSION, SQLiteSessionStore, connect, migrate
-from swingsync_fast.server.store import (
-    Liveness,
-    MemorySessionStore,
+from swingsync_fast.server.protocol.stream import StreamConfig
+from swingsync_fast.server.sessions import new_record
+from swingsync_fast.server.storage import postgres as pg_store
+from swingsync_fast.server.storage.postgres import PostgresSessionStore
+from swingsync_fast.server.storage.sqlite import SCHEMA_VERSION, migrate
+from swingsync_fast.server.storage.sqlite import SQLiteSessionStore, connect
+from swingsync_fast.server.storage.base import Liveness, SchemaTooNew
+from swingsync_fast.server.storage.memory import MemorySessionStore
+from swingsync_fast.server.storage.records import (
     RecordedFrame,
-    SchemaTooNew,
     SessionState,
     StoredFeedback,
     StoredMessage,
     StoredSwing,
-    open_store,
-    redacted,
 )
+from swingsync_fast.server.storage.url import open_store, redacted
 
 
 def _summary(index: int, sway: float | None = 0.05) -> SwingSummary:
@@ -293,6 +292,30 @@ def test_processes_starting_together_migrate_once(database_url):
         await asyncio.gather(*(s.close() for s in stores))
 
     run(scenario())
+
+
+def test_sqlite_and_postgresql_end_at_one_schema(tmp_path, pg_url):
+    """Each driver keeps its own migrations (each has released databases to bring forward), so the
+    two are held to the same tables and columns here, which the one SQL store's statements use."""
+    lite = connect(tmp_path / "s.db")
+    migrate(lite)
+    tables = [name for (name,) in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    in_sqlite = {(table, row[1]) for table in tables for row in lite.execute(f"PRAGMA table_info({table})")}
+    lite.close()
+
+    async def columns() -> set[tuple[str, str]]:
+        store = PostgresSessionStore(pg_url)
+        await store.open()
+        await store.close()
+        conn = await asyncpg.connect(pg_url)
+        try:
+            rows = await conn.fetch("SELECT table_name, column_name FROM information_schema.columns "
+                                    "WHERE table_schema = current_schema()")
+        finally:
+            await conn.close()
+        return {(row["table_name"], row["column_name"]) for row in rows}
+
+    assert run(columns()) == in_sqlite
 
 
 def test_a_postgres_database_from_a_newer_server_is_refused(pg_url):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from swingsync_fast.server.settings import DEFAULT_WEB_DIR
-from swingsync_fast.server.webapp import POSE_PACKAGE
+from swingsync_fast.server.rest.webapp import POSE_PACKAGE
 
 from live_server import LiveServer, settings_for_tests
 
@@ -57,13 +57,6 @@ def hand_labels(realdata_dir: Path) -> list[str]:
         header = fh.readline().rstrip("\n").split(",")
         column = header.index("phase")
         return [line.rstrip("\n").split(",")[column] for line in fh]
-
-
-@pytest.fixture(scope="module")
-def server():
-    live = LiveServer(settings_for_tests()).start()
-    yield live
-    live.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,14 @@
 """The feedback lane: coaching text after a swing, from Gemini or the offline coach, off the frame path."""
 
-from .breaker import BreakerState, CircuitBreaker
+from ..server.protocol.figures import BreakerState, LaneStats
+from .breaker import CircuitBreaker
 from .gemini import DEFAULT_MODEL, GeminiProvider
-from .lane import FeedbackLane, FeedbackMirror, FeedbackSink, CoachTips, LaneConfig
+from .lane import CoachTips, FeedbackLane, FeedbackMirror, FeedbackSink, LaneConfig
 from .library import DrillLibrary, LibraryError, default_library, load_library
 from .offline import OfflineCoach
 from .prompt import SYSTEM_INSTRUCTION, build_prompt
 from .provider import FeedbackProvider, ProviderError, Source
 from .request import FeedbackRequest
-from .stats import LaneStats
 
 __all__ = [
     "DEFAULT_MODEL",

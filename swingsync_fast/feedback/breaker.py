@@ -8,23 +8,10 @@ failure opens it again for another cooldown.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections.abc import Callable
 
-import msgspec
-
-
-class BreakerState(str, enum.Enum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-class BreakerStats(msgspec.Struct, frozen=True):
-    state: BreakerState
-    consecutive_failures: int
-    times_opened: int
+from ..server.protocol.figures import BreakerState, BreakerStats
 
 
 class CircuitBreaker:

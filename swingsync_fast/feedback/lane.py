@@ -34,22 +34,19 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import aclosing
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import msgspec
 
-from ..analyzer import SwingSummary
-from ..server.codec import Payload
-from ..server.protocol import FeedbackData, FeedbackMessage, ServerMessage
-from ..server.store import StoredFeedback
-from .breaker import BreakerState, CircuitBreaker
+from ..analyzer import LiveAnalyzer, SwingSummary
+from ..server.protocol.figures import BreakerState, LaneStats
+from ..server.protocol.stream import FeedbackData, FeedbackMessage, Payload, ServerMessage
+from ..server.storage.records import SessionRecord, StoredFeedback
+from .breaker import CircuitBreaker
 from .offline import OfflineCoach
 from .provider import FeedbackProvider, ProviderError, Source
 from .request import FeedbackRequest, worst_severity
-from .stats import DurationHistogram, LaneStats
-
-if TYPE_CHECKING:
-    from ..server.session import StreamSession
+from .stats import DurationHistogram
 
 logger = logging.getLogger("swingsync_fast.feedback")
 
@@ -74,6 +71,15 @@ class LaneConfig(msgspec.Struct, frozen=True, kw_only=True):
                 raise ValueError(f"feedback lane: {name} must be positive, got {getattr(self, name)!r}")
         if self.retries < 0 or self.recent_swings < 0:
             raise ValueError("feedback lane: retries and recent_swings must not be negative")
+
+
+class SwingSession(Protocol):
+    """What the lane reads of a streaming session (``server.stream.session.StreamSession``)."""
+
+    session_id: str
+    record: SessionRecord
+    analyzer: LiveAnalyzer  # its swings so far: the context of a request
+    encode: Callable[[ServerMessage], Payload]  # a message in the session's layout
 
 
 class FeedbackSink(Protocol):
@@ -240,7 +246,7 @@ class FeedbackLane:
 
     # ---------------------------------------------------------------- triggers (the session, on the event loop)
 
-    def swing_ended(self, session: StreamSession, summary: SwingSummary) -> None:
+    def swing_ended(self, session: SwingSession, summary: SwingSummary) -> None:
         """A swing summary went out: ask for feedback if it is bad enough and the session wants it."""
         config = session.record.config
         if not config.enable_instant_feedback or config.feedback_mode == "disabled":
@@ -249,11 +255,11 @@ class FeedbackLane:
             return
         self._submit(session, summary, requested=False)
 
-    def requested(self, session: StreamSession, summary: SwingSummary) -> bool:
+    def requested(self, session: SwingSession, summary: SwingSummary) -> bool:
         """The player asked for feedback on ``summary``; False if the lane cannot take it now."""
         return self._submit(session, summary, requested=True)
 
-    def _submit(self, session: StreamSession, summary: SwingSummary, *, requested: bool) -> bool:
+    def _submit(self, session: SwingSession, summary: SwingSummary, *, requested: bool) -> bool:
         session_id = session.session_id
         target = self._sessions.get(session_id)
         if target is None or self._stopping:

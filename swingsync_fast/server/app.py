@@ -15,15 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
-from . import batch, coaching_socket, history, monitor, rest
-from .metrics import metrics
-from .openapi import openapi_document
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
+from .rest import analyze, history
+from .rest import sessions as rest
+from .rest.metrics import metrics
+from .rest.openapi import openapi_document
+from .rest.webapp import web_app_routes
 from .runtime import Runtime
 from .settings import Settings
-from .stream import PATH as STREAM_PATH
-from .stream import stream_socket
-from .webapp import web_app_routes
+from .stream.endpoint import PATH as STREAM_PATH
+from .stream.endpoint import stream_socket
+from .watchers import coaching_socket, monitor
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
@@ -64,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(sessions + "/{session_id}/recording", history.session_recording, methods=["GET"]),
         Route("/api/v1/users/{user_id}/sessions", history.user_sessions, methods=["GET"]),
         Route("/api/v1/users/{user_id}/progress", history.user_progress, methods=["GET"]),
-        Route("/api/v1/analyze", batch.analyze, methods=["POST"]),
+        Route("/api/v1/analyze", analyze.analyze, methods=["POST"]),
         Route("/api/v1/stream/system/stats", rest.system_stats, methods=["GET"]),
         Route("/streaming/status", rest.streaming_status, methods=["GET"]),
         Route("/health", rest.health, methods=["GET"]),

@@ -13,8 +13,8 @@ from typing import Literal
 
 import msgspec
 
-from .protocol import StreamConfig
-from .store import RecordedFrame, SessionRecord
+from .protocol.stream import StreamConfig
+from .storage.records import RecordedFrame, SessionRecord
 
 FORMAT = "swingsync-recording"
 

@@ -1,5 +1,6 @@
-"""What one server process shares: settings, auth, the session store, the bus to the other processes,
-the registry, the feedback lane, the coaching rooms, the cluster view and the metrics collector."""
+"""What one server process shares: settings, auth, the session store, the bus to the other processes and
+what they say, the feedback lane, the coaching rooms, the live sessions, the registry of sockets, the
+cluster clock and the metrics collector, each built once with what it needs."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackArchive, FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
-from .bus import Bus
-from .cluster import Cluster
-from .coaching import CoachingHub
-from .metrics import collector_registry
+from .cluster.bus import Bus
+from .cluster.cluster import Cluster
+from .cluster.peers import Peers
 from .registry import Registry
+from .rest.metrics import collector_registry
+from .sessions import Sessions
 from .settings import Settings
-from .store import Liveness, SessionStore, open_store, redacted
+from .storage.base import Liveness, SessionStore
+from .storage.url import open_store, redacted
+from .watchers.coaching import CoachingHub
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -46,18 +50,9 @@ def feedback_lane(
                                "server process instead", exc)
         if model is None:
             model = GeminiProvider(**options)  # type: ignore[arg-type]
-    config = LaneConfig(
-        workers=settings.feedback_workers,
-        max_queued=settings.feedback_max_queued,
-        first_piece_timeout_s=settings.feedback_first_piece_timeout_s,
-        total_timeout_s=settings.feedback_total_timeout_s,
-        retries=settings.feedback_retries,
-        retry_backoff_s=settings.feedback_retry_backoff_s,
-        rate_per_minute=settings.feedback_rate_per_minute,
-        rate_burst=settings.feedback_rate_burst,
-        breaker_failures=settings.feedback_breaker_failures,
-        breaker_cooldown_s=settings.feedback_breaker_cooldown_s,
-    )
+    # Each lane setting is the Settings field of its name with ``feedback_`` in front (SWINGSYNC_FEEDBACK_*).
+    config = LaneConfig(**{name: getattr(settings, f"feedback_{name}") for name in LaneConfig.__struct_fields__
+                           if hasattr(settings, f"feedback_{name}")})
     return FeedbackLane(config, model=model, archive=archive, mirror=coaching, tips=coaching)
 
 
@@ -72,11 +67,12 @@ class Runtime:
             liveness=Liveness(settings.database_heartbeat_s, settings.database_server_timeout_s),
             queue_limit=settings.database_queue_limit)
         self.bus = Bus(settings.redis_url)
-        self.coaching = CoachingHub(self.store, self.bus, history=settings.coaching_history)
+        self.peers = Peers(self.bus)
+        self.coaching = CoachingHub(self.store, self.bus, history=settings.coaching_history, peers=self.peers.peers)
         self.feedback = feedback_lane(settings, self.store, self.coaching)
-        self.registry = Registry(settings, self.store, self.feedback, self.coaching)
-        self.cluster = self.registry.cluster = Cluster(self.bus, self.registry)
-        self.coaching.peers = self.cluster.peers
+        self.sessions = Sessions(self.store, self.peers, self.feedback, self.coaching)
+        self.registry = Registry(settings, self.sessions, self.peers)
+        self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
         self.started_at = time.time()
 

@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 from .app import create_app
 from .runtime import Runtime
 from .settings import Settings
-from .coaching_socket import PATH as COACHING_PATH
-from .monitor import PATH as MONITOR_PATH
-from .stream import PATH as STREAM_PATH
+from .stream.endpoint import PATH as STREAM_PATH
+from .watchers.coaching_socket import PATH as COACHING_PATH
+from .watchers.monitor import PATH as MONITOR_PATH
 
 
 def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int, *, log_level: str = "info") -> uvicorn.Config:

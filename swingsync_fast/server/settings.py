@@ -8,8 +8,10 @@ real server with short timeouts and operators can tune one through
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Union, get_args, get_origin
 
 import msgspec
 
@@ -19,6 +21,9 @@ DEFAULT_WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 # These come from their conventional variables only, never SWINGSYNC_*.
 _CONVENTIONAL = {"secret_key": "SECRET_KEY", "gemini_api_key": "GEMINI_API_KEY", "database_url": "DATABASE_URL",
                  "redis_url": "REDIS_URL"}
+# A setting that must be above zero, checked at construction whatever it came from.
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
@@ -32,30 +37,30 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     # Messages. Above max_message_bytes a message gets an error and is not read;
     # the WebSocket layer itself drops the connection (1009) above 16 times that.
-    max_message_bytes: int = 64 * 1024
+    max_message_bytes: PositiveInt = 64 * 1024
     # Per connection token bucket: sustained rate and burst, in messages.
-    frames_per_second: float = 60.0
-    frame_burst: int = 90
+    frames_per_second: Positive = 60.0
+    frame_burst: PositiveInt = 90
     # Per user, over all their main sockets on every server process (shared over the bus, so it
     # holds within about USER_PERIOD_S); None: no per-user limit.
-    user_frames_per_second: float | None = None
+    user_frames_per_second: Positive | None = None
     # Flood: this many consecutive windows, each dropping at least
     # frames_per_second * flood_window_s messages, close the socket with 1008.
-    flood_window_s: float = 1.0
-    flood_windows: int = 3
+    flood_window_s: Positive = 1.0
+    flood_windows: PositiveInt = 3
     # A run of this many bad messages in a row closes the socket with 1007.
-    max_bad_messages: int = 50
+    max_bad_messages: PositiveInt = 50
 
     # Connections.
-    max_connections_per_user: int = 5
-    max_connections: int = 10_000
+    max_connections_per_user: PositiveInt = 5
+    max_connections: PositiveInt = 10_000
     # No message at all for this long closes the socket (4408).
-    idle_timeout_s: float = 120.0
+    idle_timeout_s: Positive = 120.0
     # WebSocket protocol pings: a peer that does not answer in time is dropped.
-    ping_interval_s: float = 20.0
-    ping_timeout_s: float = 20.0
+    ping_interval_s: Positive = 20.0
+    ping_timeout_s: Positive = 20.0
     # On shutdown, how long live sockets get to flush before the process stops waiting.
-    shutdown_grace_s: float = 5.0
+    shutdown_grace_s: Positive = 5.0
 
     # The web app served at /app/: ``web_dir/app`` (pages), ``web_dir/node_modules`` (npm assets).
     web_dir: Path = DEFAULT_WEB_DIR
@@ -64,36 +69,36 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # postgresql://USER@HOST:PORT/DB, or memory:// (nothing survives the process).
     database_url: str = "sqlite:///./swingsync.db"
     # Queued writes (swing summaries, recorded frames, feedback) commit within this.
-    database_flush_interval_s: float = 0.25
+    database_flush_interval_s: Positive = 0.25
     # Several processes on one database: each writes a heartbeat this often; the active sessions
     # of a process silent for database_server_timeout_s are ended (server_restart) by the others.
-    database_heartbeat_s: float = 5.0
+    database_heartbeat_s: Positive = 5.0
     database_server_timeout_s: float = 20.0
     # PostgreSQL: queued writes held while the database is unreachable; beyond, new ones are dropped.
-    database_queue_limit: int = 10_000
+    database_queue_limit: PositiveInt = 10_000
     # With memory://, ended sessions kept for GET (oldest dropped first).
-    ended_sessions_kept: int = 10_000
+    ended_sessions_kept: PositiveInt = 10_000
 
     # The bus between server processes (REDIS_URL, e.g. redis://127.0.0.1:6379/0). None: this
     # process alone, no Redis needed; required for more than one worker or machine.
     redis_url: str | None = None
 
     # POST /api/v1/analyze: frames per upload, and the body's size.
-    max_analyze_frames: int = 10_000
-    max_analyze_bytes: int = 48 * 1024 * 1024
+    max_analyze_frames: PositiveInt = 10_000
+    max_analyze_bytes: PositiveInt = 48 * 1024 * 1024
 
     # Coaching and monitor sockets send through a bounded queue each: a message that finds
     # it full is dropped (counted); a consumer whose oldest queued message has waited
     # slow_consumer_s is closed with 1013 (counted), so it never delays anyone else.
-    outlet_queue: int = 256
-    slow_consumer_s: float = 5.0
+    outlet_queue: PositiveInt = 256
+    slow_consumer_s: Positive = 5.0
     # Coaching messages replayed to a member who joins.
-    coaching_history: int = 50
+    coaching_history: PositiveInt = 50
     # analysis_result messages mirrored to a coach per second and student, unless the coach asks
     # for another rate (?mirror_fps=, at most 30).
-    mirror_fps: float = 5.0
+    mirror_fps: Positive = 5.0
     # performance_metrics on the monitor socket, unless the client asks (?interval=, 0.1 to 60 s).
-    monitor_interval_s: float = 1.0
+    monitor_interval_s: Positive = 1.0
     # GET /metrics in Prometheus' text format, without a token; off: 404.
     metrics_enabled: bool = True
 
@@ -109,56 +114,22 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Run the model's client in a child process (its CPU work and garbage stay off the event
     # loop); False runs it in the server process (platforms without Unix socket pairs).
     feedback_model_process: bool = True
-    feedback_workers: int = 4
-    feedback_max_queued: int = 1024
-    feedback_first_piece_timeout_s: float = 4.0
-    feedback_total_timeout_s: float = 20.0
+    feedback_workers: PositiveInt = 4
+    feedback_max_queued: PositiveInt = 1024
+    feedback_first_piece_timeout_s: Positive = 4.0
+    feedback_total_timeout_s: Positive = 20.0
     feedback_retries: int = 2
-    feedback_retry_backoff_s: float = 0.25
-    feedback_rate_per_minute: float = 6.0
-    feedback_rate_burst: int = 3
-    feedback_breaker_failures: int = 3
-    feedback_breaker_cooldown_s: float = 30.0
+    feedback_retry_backoff_s: Positive = 0.25
+    feedback_rate_per_minute: Positive = 6.0
+    feedback_rate_burst: PositiveInt = 3
+    feedback_breaker_failures: PositiveInt = 3
+    feedback_breaker_cooldown_s: Positive = 30.0
 
     def __post_init__(self) -> None:
-        positive = {
-            "max_message_bytes": self.max_message_bytes,
-            "frames_per_second": self.frames_per_second,
-            "frame_burst": self.frame_burst,
-            "user_frames_per_second": 1.0 if self.user_frames_per_second is None else self.user_frames_per_second,
-            "flood_window_s": self.flood_window_s,
-            "flood_windows": self.flood_windows,
-            "max_bad_messages": self.max_bad_messages,
-            "max_connections_per_user": self.max_connections_per_user,
-            "max_connections": self.max_connections,
-            "idle_timeout_s": self.idle_timeout_s,
-            "ping_interval_s": self.ping_interval_s,
-            "ping_timeout_s": self.ping_timeout_s,
-            "shutdown_grace_s": self.shutdown_grace_s,
-            "ended_sessions_kept": self.ended_sessions_kept,
-            "database_flush_interval_s": self.database_flush_interval_s,
-            "database_heartbeat_s": self.database_heartbeat_s,
-            "database_queue_limit": self.database_queue_limit,
-            "max_analyze_frames": self.max_analyze_frames,
-            "max_analyze_bytes": self.max_analyze_bytes,
-            "outlet_queue": self.outlet_queue,
-            "slow_consumer_s": self.slow_consumer_s,
-            "coaching_history": self.coaching_history,
-            "mirror_fps": self.mirror_fps,
-            "monitor_interval_s": self.monitor_interval_s,
-            "feedback_workers": self.feedback_workers,
-            "feedback_max_queued": self.feedback_max_queued,
-            "feedback_first_piece_timeout_s": self.feedback_first_piece_timeout_s,
-            "feedback_total_timeout_s": self.feedback_total_timeout_s,
-            "feedback_retry_backoff_s": self.feedback_retry_backoff_s,
-            "feedback_rate_per_minute": self.feedback_rate_per_minute,
-            "feedback_rate_burst": self.feedback_rate_burst,
-            "feedback_breaker_failures": self.feedback_breaker_failures,
-            "feedback_breaker_cooldown_s": self.feedback_breaker_cooldown_s,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise ValueError(f"setting {name} must be positive, got {value!r}")
+        for field in msgspec.structs.fields(self):
+            value = getattr(self, field.name)
+            if value is not None and _must_be_positive(field.type) and not value > 0:
+                raise ValueError(f"setting {field.name} must be positive, got {value!r}")
         if self.mirror_fps > 30:
             raise ValueError(f"setting mirror_fps may be at most 30, got {self.mirror_fps!r}")
         if not self.database_server_timeout_s > 2 * self.database_heartbeat_s:
@@ -190,7 +161,25 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return cls(**values)  # type: ignore[arg-type]
 
 
+def _must_be_positive(kind: object) -> bool:
+    """``Positive``, ``PositiveInt``, or either or None."""
+    if get_origin(kind) in (Union, types.UnionType):
+        return any(_must_be_positive(arg) for arg in get_args(kind))
+    return get_origin(kind) is Annotated and any(
+        isinstance(meta, msgspec.Meta) and meta.gt == 0 for meta in get_args(kind)[1:])
+
+
+def _bare(kind: object) -> object:
+    """The type without its constraints: ``Positive | None`` is ``float | None``."""
+    if get_origin(kind) is Annotated:
+        return get_args(kind)[0]
+    if get_origin(kind) in (Union, types.UnionType):
+        return Union[tuple(_bare(arg) for arg in get_args(kind))]  # noqa: UP007 (built at run time)
+    return kind
+
+
 def _parse(name: str, kind: object, raw: str) -> object:
+    kind = _bare(kind)
     word = raw.strip()
     try:
         if kind is bool:
