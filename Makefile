@@ -34,7 +34,7 @@ $(BIN)/python:
 
 $(INSTALLED): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,video]'
 	touch $@
 
 $(KERNELS_BUILT): $(INSTALLED) $(KERNEL_SOURCES)

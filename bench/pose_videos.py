@@ -17,34 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from swingsync_fast.pose import pose_video
+
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-
-
-def pose_video(path: Path, shrink: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    import cv2
-    import mediapipe as mp
-
-    capture = cv2.VideoCapture(str(path))
-    image, world = [], []
-    empty = np.full((33, 4), np.nan, np.float32)
-    with mp.solutions.pose.Pose(model_complexity=1, static_image_mode=False) as pose:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            if shrink:
-                h, w = frame.shape[:2]
-                frame = cv2.resize(frame, (max(1, round(w * shrink / h)), shrink), interpolation=cv2.INTER_AREA)
-            found = pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            if found.pose_landmarks is None:
-                image.append(empty)
-                world.append(empty)
-                continue
-            image.append(np.array([(p.x, p.y, p.z, p.visibility) for p in found.pose_landmarks.landmark], np.float32))
-            world.append(np.array([(p.x, p.y, p.z, p.visibility)
-                                   for p in found.pose_world_landmarks.landmark], np.float32))
-    capture.release()
-    return np.stack(image), np.stack(world)
 
 
 def main(argv: list[str] | None = None) -> int:

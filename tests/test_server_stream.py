@@ -25,7 +25,8 @@ from swings import CLEAN_THEN_FAULTED, driver_swings
 
 from swingsync_fast import SessionConfig, analyze_recording
 from swingsync_fast.catalog import FAULT_BY_ID, KPI_NAMES
-from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC, RAW_WORLD_MAGIC
+from swingsync_fast.simulator import random_swing_spec, simulate
 
 
 SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6)  # the module's server (conftest.server)
@@ -158,6 +159,62 @@ def test_ping_and_one_session_per_socket(server):
 
 
 # --------------------------------------------------------------------------- parity with the Python API
+
+
+@pytest.fixture(scope="module")
+def phone():
+    """Two swings filmed down the line by a phone: image landmarks and MediaPipe's world landmarks."""
+    rng = np.random.default_rng(5)
+    specs = [random_swing_spec(rng, club="driver") for _ in range(2)]
+    return simulate(specs, club="driver", coordinate_system="mediapipe_image", camera_view="down_the_line",
+                    walk_between=False, seed=5)
+
+
+def _send_with_world(ws, index: int, t: float, frame: np.ndarray, world: np.ndarray, layout: str) -> None:
+    if layout == "seed":
+        data = seed_frame(index, t, frame)
+        data["world_keypoints"] = seed_frame(index, t, world)["keypoints"]
+        send(ws, "frame_data", data)
+    elif layout == "compact":
+        send(ws, "frame_data", {"frame_index": index, "timestamp": t, "keypoints": frame.ravel().tolist(),
+                                "world_keypoints": world.ravel().tolist()})
+    else:
+        ws.send(RAW_HEADER.pack(RAW_WORLD_MAGIC, index, t) + frame.astype("<f4").tobytes()
+                + world.astype("<f4").tobytes())
+
+
+@pytest.mark.parametrize("layout", ["seed", "compact", "binary"])
+def test_world_keypoints_beside_image_ones_in_every_layout(server, phone, layout):
+    """The server reads world landmarks in every layout exactly as the Python API does, names the
+    camera per frame and per swing, and says which KPIs the view could not measure."""
+    config = dict(club_used="driver", coordinate_system="mediapipe_image", image_aspect=phone.image_aspect)
+    expected = analyze_recording(phone.keypoints, phone.timestamps, SessionConfig(**config),
+                                 frame_indices=phone.frame_indices, world_keypoints=phone.world_keypoints)
+    image_only = analyze_recording(phone.keypoints, phone.timestamps, SessionConfig(**config),
+                                   frame_indices=phone.frame_indices)
+    with server.socket("player-world") as ws:
+        started = start(ws, {**config, "frame_layout": layout, "target_latency_ms": 10_000, "baseline": {}})
+        assert started["config"]["camera_view"] == "auto"
+        for (index, t, frame), world in zip(_frames(phone), phone.world_keypoints):
+            _send_with_world(ws, index, t, frame, world, layout)
+        send(ws, "end_session")
+        _, replies = recv_until(ws, "session_ended", timeout=30)
+    results = [r["data"] for r in replies if r["type"] == "analysis_result"]
+    assert len(results) == len(expected.frames)
+    for got, want in zip(results, expected.frames):
+        assert got["camera_view"] == want.camera_view
+        assert all(_same(a, b) for a, b in zip(_kpis_of(got), [want.kpis[k] for k in KPI_NAMES]))
+    assert {r["camera_view"] for r in results} >= {"down_the_line"}
+    summaries = [r["data"] for r in replies if r["type"] == "swing_summary"]
+    assert len(summaries) == len(expected.swings) == 2
+    for got, want in zip(summaries, msgspec.to_builtins(expected.swings)):
+        assert got["camera"] == want["camera"]
+        assert got["camera"]["unmeasured"]["pelvis_sway"] == "down_the_line"
+        assert got["kpis_top"]["shoulder_turn"] == want["kpis_top"]["shoulder_turn"]
+    # the world landmarks were used: the turns differ from the image alone
+    assert [s.kpis_top["shoulder_turn"] for s in expected.swings] != [
+        s.kpis_top["shoulder_turn"] for s in image_only.swings]
+
 
 
 @pytest.mark.parametrize("layout", ["seed", "compact", "binary"])

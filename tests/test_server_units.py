@@ -16,7 +16,7 @@ from swingsync_fast.server.auth import KeyFileError, load_or_create_key
 from swingsync_fast.server.stream.latency import BOUNDS_US, LatencyHistogram
 from swingsync_fast.server.stream.limits import NS, Admission, BadMessageRun, FloodGuard, RateLimiter
 from swingsync_fast.server.stream.codec import FrameError, RawFrameReader
-from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC, StreamConfig
+from swingsync_fast.server.protocol.stream import RAW_HEADER, RAW_MAGIC, RAW_WORLD_MAGIC, StreamConfig
 from swingsync_fast.server.stream.session import RECOVER_AFTER_FRAMES, StreamSession
 from swingsync_fast.server.settings import Settings
 from swingsync_fast.server.storage.memory import MemorySessionStore
@@ -196,12 +196,13 @@ def test_raw_frames_are_range_checked_exactly(where, value, accepted):
     slot = np.zeros((33, 4), np.float32)
     keypoints = np.full((33, 4), 0.5, np.float32)
     keypoints[where] = value
+    world = np.zeros((33, 4), np.float32)
     if accepted:
-        assert reader.read_into(slot, _raw_frame(keypoints)) == (3, 0.5)
+        assert reader.read_into(slot, _raw_frame(keypoints), world) == (3, 0.5, False)
         assert np.array_equal(slot, keypoints)
     else:
         with pytest.raises(FrameError) as caught:
-            reader.read_into(slot, _raw_frame(keypoints))
+            reader.read_into(slot, _raw_frame(keypoints), world)
         name = LANDMARK_NAMES[where[0]]
         assert str(caught.value).startswith(f"{name}.{('x', 'y', 'z', 'visibility')[where[1]]}")
 
@@ -213,12 +214,27 @@ def test_raw_frame_headers_are_checked():
         (RAW_HEADER.pack(RAW_MAGIC, 1, -0.5), "timestamp"),
         (RAW_HEADER.pack(RAW_MAGIC, 1, np.nan), "timestamp"),
         (RAW_HEADER.pack(RAW_MAGIC, 2**31, 1.0), "frame_index"),
-        (RAW_HEADER.pack(b"SSF2", 1, 1.0), "starts with"),
+        (RAW_HEADER.pack(b"SSF9", 1, 1.0), "starts with"),
+        (RAW_HEADER.pack(RAW_WORLD_MAGIC, 1, 1.0), "1072 bytes"),  # world frames carry both sets
     ]:
         with pytest.raises(FrameError, match=words):
-            reader.read_into(slot, header + body)
+            reader.read_into(slot, header + body, frame)
     with pytest.raises(FrameError, match="544 bytes"):
-        reader.read_into(slot, RAW_HEADER.pack(RAW_MAGIC, 1, 1.0) + body + b"\0")
+        reader.read_into(slot, RAW_HEADER.pack(RAW_MAGIC, 1, 1.0) + body + b"\0", frame)
+
+
+def test_raw_world_frames_fill_both_slots_and_check_both():
+    reader, slot, world = RawFrameReader(), np.zeros((33, 4), np.float32), np.zeros((33, 4), np.float32)
+    image = np.full((33, 4), 0.5, np.float32)
+    metres = np.full((33, 4), -0.25, np.float32)
+    metres[:, 3] = 0.9
+    payload = RAW_HEADER.pack(RAW_WORLD_MAGIC, 7, 1.5) + image.astype("<f4").tobytes() + metres.astype("<f4").tobytes()
+    assert reader.read_into(slot, payload, world) == (7, 1.5, True)
+    assert np.array_equal(slot, image) and np.array_equal(world, metres)
+    metres[12, 1] = np.nan
+    bad = RAW_HEADER.pack(RAW_WORLD_MAGIC, 8, 1.6) + image.astype("<f4").tobytes() + metres.astype("<f4").tobytes()
+    with pytest.raises(FrameError, match="^world right_shoulder.y"):
+        reader.read_into(slot, bad, world)
 
 
 def test_the_feedback_lanes_settings_are_its_config_fields_with_feedback_in_front():

@@ -202,13 +202,22 @@ def test_a_video_file_is_analysed_end_to_end_with_top_and_impact_at_the_labels(s
     assert abs(top - top_label) <= 3 and abs(impact - impact_label) <= 3, (top, impact, top_label, impact_label)
     assert float(swings[0].get_attribute("data-tempo")) > 1
     assert {"setup", "backswing"} <= seen_phases
-    assert page.query_selector_all("[data-testid=fault]")
     assert len(app_page.text("feedback")) > 40
     assert "p50" in app_page.text("rtt") and shot_taken
     # Every frame the page sent was analysed; a loaded machine may make the browser skip a frame.
     (record,) = server.http.get("/api/v1/stream/sessions", headers=server.auth("vera")).json()["sessions"]
     sent = sent_frames(app_page)
     assert record["stats"]["frames_analysed"] == sent >= 0.95 * (LAST - FIRST)
+    # A tidy swing filmed from behind: the page sent image and world landmarks, the server saw
+    # the camera behind the player, a full turn, and nothing a coach would call a fault.
+    (stored,) = server.http.get(f"/api/v1/stream/sessions/{record['session_id']}/swings",
+                               headers=server.auth("vera")).json()["swings"]
+    swing = stored["summary"]
+    assert swing["camera"]["view"] == "down_the_line"
+    # an amateur's full swing: the browser's pose reads about 78 deg here, MediaPipe's full model
+    # in Python 83 (image landmarks) and 91 (with world landmarks; tests/test_realdata_video.py)
+    assert 75 <= swing["kpis_top"]["shoulder_turn"] <= 110
+    assert [f["fault_id"] for f in swing["faults"] if f["severity"] >= 0.5] == []
 
 
 def sent_frames(page: AppPage) -> int:

@@ -112,6 +112,9 @@ class FrameFields(Struct, gc=False):
     frame_index: FrameIndex
     timestamp: Timestamp
     keypoints: Union[Keypoints, PackedKeypoints]  # type: ignore[valid-type]
+    # MediaPipe's world landmarks of the same pose call (metres, hip-centred), beside image
+    # keypoints: the analysis turns the body lines from their depth where the camera needs it.
+    world_keypoints: Union[Keypoints, PackedKeypoints, None] = None  # type: ignore[valid-type]
 
 
 class StreamConfig(SessionConfig, kw_only=True):
@@ -197,6 +200,9 @@ class TypeOnly(Struct):
 RAW_MAGIC = b"SSF1"
 RAW_HEADER = struct.Struct("<4sId")
 RAW_FRAME_BYTES = RAW_HEADER.size + 4 * PACKED_LENGTH
+# The same with MediaPipe's world landmarks of the same call after the image ones.
+RAW_WORLD_MAGIC = b"SSF2"
+RAW_WORLD_FRAME_BYTES = RAW_FRAME_BYTES + 4 * PACKED_LENGTH
 
 # --------------------------------------------------------------------------- server -> client
 
@@ -231,6 +237,9 @@ class AnalysisResult(Struct, gc=False):
     detected_faults: list[Fault]
     processing_time_us: int
     degraded: bool
+    # the view of the address in force (face_on | down_the_line | oblique), null before one
+    # or for 3-D input; fitted once per swing at its address
+    camera_view: str | None = None
 
 
 class CompactAnalysisResult(Struct, gc=False):
@@ -245,6 +254,7 @@ class CompactAnalysisResult(Struct, gc=False):
     detected_faults: list[tuple[str, float]]
     processing_time_us: int
     degraded: bool
+    camera_view: str | None = None
 
 
 class SwingEventData(Struct, frozen=True):

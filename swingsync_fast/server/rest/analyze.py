@@ -69,7 +69,10 @@ def analyse(request: AnalyzeRequest, thresholds: Thresholds) -> BatchResult:
         if i % every:
             continue
         write_keypoints(analyzer.slot(), frame.keypoints)
-        result = analyzer.commit(frame.frame_index, frame.timestamp, with_kpis=False)
+        world = frame.world_keypoints is not None
+        if world:
+            write_keypoints(analyzer.world_slot(), frame.world_keypoints)
+        result = analyzer.commit(frame.frame_index, frame.timestamp, with_kpis=False, world=world)
         analysed += 1
         unusable += not result.usable
     analyzer.close()

@@ -28,6 +28,8 @@ from ..protocol.stream import (
     RAW_FRAME_BYTES,
     RAW_HEADER,
     RAW_MAGIC,
+    RAW_WORLD_FRAME_BYTES,
+    RAW_WORLD_MAGIC,
     AnalysisResult,
     AnalysisResultMessage,
     AnyClientMessage,
@@ -97,24 +99,34 @@ class RawFrameReader:
         self._bits = np.empty((NUM_LANDMARKS, 4), np.uint32)
         self._ok = np.empty((NUM_LANDMARKS, 4), np.bool_)
 
-    def read_into(self, slot: np.ndarray, payload: bytes) -> tuple[int, float]:
-        """Frame index and timestamp, the keypoints written into ``slot``; FrameError if any is wrong."""
-        if len(payload) != RAW_FRAME_BYTES:
-            raise FrameError(f"a raw frame is exactly {RAW_FRAME_BYTES} bytes, got {len(payload)}")
-        magic, frame_index, timestamp = RAW_HEADER.unpack_from(payload)
-        if magic != RAW_MAGIC:
-            raise FrameError(f"a raw frame starts with {RAW_MAGIC!r}, got {magic!r}")
+    def read_into(self, slot: np.ndarray, payload: bytes, world_slot: np.ndarray) -> tuple[int, float, bool]:
+        """Frame index, timestamp and whether world landmarks came too ("SSF2"), the keypoints
+        written into ``slot`` (and ``world_slot``); FrameError if any is wrong."""
+        magic = payload[:4]
+        world = magic == RAW_WORLD_MAGIC
+        size = RAW_WORLD_FRAME_BYTES if world else RAW_FRAME_BYTES
+        if len(payload) != size:
+            raise FrameError(f"a raw {magic.decode('latin-1')} frame is exactly {size} bytes, got {len(payload)}")
+        if not (world or magic == RAW_MAGIC):
+            raise FrameError(f"a raw frame starts with {RAW_MAGIC!r} or {RAW_WORLD_MAGIC!r}, got {magic!r}")
+        _, frame_index, timestamp = RAW_HEADER.unpack_from(payload)
         if frame_index > MAX_FRAME_INDEX:
             raise FrameError(f"frame_index {frame_index} is above {MAX_FRAME_INDEX}")
         if not 0.0 <= timestamp <= MAX_TIMESTAMP:  # also false for NaN
             raise FrameError(f"timestamp {timestamp!r} is not a number of seconds in [0, {MAX_TIMESTAMP:g}]")
-        memoryview(slot).cast("B")[:] = memoryview(payload)[RAW_HEADER.size :]
+        body = memoryview(payload)[RAW_HEADER.size :]
+        self._check(slot, body[: RAW_FRAME_BYTES - RAW_HEADER.size], "")
+        if world:
+            self._check(world_slot, body[RAW_FRAME_BYTES - RAW_HEADER.size :], "world ")
+        return frame_index, timestamp, world
+
+    def _check(self, slot: np.ndarray, values: memoryview, which: str) -> None:
+        memoryview(slot).cast("B")[:] = values
         bits, ok = self._bits, self._ok
         np.left_shift(slot.view(np.uint32), _SIGN_DROP, out=bits)
         np.less_equal(bits, _BOUND, out=ok)
         if np.count_nonzero(ok) != PACKED_LENGTH:
-            raise FrameError(_first_bad_value(slot))
-        return frame_index, timestamp
+            raise FrameError(which + _first_bad_value(slot))
 
 
 def _first_bad_value(slot: np.ndarray) -> str:
@@ -155,6 +167,7 @@ def _seed_result(
                 result.faults,
                 processing_us,
                 degraded,
+                result.camera_view,
             )
         )
     ).decode()
@@ -174,6 +187,7 @@ def _compact(
             [(f.fault_id, f.severity) for f in result.faults] if result.faults else [],
             processing_us,
             degraded,
+            result.camera_view,
         )
     )
 

@@ -26,6 +26,7 @@ from ..auth import Principal
 from ..protocol.stream import (
     CLIENT_TYPES,
     RAW_MAGIC,
+    RAW_WORLD_MAGIC,
     CloseCode,
     ConnectionLimits,
     EndSession,
@@ -58,6 +59,8 @@ logger = logging.getLogger("swingsync_fast.server")
 
 class SessionRefused(Refused):
     """A session that cannot start as asked."""
+
+RAW_MAGICS = (RAW_MAGIC, RAW_WORLD_MAGIC)  # raw float32 frames: image landmarks, or image then world
 
 
 class SessionHost(Protocol):
@@ -145,7 +148,7 @@ class Connection:
             return None
         session = self.session
         try:
-            if binary and data[:4] == RAW_MAGIC:
+            if binary and data[:4] in RAW_MAGICS:
                 if session is None:
                     self._bad(ErrorCode.NO_SESSION, "send start_session before frames", binary)
                     return None
@@ -157,7 +160,8 @@ class Connection:
                         self._bad(ErrorCode.NO_SESSION, "send start_session before frame_data", binary)
                         return None
                     fields = message.data
-                    reply = session.frame(fields.frame_index, fields.timestamp, fields.keypoints, now_ns)
+                    reply = session.frame(fields.frame_index, fields.timestamp, fields.keypoints, now_ns,
+                                          fields.world_keypoints)
                 else:
                     self.control = message  # type: ignore[assignment]
                     self._control_binary = binary

@@ -130,23 +130,28 @@ class StreamSession:
 
     # ---------------------------------------------------------------- per frame
 
-    def frame(self, frame_index: int, timestamp: float, keypoints: object, received_ns: int) -> Payload | None:
+    def frame(self, frame_index: int, timestamp: float, keypoints: object, received_ns: int,
+              world_keypoints: object = None) -> Payload | None:
         """A decoded frame (its numbers already range-checked): the result to send, or None if skipped."""
         analyse = self._take(timestamp)
         if not analyse and self._recording is None:
             return None
         write_keypoints(self.analyzer.slot(), keypoints)
+        world = world_keypoints is not None
+        if world:
+            write_keypoints(self.analyzer.world_slot(), world_keypoints)
         if self._recording is not None:
             self._record(frame_index, timestamp)
-        return self._commit(frame_index, timestamp, received_ns) if analyse else None
+        return self._commit(frame_index, timestamp, received_ns, world) if analyse else None
 
     def raw_frame(self, payload: bytes, received_ns: int) -> Payload | None:
         """A raw float32 frame: checked in the slot before anything counts it."""
-        frame_index, timestamp = self._raw.read_into(self.analyzer.slot(), payload)
+        analyzer = self.analyzer
+        frame_index, timestamp, world = self._raw.read_into(analyzer.slot(), payload, analyzer.world_slot())
         analyse = self._take(timestamp)
         if self._recording is not None:
             self._record(frame_index, timestamp)
-        return self._commit(frame_index, timestamp, received_ns) if analyse else None
+        return self._commit(frame_index, timestamp, received_ns, world) if analyse else None
 
     def _record(self, frame_index: int, timestamp: float) -> None:
         """Keep the frame now in the slot (skipped ones too, so a replay skips the same ones);
@@ -176,11 +181,11 @@ class StreamSession:
         self._countdown = self._every
         return True
 
-    def _commit(self, frame_index: int, timestamp: float, received_ns: int) -> Payload:
+    def _commit(self, frame_index: int, timestamp: float, received_ns: int, world: bool) -> Payload:
         degraded = self.degraded
         with_kpis = self._kpis and not degraded
         analyzer = self.analyzer
-        result = analyzer.commit(frame_index, timestamp, with_kpis=with_kpis and self._kpi_dict)
+        result = analyzer.commit(frame_index, timestamp, with_kpis=with_kpis and self._kpi_dict, world=world)
         # JSON writes an unmeasurable KPI (NaN) as null; MessagePack keeps NaN
         kpi_row = analyzer.last_kpis.tolist() if with_kpis and not self._kpi_dict else None
         self.frames_analysed += 1

@@ -151,8 +151,12 @@ async function analyse(pose, frameIndex, timestamp) {
   const landmarks = await pose.estimate(video);
   drawSkeleton(canvas, video.videoWidth, video.videoHeight, landmarks?.image);
   run.config ??= settings(video);
-  const chosen = run.config.coordinate_system === "mediapipe_world" ? landmarks?.world : landmarks?.image;
-  if (await sendFrame(encodeFrame(frameIndex, timestamp, chosen ?? null, landmarks?.image), frameIndex)) run.frames += 1;
+  const worldOnly = run.config.coordinate_system === "mediapipe_world";
+  const chosen = worldOnly ? landmarks?.world : landmarks?.image;
+  // image landmarks go with the world ones of the same call: each measures what it sees best
+  const world = worldOnly ? null : landmarks?.world ?? null;
+  const frame = encodeFrame(frameIndex, timestamp, chosen ?? null, landmarks?.image, world);
+  if (await sendFrame(frame, frameIndex)) run.frames += 1;
   else run.dropped += 1;
 }
 
