@@ -90,6 +90,9 @@ def write_keypoints(slot: np.ndarray, keypoints: object) -> None:
         )
 
 
+_IMAGE_START, _IMAGE_END = RAW_HEADER.size, RAW_FRAME_BYTES  # the image landmarks in a raw frame
+
+
 class RawFrameReader:
     """Reads raw float32 frames straight into a slot and range-checks them there; scratch is reused."""
 
@@ -102,22 +105,21 @@ class RawFrameReader:
     def read_into(self, slot: np.ndarray, payload: bytes, world_slot: np.ndarray) -> tuple[int, float, bool]:
         """Frame index, timestamp and whether world landmarks came too ("SSF2"), the keypoints
         written into ``slot`` (and ``world_slot``); FrameError if any is wrong."""
-        magic = payload[:4]
+        magic, frame_index, timestamp = RAW_HEADER.unpack_from(payload)
         world = magic == RAW_WORLD_MAGIC
         size = RAW_WORLD_FRAME_BYTES if world else RAW_FRAME_BYTES
         if len(payload) != size:
             raise FrameError(f"a raw {magic.decode('latin-1')} frame is exactly {size} bytes, got {len(payload)}")
         if not (world or magic == RAW_MAGIC):
             raise FrameError(f"a raw frame starts with {RAW_MAGIC!r} or {RAW_WORLD_MAGIC!r}, got {magic!r}")
-        _, frame_index, timestamp = RAW_HEADER.unpack_from(payload)
         if frame_index > MAX_FRAME_INDEX:
             raise FrameError(f"frame_index {frame_index} is above {MAX_FRAME_INDEX}")
         if not 0.0 <= timestamp <= MAX_TIMESTAMP:  # also false for NaN
             raise FrameError(f"timestamp {timestamp!r} is not a number of seconds in [0, {MAX_TIMESTAMP:g}]")
-        body = memoryview(payload)[RAW_HEADER.size :]
-        self._check(slot, body[: RAW_FRAME_BYTES - RAW_HEADER.size], "")
+        body = memoryview(payload)
+        self._check(slot, body[_IMAGE_START:_IMAGE_END], "")
         if world:
-            self._check(world_slot, body[RAW_FRAME_BYTES - RAW_HEADER.size :], "world ")
+            self._check(world_slot, body[_IMAGE_END:], "world ")
         return frame_index, timestamp, world
 
     def _check(self, slot: np.ndarray, values: memoryview, which: str) -> None:
