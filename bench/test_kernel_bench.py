@@ -24,17 +24,17 @@ def stream():
     return simulate(specs, club="driver", fps=30.0, noise_m=0.004, seed=3)
 
 
-@pytest.fixture(scope="module")
-def phone():
-    """A phone filmed down the line: image landmarks with MediaPipe's errors and its world landmarks."""
+@pytest.fixture(scope="module", params=["3d", "phone"])
+def source(request, stream):
+    """3-D swings, or a phone filmed down the line: image landmarks with MediaPipe's errors and
+    its world landmarks beside them (camera-aware image KPIs, the world turns)."""
+    if request.param == "3d":
+        return stream, SessionConfig()
     rng = np.random.default_rng(3)
     specs = [random_swing_spec(rng, club="driver") for _ in range(3)]
-    return simulate(specs, club="driver", coordinate_system="mediapipe_image", camera_view="down_the_line",
-                    seed=3)
-
-
-def _phone_config(phone) -> SessionConfig:
-    return SessionConfig(coordinate_system="mediapipe_image", image_aspect=phone.image_aspect)
+    phone = simulate(specs, club="driver", coordinate_system="mediapipe_image", camera_view="down_the_line",
+                     seed=3)
+    return phone, SessionConfig(coordinate_system="mediapipe_image", image_aspect=phone.image_aspect)
 
 
 def _frames(stream):
@@ -46,55 +46,31 @@ def _frames(stream):
         yield k, float(stream.timestamps[i]) + (k // n) * span, stream.keypoints[i]
 
 
-def test_cython_step(benchmark, stream):
+def test_cython_step(benchmark, source):
     """The kernel alone: keypoints already in the ring (as the server decodes them there)."""
-    analyzer = LiveAnalyzer(SessionConfig(), capacity=len(stream.keypoints))
+    stream, config = source
+    world = stream.world_keypoints is not None
+    analyzer = LiveAnalyzer(config, capacity=len(stream.keypoints))
     analyzer.ring[:] = stream.keypoints
+    if world:
+        analyzer.world_ring[:] = stream.world_keypoints
     kernel = analyzer._kernel
     frames = _frames(stream)
     n = len(stream.keypoints)
 
     def step():
         k, t, _ = next(frames)
-        kernel.step(k % n, k, t)
+        kernel.step(k % n, k, t, world)
 
     benchmark.pedantic(step, rounds=20000, iterations=1, warmup_rounds=500)
     assert benchmark.stats.stats.median <= STEP_BUDGET_S
 
 
-def test_live_analyzer_push(benchmark, stream):
-    analyzer = LiveAnalyzer(SessionConfig())
+def test_live_analyzer_push(benchmark, source):
+    stream, config = source
+    analyzer = LiveAnalyzer(config)
     frames = _frames(stream)
-
-    def push():
-        k, t, keypoints = next(frames)
-        analyzer.push(k, t, keypoints)
-
-    benchmark.pedantic(push, rounds=20000, iterations=1, warmup_rounds=500)
-    assert benchmark.stats.stats.median <= PUSH_BUDGET_S
-
-
-def test_cython_step_phone_with_world(benchmark, phone):
-    """The kernel on the phone path: camera-aware image KPIs, world landmarks beside them."""
-    analyzer = LiveAnalyzer(_phone_config(phone), capacity=len(phone.keypoints))
-    analyzer.ring[:] = phone.keypoints
-    analyzer.world_ring[:] = phone.world_keypoints
-    kernel = analyzer._kernel
-    frames = _frames(phone)
-    n = len(phone.keypoints)
-
-    def step():
-        k, t, _ = next(frames)
-        kernel.step(k % n, k, t, True)
-
-    benchmark.pedantic(step, rounds=20000, iterations=1, warmup_rounds=500)
-    assert benchmark.stats.stats.median <= STEP_BUDGET_S
-
-
-def test_live_analyzer_push_phone_with_world(benchmark, phone):
-    analyzer = LiveAnalyzer(_phone_config(phone))
-    frames = _frames(phone)
-    world = itertools.cycle(phone.world_keypoints)
+    world = itertools.cycle(stream.world_keypoints) if stream.world_keypoints is not None else itertools.repeat(None)
 
     def push():
         k, t, keypoints = next(frames)
