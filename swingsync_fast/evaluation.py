@@ -423,3 +423,80 @@ def score_views(plans: Iterable[ViewPlan]) -> dict[str, ViewScorecard]:
         card = cards.setdefault(plan.view, ViewScorecard(view=plan.view))
         card.add_view(*run_view_plan(plan))
     return cards
+
+
+@dataclass(frozen=True)
+class RefilmedRow:
+    """One real clip filmed again from one view (``simulator.refilm``), analysed, beside its 3-D reading."""
+
+    clip: str
+    view: str
+    handedness: str
+    seed: int
+    swings: int
+    top_error: float | None  # frames at 30 FPS against the hand label; None when no swing was found
+    impact_error: float | None
+    shoulder_top: float | None  # the view's reading ...
+    shoulder_top_3d: float | None  # ... and the filmed 3-D body's, analysed as a 3-D capture
+    hip_top: float | None
+    hip_top_3d: float | None
+    strong_faults: tuple[str, ...]  # severity >= 0.5
+    false_faults: tuple[str, ...]  # of those, the ones the 3-D body's own reading has below 0.25
+    view_read: str | None
+
+
+def refilm_clip(directory: Path, name: str, world: np.ndarray, view: str, seed: int,
+                handedness: str = "right") -> RefilmedRow:
+    """The labelled real clip ``name`` (its MediaPipe world landmarks ``world``) filmed from ``view``."""
+    from .simulator.refilm import refilm
+
+    fps = REAL_CLIP_FPS[name]
+    labels = read_keypoint_csv(directory / f"{name}_labeled.csv.gz").labels
+    shot = refilm(world, view, fps, handedness=handedness, seed=seed)
+    times = shot.frames / fps
+    config = SessionConfig(coordinate_system="mediapipe_image", image_aspect=9 / 16, handedness=handedness)
+    seen = analyze_recording(shot.keypoints, times, config, frame_indices=shot.frames).swings
+    body = np.concatenate([shot.truth_points, np.ones((*shot.truth_points.shape[:2], 1), np.float32)], axis=-1)
+    truth_config = SessionConfig(coordinate_system="world_y_up", handedness=handedness)
+    truth = analyze_recording(body, times, truth_config, frame_indices=shot.frames).swings
+    top_label = labels.index("Downswing") - 1 if "Downswing" in labels else None
+    impact_label = labels.index("Follow-through") if "Follow-through" in labels else None
+    swing = seen[0] if seen else None
+    three_d = truth[0] if truth else None
+    scale = 30.0 / fps
+    strong = tuple(f.fault_id for f in swing.faults if f.severity >= 0.5) if swing else ()
+    body_faults = {f.fault_id for f in three_d.faults if f.severity >= 0.25} if three_d else set()
+
+    def error(frame: int | None, label: int | None) -> float | None:
+        return None if frame is None or label is None else (frame - label) * scale
+
+    def top(s: SwingSummary | None, kpi: str) -> float | None:
+        return None if s is None else s.kpis_top.get(kpi)
+
+    return RefilmedRow(
+        clip=name, view=view, handedness=handedness, seed=seed, swings=len(seen),
+        top_error=error(swing and swing.top_frame, top_label),
+        impact_error=error(swing and swing.impact_frame, impact_label),
+        shoulder_top=top(swing, "shoulder_turn"), shoulder_top_3d=top(three_d, "shoulder_turn"),
+        hip_top=top(swing, "hip_turn"), hip_top_3d=top(three_d, "hip_turn"),
+        strong_faults=strong,
+        false_faults=tuple(f for f in strong if f not in body_faults),
+        view_read=swing.camera.view if swing else None,
+    )
+
+
+def refilm_markdown(rows: Sequence[RefilmedRow]) -> str:
+    def num(value: float | None, fmt: str = "{:.0f}") -> str:
+        return "-" if value is None else fmt.format(value)
+
+    lines = ["| clip | view | hand | seed | swings | view read | top / impact error (frames @30) | "
+             "shoulder top: view / 3-D | hip top: view / 3-D | faults >= 0.5 | of them not in 3-D |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r.clip} | {r.view} | {r.handedness} | {r.seed} | {r.swings} | {r.view_read or '-'} | "
+            f"{num(r.top_error, '{:+.1f}')} / {num(r.impact_error, '{:+.1f}')} | "
+            f"{num(r.shoulder_top)} / {num(r.shoulder_top_3d)} | {num(r.hip_top)} / {num(r.hip_top_3d)} | "
+            f"{', '.join(r.strong_faults) or '-'} | {', '.join(r.false_faults) or '-'} |"
+        )
+    return "\n".join(lines)

@@ -30,7 +30,6 @@ GAPS = {
     ("down_the_line", "top", "pelvis_thrust"),
     ("oblique", "top", "shoulder_turn"), ("oblique", "top", "hip_turn"), ("oblique", "impact", "hip_turn"),
     ("oblique", "impact", "shoulder_turn"),
-    ("face_on", "impact", "shoulder_turn"), ("face_on", "impact", "x_factor"),
     ("down_the_line", "top", "x_factor"), ("down_the_line", "impact", "x_factor"),
     ("oblique", "top", "x_factor"), ("oblique", "impact", "x_factor"),
 }

@@ -17,7 +17,7 @@ address value, and only where the line had depth at address. A direction no
 equation sees is closed on the unit circle.
 """
 
-from libc.math cimport sqrt, cos, sin, atan2, fabs, M_PI
+from libc.math cimport sqrt, cos, sin, atan2, fabs, fmax, M_PI
 from .body cimport (Body, LEAD_SHOULDER, TRAIL_SHOULDER, LEAD_HIP, TRAIL_HIP, NUM_KPIS)
 from .geometry cimport degrees
 
@@ -30,6 +30,9 @@ cdef double SHOULDER_WIDTH_SD = tuning.SHOULDER_WIDTH_SD
 cdef double HIP_WIDTH = tuning.HIP_WIDTH
 cdef double HIP_WIDTH_SD = tuning.HIP_WIDTH_SD
 cdef double WIDTH_ERROR = tuning.WIDTH_ERROR
+cdef double Z_STRETCH = tuning.Z_STRETCH
+cdef double Z_WEIGHT_SHOULDERS = 1.0 / (tuning.Z_ANGLE_SD_SHOULDERS_DEG * M_PI / 180.0) ** 2
+cdef double Z_WEIGHT_HIPS = 1.0 / (tuning.Z_ANGLE_SD_HIPS_DEG * M_PI / 180.0) ** 2
 cdef double LEAN_ERROR = tuning.LEAN_ERROR
 cdef double SIN_BEND = sin(tuning.SIDE_BEND_PRIOR_DEG * M_PI / 180.0)
 cdef double SIN_BEND_SD = sin(tuning.SIDE_BEND_SD_DEG * M_PI / 180.0)
@@ -42,6 +45,8 @@ cdef double DTL_MIN_DEG = tuning.DTL_MIN_DEG
 cdef double Z_MIN_SIN = tuning.Z_MIN_SIN
 cdef double TURN_ERROR_2D = tuning.TURN_ERROR_2D
 cdef double TURN_ERROR_Z = tuning.TURN_ERROR_Z
+cdef double TURN_ERROR_Z_STRETCH = tuning.TURN_ERROR_Z_STRETCH
+cdef double TURN_ERROR_TILT = tuning.TURN_ERROR_TILT
 cdef double TURN_WEAK = tuning.TURN_WEAK
 cdef double Z_SIGN_MIN = tuning.Z_SIGN_MIN
 cdef double Z_PICK_MIN_SIN = tuning.Z_PICK_MIN_SIN
@@ -64,9 +69,20 @@ cdef inline double _sign(double x) noexcept nogil:
     return -1.0 if x < 0.0 else 1.0
 
 
+cdef inline double _depth_angle(double width, double dz) noexcept nogil:
+    """A line's angle off the picture plane from its depth: MediaPipe's z runs Z_STRETCH times
+    the body's depth, and the lead end is the farther one from any supported camera (a line
+    reaching toward the camera reads as face-on)."""
+    return atan2(fmax(-dz, 0.0) / Z_STRETCH, width)
+
+
 cdef inline double _cost(double shoulders, double hips, double lean, double vt, double target_x,
-                         double ball_x, double angle_deg, double tilt_deg) noexcept nogil:
-    """How unlikely the address picture is from this camera angle and spine tilt."""
+                         double ball_x, double angle_deg, double tilt_deg,
+                         double shoulders_depth, double hips_depth) noexcept nogil:
+    """How unlikely the address picture is from this camera angle and spine tilt.
+
+    ``*_depth``: each line's angle read from its depth (``_depth_angle``); the widths
+    alone cannot tell a broad golfer at 45 degrees from a narrow one face-on."""
     cdef double t = tilt_deg * RADIAN, a = angle_deg * RADIAN
     cdef double ca = cos(a), sa = sin(a)
     cdef double torso = vt / cos(t)
@@ -76,7 +92,9 @@ cdef inline double _cost(double shoulders, double hips, double lean, double vt, 
     cdef double lean_model = torso * (ball_x * sa * sin(t) - target_x * ca * SIN_BEND)
     cdef double r3 = (lean - lean_model) / (torso * sqrt(LEAN_ERROR * LEAN_ERROR + ca * ca * SIN_BEND_SD * SIN_BEND_SD))
     cdef double r4 = (t - TILT_PRIOR) / TILT_SD
-    return r1 * r1 + r2 * r2 + r3 * r3 + r4 * r4
+    return (r1 * r1 + r2 * r2 + r3 * r3 + r4 * r4
+            + Z_WEIGHT_SHOULDERS * (a - shoulders_depth) * (a - shoulders_depth)
+            + Z_WEIGHT_HIPS * (a - hips_depth) * (a - hips_depth))
 
 
 cdef bint camera_fit(const Body* b, int forced_view, Camera* out) noexcept nogil:
@@ -101,6 +119,8 @@ cdef bint camera_fit(const Body* b, int forced_view, Camera* out) noexcept nogil
         hi = DTL_MIN_DEG
     cdef double target_x = _sign(sx + hx)
     cdef double shoulders = fabs(sx), hips = fabs(hx)
+    cdef double sd = _depth_angle(shoulders, b.p[LEAD_SHOULDER][2] - b.p[TRAIL_SHOULDER][2])
+    cdef double hd = _depth_angle(hips, b.p[LEAD_HIP][2] - b.p[TRAIL_HIP][2])
     cdef double best = 1e300, best_a = lo, best_t = TILT_PRIOR / RADIAN, best_ball = 1.0
     cdef double c, a, t, ball
     cdef int side, i, j
@@ -110,7 +130,7 @@ cdef bint camera_fit(const Body* b, int forced_view, Camera* out) noexcept nogil
         while a <= hi + 1e-9:
             t = TILT_MIN_DEG
             while t <= TILT_MAX_DEG + 1e-9:
-                c = _cost(shoulders, hips, lean, vt, target_x, ball, a, t)
+                c = _cost(shoulders, hips, lean, vt, target_x, ball, a, t, sd, hd)
                 if c < best:
                     best, best_a, best_t, best_ball = c, a, t, ball
                 t += 5.0
@@ -124,7 +144,7 @@ cdef bint camera_fit(const Body* b, int forced_view, Camera* out) noexcept nogil
             t = coarse_t + j
             if t < TILT_MIN_DEG or t > TILT_MAX_DEG:
                 continue
-            c = _cost(shoulders, hips, lean, vt, target_x, best_ball, a, t)
+            c = _cost(shoulders, hips, lean, vt, target_x, best_ball, a, t, sd, hd)
             if c < best:
                 best, best_a, best_t = c, a, t
     out.angle = best_a * RADIAN
@@ -193,8 +213,10 @@ cdef double camera_turn(const Camera* cam, const double* now, const double* addr
     m11 += w * ss * ss
     r0 += w * cs * now[0]
     r1 += w * ss * now[0]
-    # y: a line turning about a tilted spine dips its lead end
+    # y: a line turning about a tilted spine dips its lead end -- as far as the fitted tilt
+    # says, which face-on is a guess from body proportions
     if tilted:
+        w = 1.0 / ((TURN_ERROR_2D * TURN_ERROR_2D + (TURN_ERROR_TILT * st * cam.cos_a) ** 2) * width * width)
         cs = address[1]
         ss = -width * st
         m00 += w * cs * cs
@@ -202,13 +224,18 @@ cdef double camera_turn(const Camera* cam, const double* now, const double* addr
         m11 += w * ss * ss
         r0 += w * cs * now[1]
         r1 += w * ss * now[1]
-    # z, against its own address value (its scale is unknown)
+    # z: against its own address value where the line had depth, else on MediaPipe's usual
+    # stretch (a turning line's lead end comes toward a camera on the ball side)
     cdef double dz0 = address[2]
     cdef bint use_z = cam.sin_a >= Z_MIN_SIN and fabs(dz0) > 1e-9
-    if use_z:
-        w = 1.0 / (TURN_ERROR_Z * dz0) ** 2
+    if use_z or width > 0.0:
         cs = dz0
-        ss = -dz0 * ct * (cam.cos_a / cam.sin_a) * cam.target_x * cam.ball_x
+        if use_z:
+            w = 1.0 / (TURN_ERROR_Z * dz0) ** 2
+            ss = -dz0 * ct * (cam.cos_a / cam.sin_a) * cam.target_x * cam.ball_x
+        else:
+            w = 1.0 / (TURN_ERROR_Z_STRETCH * Z_STRETCH * width) ** 2
+            ss = Z_STRETCH * width * ct * cam.cos_a
         m00 += w * cs * cs
         m01 += w * cs * ss
         m11 += w * ss * ss

@@ -35,7 +35,9 @@ cdef struct PhaseMachine:
     Marker last            # last usable frame
     double last_hands[3]   # and its grip centre
     double hands[3]        # grip centre, lightly smoothed over time against jitter
-    # stillness: both points stay within a radius of where they settled
+    # stillness: both points, smoothed, stay within a radius of where they settled
+    double settled_hands[3]
+    double settled_hips[3]
     double anchor_hands[3]
     double anchor_hips[3]
     Marker anchor          # when they settled
@@ -48,7 +50,7 @@ cdef struct PhaseMachine:
     Marker impact
     Marker finish
     Extremum highest       # hands' rise above address in the backswing, torso lengths
-    Extremum closest       # hands' distance from address in the downswing, torso lengths
+    Extremum lowest        # hands' rise near their address spot in the downswing, torso lengths
     double top_time        # sub-frame estimates of the top and impact
     double impact_time
     double prev_t          # the previous usable frame's time, rise and gap

@@ -4,7 +4,7 @@
 Every threshold is in torso lengths (hip centre to shoulder centre at
 address) and seconds, so the machine works in metres or image units and at
 any frame rate. Tops and impacts are reported at the frame where they
-happened (the highest / the closest-to-address hands) once the hands have
+happened (the highest / the lowest hands near address) once the hands have
 clearly moved on, which takes one to three frames at 30 FPS.
 """
 
@@ -16,6 +16,7 @@ from . import tuning
 
 cdef double STILL_RADIUS = tuning.STILL_RADIUS
 cdef double ADDRESS_STILL_S = tuning.ADDRESS_STILL_S
+cdef double STILL_SMOOTH_S = tuning.STILL_SMOOTH_S
 cdef double HANDS_LOW = tuning.HANDS_LOW
 cdef double GRIP_MAX = tuning.GRIP_MAX
 cdef double ADDRESS_SMOOTH_S = tuning.ADDRESS_SMOOTH_S
@@ -156,34 +157,20 @@ cdef inline void _extreme_next(Extremum* e, double t, double value) noexcept nog
         e.after = value
 
 
-cdef double _peak_time(const Extremum* e) noexcept nogil:
-    """Vertex of the parabola through the peak and its neighbours (a smooth turn, like the top)."""
+cdef double _vertex_time(const Extremum* e, bint peak) noexcept nogil:
+    """Vertex of the parabola through the extreme sample and its neighbours: the hands turn
+    smoothly at the top (``peak``) and bottom out smoothly at impact."""
     cdef double t1 = e.before_t, t2 = e.t, t3 = e.after_t
     cdef double y1 = e.before, y2 = e.value, y3 = e.after
     if not (t1 < t2 < t3):
         return t2
     cdef double a = ((y3 - y2) / (t3 - t2) - (y1 - y2) / (t1 - t2)) / (t3 - t1)
-    if not a < 0.0:
+    if not (a < 0.0 if peak else a > 0.0):
         return t2
     cdef double slope12 = (y2 - y1) / (t2 - t1)
     # y = y1 + slope12 (t - t1) + a (t - t1)(t - t2); its derivative is zero at:
     cdef double vertex = 0.5 * (t1 + t2) - slope12 / (2.0 * a)
     return fmin(fmax(vertex, t1), t3)
-
-
-cdef double _trough_time(const Extremum* e) noexcept nogil:
-    """Tip of the V through the trough and its neighbours (a fast pass, like impact)."""
-    cdef double t1 = e.before_t, t2 = e.t, t3 = e.after_t
-    cdef double y1 = e.before, y2 = e.value, y3 = e.after
-    if not (t1 < t2 < t3):
-        return t2
-    cdef double left = (y1 - y2) / (t2 - t1), right = (y3 - y2) / (t3 - t2)
-    cdef double slope = max(left, right)
-    if not slope > 0.0:
-        return t2
-    if left >= right:   # the tip lies after the trough sample
-        return (y2 - y3 + slope * (t2 + t3)) / (2.0 * slope)
-    return (y1 - y2 + slope * (t1 + t2)) / (2.0 * slope)
 
 
 cdef void _arm(PhaseMachine* m, const Body* b, const Marker* now, bint right_handed,
@@ -261,13 +248,22 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
     cdef double s = m.ref.body.torso if m.has_ref else b.torso
     cdef double w = 0.0 if convention == MEDIAPIPE_IMAGE else 1.0
     cdef double rise, gap, still_for
-    # stillness of hands and hips, for address and finish
+    # stillness of hands and hips, for address and finish; smoothed first, so that at
+    # 120-240 FPS one jittery frame in the 0.3 s of an address does not re-anchor it
+    cdef double settle = 1.0 - exp(-dt / STILL_SMOOTH_S) if dt <= GAP_MAX_S else 1.0
+    for k in range(3):
+        if dt <= GAP_MAX_S:
+            m.settled_hands[k] += settle * (b.hands[k] - m.settled_hands[k])
+            m.settled_hips[k] += settle * (b.hip_mid[k] - m.settled_hips[k])
+        else:  # the first frame, or after a gap
+            m.settled_hands[k] = b.hands[k]
+            m.settled_hips[k] = b.hip_mid[k]
     if (m.anchor.t != m.anchor.t
-            or _dist(b.hands, m.anchor_hands, w) > STILL_RADIUS * s
-            or _dist(b.hip_mid, m.anchor_hips, w) > STILL_RADIUS * s):
+            or _dist(m.settled_hands, m.anchor_hands, w) > STILL_RADIUS * s
+            or _dist(m.settled_hips, m.anchor_hips, w) > STILL_RADIUS * s):
         for k in range(3):
-            m.anchor_hands[k] = b.hands[k]
-            m.anchor_hips[k] = b.hip_mid[k]
+            m.anchor_hands[k] = m.settled_hands[k]
+            m.anchor_hips[k] = m.settled_hips[k]
         m.anchor = now
     still_for = t - m.anchor.t
 
@@ -325,8 +321,9 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
             m.at_address = now
             m.at_address_gap = gap
             _enter(m, SETUP, &now)
-        elif gap > READDRESS_GAP and still_for >= ADDRESS_STILL_S and _looks_like_address(b, w):
-            # settled well away from the old spot (that "takeaway" was a step): address here
+        elif (still_for >= ADDRESS_STILL_S and (gap > READDRESS_GAP or turn < TAKEAWAY_TURN)
+                and _looks_like_address(b, w)):
+            # settled again: that "takeaway" was a step, a waggle or a forward press
             _arm(m, b, &now, right_handed, convention)
         elif t - m.takeaway.t > TAKEAWAY_MAX_S:
             _abandon(m, &now, b.hands)
@@ -342,8 +339,8 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
         _extreme_next(&m.highest, t, rise)
         if m.highest.value >= TOP_MIN_RISE and rise < m.highest.value - TOP_DROP:
             m.p_position = 4
-            m.top_time = _peak_time(&m.highest)
-            _extreme_start(&m.closest, NAN, INFINITY, NAN, NAN)
+            m.top_time = _vertex_time(&m.highest, True)
+            _extreme_start(&m.lowest, NAN, INFINITY, NAN, NAN)
             _enter(m, TOP, &m.top)
         elif t - m.takeaway.t > BACKSWING_MAX_S:
             _abandon(m, &now, b.hands)
@@ -356,20 +353,21 @@ cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, 
             m.p_position = 5
         if m.p_position == 5 and rise < BACKSWING_RISE:
             m.p_position = 6
-        # A fast pass may leave the zone one frame after its closest sample:
-        # confirming it does not need the zone, only a closest pass in it.
-        if rise < IMPACT_ZONE or m.closest.value < INFINITY:
-            if gap < m.closest.value and rise < IMPACT_ZONE:
-                m.impact = now
-                _extreme_start(&m.closest, t, gap, prev_t, prev_gap)
-            elif m.closest.value < INFINITY:
-                _extreme_next(&m.closest, t, gap)
-                if m.closest.value < IMPACT_NEAR and gap > m.closest.value + IMPACT_PASS:
-                    m.p_position = 7
-                    m.swings += 1
-                    m.impact_time = _trough_time(&m.closest)
-                    _enter(m, IMPACT, &m.impact)
-                    return
+        # Impact: the hands' lowest pass near their address spot. The picture's x is the
+        # noisier (hands crossing the body face-on, along the camera axis from behind), their
+        # height the surer. A fast pass may leave the zone one frame after its lowest
+        # sample: confirming it needs only a lowest pass in it.
+        if rise < IMPACT_ZONE and gap < IMPACT_NEAR and rise < m.lowest.value:
+            m.impact = now
+            _extreme_start(&m.lowest, t, rise, prev_t, prev_rise)
+        elif m.lowest.value < INFINITY:
+            _extreme_next(&m.lowest, t, rise)
+            if rise > m.lowest.value + IMPACT_PASS:
+                m.p_position = 7
+                m.swings += 1
+                m.impact_time = _vertex_time(&m.lowest, False)
+                _enter(m, IMPACT, &m.impact)
+                return
         if t - m.top.t > DOWNSWING_MAX_S:
             _abandon(m, &now, b.hands)
         return

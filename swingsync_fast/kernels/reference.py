@@ -341,9 +341,23 @@ TILT_PRIOR = tuning.TILT_PRIOR_DEG * math.pi / 180.0
 TILT_SD = tuning.TILT_SD_DEG * math.pi / 180.0
 
 
+def depth_angle(width: float, dz: float, sd_deg: float) -> tuple[float, float]:
+    """A line's angle off the picture plane from its depth (mirrors _depth_angle): (radians, weight).
+
+    MediaPipe's z runs Z_STRETCH times the body's depth, and the lead end of a
+    line is the farther one from any supported camera; a line reaching toward
+    the camera reads as face-on.
+    """
+    return math.atan2(max(-dz, 0.0) / tuning.Z_STRETCH, width), 1.0 / (sd_deg * RADIAN) ** 2
+
+
 def camera_cost(shoulders: float, hips: float, lean: float, vt: float, target_x: float,
-                ball_x: NDArray, angle_deg: NDArray, tilt_deg: NDArray) -> NDArray:
-    """How unlikely the address picture is from each camera angle and spine tilt (mirrors _cost)."""
+                ball_x: NDArray, angle_deg: NDArray, tilt_deg: NDArray,
+                depth: tuple[tuple[float, float], ...] = ()) -> NDArray:
+    """How unlikely the address picture is from each camera angle and spine tilt (mirrors _cost).
+
+    ``depth``: (angle, weight) of each line's depth reading (``depth_angle``).
+    """
     t, a = tilt_deg * RADIAN, angle_deg * RADIAN
     ca, sa = np.cos(a), np.sin(a)
     torso = vt / np.cos(t)
@@ -355,7 +369,10 @@ def camera_cost(shoulders: float, hips: float, lean: float, vt: float, target_x:
     r3 = (lean - lean_model) / (torso * np.sqrt(tuning.LEAN_ERROR * tuning.LEAN_ERROR
                                                 + ca * ca * SIN_BEND_SD * SIN_BEND_SD))
     r4 = (t - TILT_PRIOR) / TILT_SD
-    return r1 * r1 + r2 * r2 + r3 * r3 + r4 * r4
+    cost = r1 * r1 + r2 * r2 + r3 * r3 + r4 * r4
+    for angle, weight in depth:
+        cost = cost + weight * (a - angle) ** 2
+    return cost
 
 
 def angle_range(forced_view: int) -> tuple[float, float]:
@@ -391,19 +408,21 @@ def camera_fit(body: Body, forced_view: int) -> Camera | None:
     lo, hi = angle_range(forced_view)
     target_x = -1.0 if sh[0] + hp[0] < 0.0 else 1.0
     shoulders, hips = abs(float(sh[0])), abs(float(hp[0]))
+    depth = (depth_angle(shoulders, float(sh[2]), tuning.Z_ANGLE_SD_SHOULDERS_DEG),
+             depth_angle(hips, float(hp[2]), tuning.Z_ANGLE_SD_HIPS_DEG))
     t_lo, t_hi = tuning.TILT_RANGE_DEG
     angles = np.arange(lo, hi + 1e-9, 5.0)
     tilts = np.arange(t_lo, t_hi + 1e-9, 5.0)
     balls = np.array([1.0, -1.0])
     b, a, t = np.meshgrid(balls, angles, tilts, indexing="ij")
-    cost = camera_cost(shoulders, hips, lean, vt, target_x, b, a, t)
+    cost = camera_cost(shoulders, hips, lean, vt, target_x, b, a, t, depth)
     side, i, j = np.unravel_index(np.argmin(cost), cost.shape)
     best, best_a, best_t, ball = cost[side, i, j], angles[i], tilts[j], balls[side]
     fine_a = best_a + np.arange(-4, 5)
     fine_t = best_t + np.arange(-4, 5)
     fa, ft = np.meshgrid(fine_a, fine_t, indexing="ij")
     inside = (fa >= lo) & (fa <= hi) & (ft >= t_lo) & (ft <= t_hi)
-    fine = np.where(inside, camera_cost(shoulders, hips, lean, vt, target_x, ball, fa, ft), np.inf)
+    fine = np.where(inside, camera_cost(shoulders, hips, lean, vt, target_x, ball, fa, ft, depth), np.inf)
     k = np.unravel_index(np.argmin(fine), fine.shape)
     if fine[k] < best:
         best_a, best_t = fa[k], ft[k]
@@ -433,8 +452,10 @@ def camera_turn(cam: Camera, now: FloatArray, address: FloatArray, width: float,
     """Degrees a line has turned from address, + away from the target (mirrors camera_turn).
 
     The line now is cos(a) * its address vector + sin(a) * its backswing
-    direction; x, y and z each give a linear equation in (cos a, sin a),
-    z only against its own address value and where the line had depth.
+    direction; x, y and z each give a linear equation in (cos a, sin a).
+    z is scaled by its own address value where the line had depth, else by
+    the usual stretch of MediaPipe's z. The dip in y is only as good as the
+    fitted spine tilt, which face-on is a guess from body proportions.
     A direction no equation sees is closed on the unit circle, on the side
     the z change agrees with.
     """
@@ -443,11 +464,16 @@ def camera_turn(cam: Camera, now: FloatArray, address: FloatArray, width: float,
     w2d = 1.0 / (tuning.TURN_ERROR_2D * width) ** 2
     rows = [(w2d, address[0], width * ct * cam.ball_x * sa, now[0])]  # weight, cos, sin, seen
     if tilted:
-        rows.append((w2d, address[1], -width * st, now[1]))
+        dip_error = math.hypot(tuning.TURN_ERROR_2D, tuning.TURN_ERROR_TILT * st * ca)
+        rows.append((1.0 / (dip_error * width) ** 2, address[1], -width * st, now[1]))
     dz0 = address[2]
     if sa >= tuning.Z_MIN_SIN and abs(dz0) > 1e-9:
         rows.append((1.0 / (tuning.TURN_ERROR_Z * dz0) ** 2, dz0,
                      -dz0 * ct * (ca / sa) * cam.target_x * cam.ball_x, now[2]))
+    elif width > 0.0:
+        # toward the camera: a turning line's lead end comes toward a camera on the ball side
+        depth = tuning.Z_STRETCH * width
+        rows.append((1.0 / (tuning.TURN_ERROR_Z_STRETCH * depth) ** 2, dz0, depth * ct * ca, now[2]))
     m, r = np.zeros((2, 2)), np.zeros(2)
     for w, c_coef, s_coef, seen in rows:
         v = np.array([c_coef, s_coef])
@@ -810,44 +836,20 @@ class Extremum:
         return t, np.array([self.before[1], self.value, self.after[1]])
 
 
-def peak_time(peak: Extremum) -> float:
-    """Vertex of the parabola through a peak and its neighbours (mirrors _peak_time).
+def vertex_time(extremum: Extremum, peak: bool) -> float:
+    """Vertex of the parabola through an extreme sample and its neighbours (mirrors _vertex_time).
 
-    The hands turn smoothly at the top, so a parabola places it between frames.
+    The hands turn smoothly at the top and bottom out smoothly at impact, so a
+    parabola places either between frames; ``peak``: a maximum, else a minimum.
     """
-    samples = peak.samples()
+    samples = extremum.samples()
     if samples is None:
-        return peak.t
+        return extremum.t
     t, y = samples
-    curvature, slope, _ = np.polyfit(t - peak.t, y, 2)
-    if not curvature < 0.0:
-        return peak.t
-    return float(np.clip(peak.t - slope / (2.0 * curvature), t[0], t[2]))
-
-
-def trough_time(trough: Extremum) -> float:
-    """Tip of a symmetric V through a trough and its neighbours (mirrors _trough_time).
-
-    The hands pass their address spot fast at impact: the V takes the steeper
-    side's slope, measured through the trough sample, and mirrors it through
-    the other side's outer sample.
-    """
-    samples = trough.samples()
-    if samples is None:
-        return trough.t
-    (t1, t2, t3), (y1, y2, y3) = samples
-    falling, rising = (y1 - y2) / (t2 - t1), (y3 - y2) / (t3 - t2)
-    slope = max(falling, rising)
-    if not slope > 0.0:
-        return trough.t
-
-    def meet(fall_t: float, fall_y: float, rise_t: float, rise_y: float) -> float:
-        # y = fall_y - slope (t - fall_t) meets y = rise_y + slope (t - rise_t)
-        return 0.5 * (fall_t + rise_t) + (fall_y - rise_y) / (2.0 * slope)
-
-    if falling >= rising:
-        return float(meet(t2, y2, t3, y3))
-    return float(meet(t1, y1, t2, y2))
+    curvature, slope, _ = np.polyfit(t - extremum.t, y, 2)
+    if not (curvature < 0.0 if peak else curvature > 0.0):
+        return extremum.t
+    return float(np.clip(extremum.t - slope / (2.0 * curvature), t[0], t[2]))
 
 
 class PhaseMachine:
@@ -874,13 +876,15 @@ class PhaseMachine:
         self.anchor = NO_MARKER  # when hands and hips settled where they are
         self.anchor_hands = np.full(3, np.nan)
         self.anchor_hips = np.full(3, np.nan)
+        self.settled_hands = np.full(3, np.nan)  # hands and hips smoothed for the stillness test
+        self.settled_hips = np.full(3, np.nan)
         self.finish_hands = np.full(3, np.nan)
         self.t_phase = math.nan  # when the current phase began
         self.at_address = self.takeaway = self.top = self.impact = self.finish = NO_MARKER
         self.at_address_gap = math.nan  # hands from their address spot at ``at_address``
         self.previous = NO_SAMPLE  # the last frame that measured rise and gap
         self.highest = Extremum(math.nan, math.nan, (math.nan, math.nan))  # rise in the backswing
-        self.closest = Extremum(math.nan, math.inf, (math.nan, math.nan))  # gap in the downswing
+        self.lowest = Extremum(math.nan, math.inf, (math.nan, math.nan))  # rise near address in the downswing
         self.top_time = math.nan  # sub-frame estimates of the top and impact
         self.impact_time = math.nan
         self.swings = 0
@@ -990,7 +994,7 @@ class PhaseMachine:
         self.last, self.last_hands = now, body.hands
         self.smooth_hands(body.hands, dt)
         torso = float(self.ref.body.torso if self.ref is not None else body.torso)
-        self.update_stillness(body, now, torso)
+        self.update_stillness(body, now, torso, dt)
         still_for = now.t - self.anchor.t
 
         if self.phase == Phase.FINISH:
@@ -1027,13 +1031,23 @@ class PhaseMachine:
         else:
             self.step_follow_through(body, now, rise, torso, still_for)
 
-    def update_stillness(self, body: Body, now: Marker, torso: float) -> None:
-        """Re-anchor when hands or hips leave the radius they settled in."""
+    def update_stillness(self, body: Body, now: Marker, torso: float, dt: float) -> None:
+        """Re-anchor when hands or hips leave the radius they settled in.
+
+        Both are smoothed first: at 120-240 FPS one jittery or lost-limb frame in
+        the 0.3 s of an address would otherwise re-anchor it and the address never arms.
+        """
+        if dt <= tuning.GAP_MAX_S:
+            alpha = 1.0 - math.exp(-dt / tuning.STILL_SMOOTH_S)
+            self.settled_hands = self.settled_hands + alpha * (body.hands - self.settled_hands)
+            self.settled_hips = self.settled_hips + alpha * (body.hip_mid - self.settled_hips)
+        else:  # the first frame, or after a gap
+            self.settled_hands, self.settled_hips = body.hands.copy(), body.hip_mid.copy()
         radius = tuning.STILL_RADIUS * torso
         if (math.isnan(self.anchor.t)
-                or self.distance(body.hands, self.anchor_hands) > radius
-                or self.distance(body.hip_mid, self.anchor_hips) > radius):
-            self.anchor_hands, self.anchor_hips = body.hands, body.hip_mid
+                or self.distance(self.settled_hands, self.anchor_hands) > radius
+                or self.distance(self.settled_hips, self.anchor_hips) > radius):
+            self.anchor_hands, self.anchor_hips = self.settled_hands.copy(), self.settled_hips.copy()
             self.anchor = now
 
     def arm(self, body: Body, now: Marker) -> None:
@@ -1093,9 +1107,10 @@ class PhaseMachine:
         elif gap < tuning.AT_ADDRESS and turn < tuning.ADDRESS_TURN_DEG:
             self.at_address, self.at_address_gap = now, gap
             self.enter(Phase.SETUP, now)
-        elif (gap > tuning.READDRESS_GAP and still_for >= tuning.ADDRESS_STILL_S
+        elif (still_for >= tuning.ADDRESS_STILL_S and (gap > tuning.READDRESS_GAP or turn < tuning.TAKEAWAY_TURN_DEG)
               and self.looks_like_address(body)):
-            self.arm(body, now)  # settled well away from the old spot (that "takeaway" was a step)
+            # settled again: that "takeaway" was a step, a waggle or a forward press
+            self.arm(body, now)
         elif now.t - self.takeaway.t > tuning.TAKEAWAY_MAX_S:
             self.abandon(now, self.last_hands)
 
@@ -1112,8 +1127,8 @@ class PhaseMachine:
         top = self.highest.value
         if top >= tuning.TOP_MIN_RISE and rise < top - tuning.TOP_DROP:
             self.p_position = 4
-            self.top_time = peak_time(self.highest)
-            self.closest = Extremum(math.nan, math.inf, (math.nan, math.nan))
+            self.top_time = vertex_time(self.highest, peak=True)
+            self.lowest = Extremum(math.nan, math.inf, (math.nan, math.nan))
             self.enter(Phase.TOP_OF_SWING, self.top)
         elif now.t - self.takeaway.t > tuning.BACKSWING_MAX_S:
             self.abandon(now, self.last_hands)
@@ -1125,22 +1140,22 @@ class PhaseMachine:
             self.p_position = 5
         if self.p_position == 5 and rise < tuning.BACKSWING_RISE:
             self.p_position = 6
-        closest = self.closest
-        # A fast pass may leave the zone one frame after its closest sample:
-        # confirming it does not need the zone, only a closest pass in it.
-        if rise < tuning.IMPACT_ZONE or math.isfinite(closest.value):
-            if gap < closest.value and rise < tuning.IMPACT_ZONE:
-                # the closest pass to the address spot so far
-                self.impact = now
-                self.closest = Extremum(now.t, gap, (previous.t, previous.gap))
-            elif math.isfinite(closest.value):
-                closest.note_next(now.t, gap)
-                if closest.value < tuning.IMPACT_NEAR and gap > closest.value + tuning.IMPACT_PASS:
-                    self.p_position = 7
-                    self.swings += 1
-                    self.impact_time = trough_time(closest)
-                    self.enter(Phase.IMPACT, self.impact)
-                    return
+        lowest = self.lowest
+        # Impact: the hands' lowest pass near their address spot. The picture's x is the
+        # noisier (hands crossing the body face-on, along the camera axis from behind), their
+        # height the surer. A fast pass may leave the zone one frame after its lowest
+        # sample: confirming it needs only a lowest pass in it.
+        if rise < tuning.IMPACT_ZONE and gap < tuning.IMPACT_NEAR and rise < lowest.value:
+            self.impact = now
+            self.lowest = Extremum(now.t, rise, (previous.t, previous.rise))
+        elif math.isfinite(lowest.value):
+            lowest.note_next(now.t, rise)
+            if rise > lowest.value + tuning.IMPACT_PASS:
+                self.p_position = 7
+                self.swings += 1
+                self.impact_time = vertex_time(lowest, peak=False)
+                self.enter(Phase.IMPACT, self.impact)
+                return
         if now.t - self.top.t > tuning.DOWNSWING_MAX_S:
             self.abandon(now, self.last_hands)
 

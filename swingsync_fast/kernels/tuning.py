@@ -7,22 +7,23 @@ at any frame rate.
 
 STILL_RADIUS = 0.10  # hands/hips may wander this much and still be "still"
 ADDRESS_STILL_S = 0.3  # stillness that arms the machine
+STILL_SMOOTH_S = 0.05  # time constant of the hands and hips the stillness test reads
 HANDS_LOW = -0.6  # address: hands at least this far below the shoulders
-GRIP_MAX = 0.5  # address: wrists closer than this hold one club
+GRIP_MAX = 0.8  # address: wrists closer than this hold one club (face-on real addresses read up to 0.68)
 ADDRESS_SMOOTH_S = 0.25  # time constant of the address pose average
 AT_ADDRESS = 0.05  # hands this close to their address spot are "at address"
 ADDRESS_TURN_DEG = 2.5  # ... with the shoulders turned back less than this
 TAKEAWAY_TURN_DEG = 6.0  # shoulders turned back this far start a takeaway (hands or not)
 TAKEAWAY_START = 0.12  # hands this far from address start a takeaway
 TAKEAWAY_BACKTRACK = 3.0  # its start lies at most this many detection spans earlier
-READDRESS_GAP = 0.3  # hands settled this far from the address spot mean a new address
+READDRESS_GAP = 0.3  # hands settled this far from the address spot mean a new address, however turned
 BACKSWING_RISE = 0.30  # P2 (and P6, P8): hands this far above address
 ARM_PARALLEL = 0.10  # P3/P5/P9: wrist within this of its shoulder's height
 TOP_MIN_RISE = 0.80  # a backswing lifts the hands at least this much
 TOP_DROP = 0.05  # hands this far below their peak confirm the top
-IMPACT_ZONE = 0.50  # look for impact once the hands are this low
-IMPACT_NEAR = 0.60  # an impact brings the hands back this close to address
-IMPACT_PASS = 0.08  # hands this far past their closest point confirm impact
+IMPACT_ZONE = 0.70  # look for impact once the hands are this low (MediaPipe's hands blur high at impact)
+IMPACT_NEAR = 1.00  # ... and this close to their address spot (a 30 FPS sample may be 0.3 off)
+IMPACT_PASS = 0.08  # hands this far above their lowest point confirm impact
 WALKED = 1.0  # hips this far over the feet from address: walking, not a swing
 FINISH_STILL_S = 0.30  # a finish is held this long
 FINISH_MIN_S = 0.20  # and starts at least this long after impact
@@ -63,6 +64,14 @@ SHOULDER_WIDTH_SD = 0.08
 HIP_WIDTH = 0.35
 HIP_WIDTH_SD = 0.06
 WIDTH_ERROR = 0.03  # landmark error of a 2-D width, torso lengths
+# A line's depth against its width tells the angle whatever the golfer's build: MediaPipe's z
+# runs 3.3-4.6 times true depth (real-view-fingerprint.md), so it is read at the middle, with
+# the spread that leaves (and more for the shorter, noisier hip line). Widths alone cannot
+# tell a broad golfer at 45 deg from a narrow one face-on: on real bodies posed by MediaPipe
+# (shoulders 0.74-0.86 of the torso) they put a 45 deg camera at 27-30 deg.
+Z_STRETCH = 4.0
+Z_ANGLE_SD_SHOULDERS_DEG = 5.0
+Z_ANGLE_SD_HIPS_DEG = 16.0
 LEAN_ERROR = 0.04  # of the torso's 2-D lean, torso lengths
 SIDE_BEND_PRIOR_DEG = 6.0  # address side bend away from the target, and its spread
 SIDE_BEND_SD_DEG = 5.0
@@ -77,6 +86,8 @@ DTL_MIN_DEG = 60.0
 Z_MIN_SIN = 0.5
 TURN_ERROR_2D = 0.06  # landmark error of a line's 2-D components, in line widths
 TURN_ERROR_Z = 0.15  # error of a line's z difference, in its address z difference
+TURN_ERROR_Z_STRETCH = 0.15  # ... in Z_STRETCH line widths, for a line without depth at address
+TURN_ERROR_TILT = 0.3  # the dip's error from the fitted tilt, per sin(tilt) face-on (none from behind)
 TURN_WEAK = 0.02  # a direction seen this much less than the other is read from the unit circle
 Z_SIGN_MIN = 0.05  # z change (torso lengths) below which it cannot tell the turn's direction
 Z_PICK_MIN_SIN = 0.17  # from 10 degrees off face-on the address depth of a line tells its fold apart
