@@ -680,6 +680,31 @@ def test_one_hidden_wrist_places_the_grip_from_the_last_offset(kernel_class):
 
 
 @KERNELS
+def test_hands_hidden_at_address_are_placed_from_the_surer_guess_until_the_backswing(kernel_class):
+    """Face-on at address MediaPipe sees the grip as one blob: neither wrist reaches 0.5."""
+    blob = landmarks_of(ADDRESS)
+    blob[LANDMARK_INDEX["left_wrist"], 3] = 0.35
+    blob[LANDMARK_INDEX["right_wrist"], 3] = 0.25
+    lost = blob.copy()
+    lost[[LANDMARK_INDEX["left_wrist"], LANDMARK_INDEX["right_wrist"]], 3] = tuning.HANDS_GUESSED_MIN - 0.05
+    frames = np.stack([blob] * int(FPS) + [lost, blob])
+    steps = run(kernel_class, frames)
+    assert all(s.flags & stepper.USABLE for s in steps[:int(FPS)])
+    assert steps[int(FPS) - 1].phase == PHASE["setup"]
+    assert steps[int(FPS) - 1].kpis[Kpi.HAND_HEIGHT] == pytest.approx(0.0, abs=1e-6)
+    assert np.isnan(steps[int(FPS) - 1].kpis[Kpi.LEAD_ELBOW])  # the guessed wrist is not a seen one
+    assert not steps[int(FPS)].flags & stepper.USABLE  # below the floor: no guess
+    # in the backswing a hidden wrist is a guess about moving hands: the frame is not used
+    swing = landmarks_of(hands_up(pose()))
+    hidden_up = swing.copy()
+    hidden_up[[LANDMARK_INDEX["left_wrist"], LANDMARK_INDEX["right_wrist"]], 3] = 0.35
+    address = landmarks_of(ADDRESS)
+    steps = run(kernel_class, np.stack([address] * int(FPS) + [swing] * 6 + [hidden_up]))
+    assert steps[-3].phase >= PHASE["backswing"]
+    assert not steps[-2].flags & stepper.USABLE
+
+
+@KERNELS
 def test_out_of_order_timestamps_are_refused_without_side_effects(kernel_class):
     frame = landmarks_of(ADDRESS)
     session = open_session(kernel_class, WORLD_Y_UP)
@@ -937,6 +962,29 @@ def test_real_phone_swings_agree(realdata_dir, clip, fps):
     cython, numpy = (run(cls, data.keypoints, data.frames / fps, data.frames, convention=MEDIAPIPE_IMAGE,
                          aspect=REAL_CLIP_ASPECT) for cls in (Kernel, ReferenceKernel))
     assert any(s.flags & stepper.USABLE for s in numpy)
+    assert_kernel_agrees(cython, numpy)
+
+
+@pytest.mark.parametrize("view, handedness", [("face_on", "right"), ("face_on", "left"), ("oblique", "right")])
+def test_filmed_swings_with_the_hands_lost_at_address_agree(view, handedness):
+    """Phone video whose address hides both wrists (the lower quartile of real face-on clips)."""
+    import dataclasses
+
+    from swingsync_fast.simulator import random_swing_spec, simulate
+    from swingsync_fast.simulator.tracker import PoseErrors
+
+    errors = PoseErrors()
+    errors = dataclasses.replace(errors, crowding=dataclasses.replace(errors.crowding, address_lead_wrist=0.75))
+    rng = np.random.default_rng(3)
+    stream = simulate([random_swing_spec(rng, club="iron") for _ in range(2)], club="iron", handedness=handedness,
+                      coordinate_system="mediapipe_image", camera_view=view, walk_between=False,
+                      pose_errors=errors, seed=5)
+    wrists = [LANDMARK_INDEX["left_wrist"], LANDMARK_INDEX["right_wrist"]]
+    assert (stream.keypoints[:, wrists, 3].max(axis=1) < 0.5).mean() > 0.2  # the address is lost to a 0.5 rule
+    cython, numpy = (run(cls, stream.keypoints, stream.timestamps, stream.frame_indices,
+                         convention=MEDIAPIPE_IMAGE, right_handed=handedness == "right",
+                         aspect=stream.image_aspect) for cls in (Kernel, ReferenceKernel))
+    assert numpy[-1].swings == 2
     assert_kernel_agrees(cython, numpy)
 
 

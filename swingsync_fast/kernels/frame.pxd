@@ -13,7 +13,8 @@ cdef struct Reference:
     Camera camera          # how image landmarks see this golfer (view NONE for 3-D input)
 
 cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint lead_is_left,
-                    double min_visibility, double grip_alpha, Grip* grip, Body* out) noexcept nogil
+                    double min_visibility, double hands_floor, double grip_alpha, Grip* grip,
+                    Body* out) noexcept nogil
 cdef void grip_reset(Grip* grip) noexcept nogil
 cdef bint make_reference(Body* body, bint right_handed, int convention, Reference* out) noexcept nogil
 cdef bint fit_camera(Reference* ref, int convention, int forced_view) noexcept nogil

@@ -50,7 +50,8 @@ cdef void grip_reset(Grip* grip) noexcept nogil:
 
 
 cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint lead_is_left,
-                    double min_visibility, double grip_alpha, Grip* grip, Body* out) noexcept nogil:
+                    double min_visibility, double hands_floor, double grip_alpha, Grip* grip,
+                    Body* out) noexcept nogil:
     """Convert one frame to y-up coordinates; return whether the core is usable.
 
     The core is both shoulders, both hips and at least one wrist, with a
@@ -58,6 +59,8 @@ cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint 
     better-seen wrist (the anchor) plus half the learnt trail-minus-lead
     offset; the offset learns, with ``grip_alpha``, only from frames whose
     wrists are seen close together, because a hidden wrist is a guess.
+    With no wrist seen, the surer guess still places the grip if its
+    visibility reaches ``hands_floor`` (``min_visibility``: never).
     """
     cdef const int* index = &RIGHT_LEAD_INDEX[0]
     if lead_is_left:
@@ -114,8 +117,18 @@ cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint 
     if out.torso < 1e-6 or _length(d, False) < 1e-6:
         return False
     cdef bint lead_ok = out.ok[LEAD_WRIST], trail_ok = out.ok[TRAIL_WRIST]
+    cdef double half
     if not (lead_ok or trail_ok):
-        return False
+        # at address MediaPipe sees the hands on the grip as one blob and is unsure of both
+        # wrists (real face-on: lead 0.35-0.77, trail 0.16-0.62); its surer guess still holds
+        j = LEAD_WRIST if out.vis[LEAD_WRIST] >= out.vis[TRAIL_WRIST] else TRAIL_WRIST
+        i = index[j]
+        if not (out.vis[j] >= hands_floor and _finite_point(kp[i, 0], kp[i, 1], kp[i, 2], kp[i, 3])):
+            return False
+        half = 0.5 if j == LEAD_WRIST else -0.5
+        for k in range(3):
+            out.hands[k] = out.p[j][k] + half * grip.offset[k]
+        return True
     cdef bint both_seen = False
     if lead_ok and trail_ok:
         sub3(out.p[TRAIL_WRIST], out.p[LEAD_WRIST], d)
@@ -135,7 +148,7 @@ cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint 
         if out.vis[j] > out.vis[anchor] + GRIP_ANCHOR_SWITCH:
             anchor = j
     grip.anchor = anchor
-    cdef double half = 0.5 if anchor == LEAD_WRIST else -0.5
+    half = 0.5 if anchor == LEAD_WRIST else -0.5
     if both_seen:
         # two clearly seen wrists on one grip: their midpoint halves the jitter
         for k in range(3):

@@ -253,16 +253,33 @@ class Grip:
         half = 0.5 if anchor == Point.LEAD_WRIST else -0.5
         return points[anchor] + half * self.offset
 
+    def guess(self, points: FloatArray, ok: BoolArray, vis: FloatArray) -> FloatArray | None:
+        """The grip from the surer of two hidden wrists (``ok``: it reaches the floor), learning nothing."""
+        # at address MediaPipe sees the hands on the grip as one blob and is unsure of both wrists
+        j = Point.LEAD_WRIST if vis[Point.LEAD_WRIST] >= vis[Point.TRAIL_WRIST] else Point.TRAIL_WRIST
+        if not ok[j]:
+            return None
+        half = 0.5 if j == Point.LEAD_WRIST else -0.5
+        return points[j] + half * self.offset
+
 
 def read_body(keypoints: NDArray, convention: int, aspect: float, lead_is_left: bool,
-              min_visibility: float, grip: Grip, grip_alpha: float) -> Body:
-    """One (33, 4) frame -> its body; usable when the core and at least one wrist are seen."""
+              min_visibility: float, grip: Grip, grip_alpha: float,
+              hands_floor: float | None = None) -> Body:
+    """One (33, 4) frame -> its body; usable when the core and at least one wrist are seen.
+
+    With no wrist seen, the surer guess still places the grip if its
+    visibility reaches ``hands_floor`` (None: never).
+    """
     planar = convention == MEDIAPIPE_IMAGE
     points, ok, vis = body_points(keypoints, convention, aspect, lead_is_left, min_visibility)
     hands = None
     core = bool(core_seen(points, ok, planar))
     if core:
         hands = grip.place(points, ok, vis, float(torso_length(points, planar)), planar, grip_alpha)
+        if hands is None and hands_floor is not None:
+            guesses, seen, _ = body_points(keypoints, convention, aspect, lead_is_left, hands_floor)
+            hands = grip.guess(guesses, seen, vis)
     usable = core and hands is not None
     return Body(points, ok, vis, hands if usable else np.full(3, np.nan), np.bool_(usable), planar)
 
@@ -1461,12 +1478,15 @@ class ReferenceKernel:
             return OUT_OF_ORDER
         self._t_last = t
         alpha = grip_alpha(t - self._t_prev)
+        # until the hands are on their way up they rest on the grip, where a guess serves
+        hands_floor = (min(tuning.HANDS_GUESSED_MIN, self._min_visibility)
+                       if self._machine.phase <= Phase.TAKEAWAY else None)
         body = read_body(self._ring[slot], self._convention, self._aspect, self._right_handed,
-                         self._min_visibility, self._grip, alpha)
+                         self._min_visibility, self._grip, alpha, hands_floor)
         world_body = None
         if world and self._convention == MEDIAPIPE_IMAGE:
             world_body = read_body(self._world_ring[slot], MEDIAPIPE_WORLD, 1.0, self._right_handed,
-                                   self._min_visibility, self._world_grip, alpha)
+                                   self._min_visibility, self._world_grip, alpha, hands_floor)
             world_body = world_body if world_body.usable else None
         flags = 0
         if body.usable:

@@ -28,6 +28,7 @@ from . import tuning
 
 cdef double HAND_SPEED_SMOOTH_S = tuning.HAND_SPEED_SMOOTH_S
 cdef double GAP_MAX_S = tuning.GAP_MAX_S
+cdef double HANDS_GUESSED_MIN = tuning.HANDS_GUESSED_MIN
 cdef double IMAGE_TORSO_METRES = tuning.IMAGE_TORSO_METRES
 cdef double GRIP_OFFSET_S = tuning.GRIP_OFFSET_S
 cdef double Z_MIN_SIN = tuning.Z_MIN_SIN
@@ -156,7 +157,7 @@ cdef class Kernel:
     cdef int _step(self, int slot, long frame, double t, bint world) noexcept nogil:
         cdef int flags = 0, i
         cdef bint usable, world_usable = False
-        cdef double dt, alpha, metres, rise, turn
+        cdef double dt, alpha, metres, rise, turn, hands_floor
         cdef unsigned int world_mask
         cdef PhaseMachine* m = &self.machine
         if not (t > self.t_last) or t != t or t == INFINITY:
@@ -170,11 +171,15 @@ cdef class Kernel:
         self.t_last = t
         dt = t - self.t_prev
         alpha = 1.0 - exp(-dt / GRIP_OFFSET_S) if dt > 0.0 and dt <= GAP_MAX_S else 1.0
+        # until the hands are on their way up they rest on the grip, where a guess serves
+        hands_floor = min(HANDS_GUESSED_MIN, self.min_visibility) if m.phase <= TAKEAWAY \
+            else self.min_visibility
         usable = read_body(self.ring[slot], self.convention, self.aspect, self.right_handed,
-                           self.min_visibility, alpha, &self.grip, &self.body)
+                           self.min_visibility, hands_floor, alpha, &self.grip, &self.body)
         if world and self.convention == MEDIAPIPE_IMAGE:
             world_usable = read_body(self.world_ring[slot], MEDIAPIPE_WORLD, 1.0, self.right_handed,
-                                     self.min_visibility, alpha, &self.world_grip, &self.world_body)
+                                     self.min_visibility, hands_floor, alpha, &self.world_grip,
+                                     &self.world_body)
         if usable:
             flags |= _USABLE
             if m.has_ref:

@@ -53,6 +53,10 @@ GRIP_TOGETHER = 0.35  # wrists closer than this (torso lengths) may teach the gr
 GRIP_OFFSET_S = 0.25  # time constant of the grip offset (trail wrist minus lead wrist)
 GRIP_ANCHOR_SWITCH = 0.3  # the other wrist must be this much more visible to become the anchor
 GRIP_SEEN = 0.8  # both wrists this visible and far apart: the hands are not on one grip
+# Until takeaway, with no wrist seen, the surer guess places the grip if it is this visible:
+# face-on at address real clips see the lead wrist at 0.35-0.77 and the trail one at 0.16-0.62,
+# and a detector that needs a wrist at 0.5 misses a quarter of face-on addresses.
+HANDS_GUESSED_MIN = 0.2
 
 # --- the camera model (camera.pyx), for mediapipe_image --------------------------------------
 # Fitted once per swing at address from the 2-D widths of the shoulder and hip lines against
