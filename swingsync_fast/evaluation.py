@@ -425,6 +425,47 @@ def score_views(plans: Iterable[ViewPlan]) -> dict[str, ViewScorecard]:
     return cards
 
 
+@dataclass
+class UnsureHandsCard(Scorecard):
+    """Swings filmed with the wrists hidden at address, and how visible they then were."""
+
+    lead_visibility: list[float] = field(default_factory=list)  # median over the last 0.5 s of address
+    trail_visibility: list[float] = field(default_factory=list)
+
+
+def score_unsure_hands(view: str, lead_hiding: float, trail_hiding: float, swings: int = 12,
+                       seed: int = 5) -> UnsureHandsCard:
+    """One swing per session from ``view``, the wrists hidden this much at address.
+
+    Real addresses see the hands on the grip as one unsure blob (face-on lead
+    wrist 0.35-0.77, trail 0.16-0.62; down-the-line 0.37-0.75 and 0.23-0.66):
+    this films the whole of that range (``PairHiding.address_*_wrist``).
+    """
+    from .simulator import PoseErrors, random_swing_spec, simulate
+
+    rng = np.random.default_rng(seed)
+    base = PoseErrors()
+    errors = replace(base, crowding=replace(base.crowding, address_lead_wrist=lead_hiding,
+                                            address_trail_wrist=trail_hiding))
+    card = UnsureHandsCard()
+    for i in range(swings):
+        handedness = ("right", "left")[i % 2]
+        club = ("driver", "wood", "iron", "wedge")[i // 2 % 4]
+        spec = random_swing_spec(rng, club=club)
+        stream = simulate([spec], club=club, handedness=handedness, coordinate_system="mediapipe_image",
+                          camera_view=view, walk_between=False, pose_errors=errors, seed=seed + i)
+        config = SessionConfig(club_used=club, handedness=handedness, coordinate_system="mediapipe_image",
+                               image_aspect=stream.image_aspect)
+        seen = analyze_recording(stream.keypoints, stream.timestamps, config, frame_indices=stream.frame_indices)
+        card.add(stream, seen.swings)
+        address = stream.keypoints[max(0, stream.swings[0].takeaway_frame - round(0.5 * stream.fps)):
+                                   stream.swings[0].takeaway_frame]
+        lead, trail = (15, 16) if handedness == "right" else (16, 15)
+        card.lead_visibility.append(float(np.median(address[:, lead, 3])))
+        card.trail_visibility.append(float(np.median(address[:, trail, 3])))
+    return card
+
+
 @dataclass(frozen=True)
 class RefilmedRow:
     """One real clip filmed again from one view (``simulator.refilm``), analysed, beside its 3-D reading."""
