@@ -265,22 +265,6 @@ def test_hidden_landmarks_follow_the_geometry(handedness):
     assert 0.35 < at(dtl, "address", f"{lead}_wrist") < 0.7
 
 
-@pytest.mark.parametrize("handedness", HANDS)
-def test_a_hidden_trail_wrist_is_guessed_toward_the_lead_wrist(handedness):
-    lead, trail = _sides(handedness)
-    toward = []
-    for s in range(6):
-        # Without the slow wander of a guess the pull alone shows.
-        stream = _image("face_on", handedness, seed=20 + s, pose_errors=PoseErrors(hidden_wander_m=0.0))
-        t = stream.swings[0].takeaway_frame
-        true = _project(stream)[t - 20 : t - 1]
-        seen = stream.keypoints[t - 20 : t - 1, :, :2]
-        error = seen[:, LM[f"{trail}_wrist"]] - true[:, LM[f"{trail}_wrist"]]
-        to_partner = true[:, LM[f"{lead}_wrist"]] - true[:, LM[f"{trail}_wrist"]]
-        toward.append(np.sum(error * to_partner, -1) / np.sum(to_partner * to_partner, -1))
-    assert 0.3 < np.median(toward) < 0.8  # drawn part of the way toward its partner
-
-
 def test_bad_frames_are_rare_unless_asked_for():
     def dropouts(stream) -> float:
         return float(np.mean(np.median(stream.keypoints[..., 3], axis=1) < 0.35))
@@ -309,36 +293,39 @@ def test_turns_foreshorten_the_shoulder_line_the_way_each_view_sees_it(handednes
 FINGERPRINT = {
     ("down_the_line", "address"): dict(sh_w=(0.08, 0.06, 0.11), hip_w=(0.06, 0.05, 0.12), height=(0.56, 0.52, 0.59),
                                        zx=(4.64, 3.84, 5.44), vis_lead_wrist=(0.58, 0.37, 0.75),
-                                       vis_trail_wrist=(0.38, 0.23, 0.66)),
+                                       vis_trail_wrist=(0.38, 0.23, 0.66), wrist_gap=(0.14, 0.08, 0.22)),
     ("down_the_line", "top"): dict(sh_w=(0.43, 0.38, 0.45), hip_w=(0.27, 0.25, 0.29), height=(0.56, 0.51, 0.58),
                                    zx=(4.24, 3.27, 5.49), vis_lead_wrist=(0.62, 0.47, 0.67),
-                                   vis_trail_wrist=(0.91, 0.89, 0.93)),
+                                   vis_trail_wrist=(0.91, 0.89, 0.93), wrist_gap=(0.14, 0.09, 0.25)),
     ("down_the_line", "impact"): dict(sh_w=(0.23, 0.11, 0.34), hip_w=(0.13, 0.09, 0.20), height=(0.51, 0.48, 0.54),
                                       zx=(3.41, 3.22, 3.74), vis_lead_wrist=(0.46, 0.38, 0.54),
-                                      vis_trail_wrist=(0.90, 0.88, 0.92)),
+                                      vis_trail_wrist=(0.90, 0.88, 0.92), wrist_gap=(0.27, 0.18, 0.38)),
     ("down_the_line", "finish"): dict(sh_w=(0.41, 0.20, 0.50), hip_w=(0.22, 0.09, 0.28), height=(0.51, 0.49, 0.55),
                                       zx=(3.29, 2.92, 4.30), vis_lead_wrist=(0.41, 0.31, 0.45),
-                                      vis_trail_wrist=(0.81, 0.75, 0.87)),
+                                      vis_trail_wrist=(0.81, 0.75, 0.87), wrist_gap=(0.36, 0.27, 0.45)),
     ("face_on", "address"): dict(sh_w=(0.73, 0.65, 0.93), hip_w=(0.44, 0.41, 0.59), height=(0.41, 0.38, 0.43),
                                  zx=(4.24, 3.67, 4.73), vis_lead_wrist=(0.68, 0.35, 0.77),
-                                 vis_trail_wrist=(0.20, 0.16, 0.62)),
+                                 vis_trail_wrist=(0.20, 0.16, 0.62), wrist_gap=(0.38, 0.28, 0.68)),
     ("face_on", "top"): dict(sh_w=(0.45, 0.38, 0.53), hip_w=(0.32, 0.29, 0.36), height=(0.41, 0.39, 0.44),
                              zx=(3.89, 3.77, 5.05), vis_lead_wrist=(0.89, 0.86, 0.91),
-                             vis_trail_wrist=(0.82, 0.62, 0.87)),
+                             vis_trail_wrist=(0.82, 0.62, 0.87), wrist_gap=(0.19, 0.1, 0.72)),
     ("face_on", "impact"): dict(sh_w=(0.66, 0.61, 0.73), hip_w=(0.36, 0.35, 0.38), height=(0.39, 0.36, 0.41),
                                 zx=(3.70, 3.08, 4.10), vis_lead_wrist=(0.87, 0.82, 0.91),
-                                vis_trail_wrist=(0.84, 0.66, 0.87)),
+                                vis_trail_wrist=(0.84, 0.66, 0.87), wrist_gap=(0.29, 0.23, 0.43)),
     ("face_on", "finish"): dict(sh_w=(0.61, 0.52, 0.64), hip_w=(0.35, 0.31, 0.37), height=(0.38, 0.36, 0.40),
                                 zx=(2.37, 1.98, 2.59), vis_lead_wrist=(0.86, 0.80, 0.89),
-                                vis_trail_wrist=(0.82, 0.69, 0.87)),
+                                vis_trail_wrist=(0.82, 0.69, 0.87), wrist_gap=(0.32, 0.11, 0.48)),
 }
 # How far outside the interquartile range a simulated median may land: half the range, at least this.
-SLACK = dict(sh_w=0.08, hip_w=0.06, height=0.05, zx=0.6, vis_lead_wrist=0.1, vis_trail_wrist=0.1)
+SLACK = dict(sh_w=0.08, hip_w=0.06, wrist_gap=0.06, height=0.05, zx=0.6, vis_lead_wrist=0.1, vis_trail_wrist=0.1)
 # Where the kinematic golfer and MediaPipe part ways (reported, not hidden): face-on at the finish
 # MediaPipe still shows the hips 0.35 of the torso apart, though a pelvis turned ~90 deg to the
 # target is side-on to the camera (ours: ~0.07), and the shoulders wider than their turn allows;
 # our finish also stands taller in the frame than the pros' (0.47 against 0.38).
-KNOWN_GAPS = {("face_on", "finish", "hip_w"), ("face_on", "finish", "sh_w"), ("face_on", "finish", "height")}
+# Down the line at the finish MediaPipe's guess of the far wrist, behind the head, lands 0.36 of the
+# torso from the near one (ours 0.11: the far hand is drawn toward the near one, as the far limbs are).
+KNOWN_GAPS = {("face_on", "finish", "hip_w"), ("face_on", "finish", "sh_w"), ("face_on", "finish", "height"),
+              ("down_the_line", "finish", "wrist_gap")}
 
 
 def _fingerprint_figures(stream, frame: int) -> dict[str, float]:
@@ -351,6 +338,7 @@ def _fingerprint_figures(stream, frame: int) -> dict[str, float]:
         zx=float(np.ptp(k[:, 2]) / np.ptp(k[:, 0])),
         vis_lead_wrist=float(k[LM[f"{lead}_wrist"], 3]),
         vis_trail_wrist=float(k[LM[f"{trail}_wrist"], 3]),
+        wrist_gap=_width_over_torso(stream, frame, "wrist"),
     )
 
 

@@ -115,7 +115,8 @@ def body_dimensions(height: float) -> BodyDimensions:
         neck=0.112 * height,
         upper_arm=0.186 * height,
         forearm=0.146 * height,
-        grip_gap=0.030 * height,
+        # the lead hand a palm above the trail one: real down-the-line addresses 0.14-0.21 torso apart
+        grip_gap=0.050 * height,
     )
 
 
@@ -825,7 +826,8 @@ def _swing_body(tl: _Timeline, plan: _SwingPlan, posture: _Posture, body: BodyDi
     tl.key(t0 + 0.3 * T, shoulder_turn=_ADDRESS_OPEN + 0.25 * S)
     tl.key(t0 + 0.65 * T, shoulder_turn=_ADDRESS_OPEN + 0.72 * S)
     tl.key(tT, shoulder_turn=_ADDRESS_OPEN + S)
-    tl.burst("shoulder_turn", tI - 0.075 * pace, tI, _ADDRESS_OPEN - 18.0, 0.6)
+    # open at impact: real face-on impacts show the shoulders 0.66 of the torso wide (0.73 at address)
+    tl.burst("shoulder_turn", tI - 0.075 * pace, tI, _ADDRESS_OPEN - 25.0, 0.6)
     tl.key(tI + 0.15, shoulder_turn=_ADDRESS_OPEN - 72.0)
     tl.key(tF, shoulder_turn=_ADDRESS_OPEN - 120.0)
 
