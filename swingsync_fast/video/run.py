@@ -61,10 +61,12 @@ def session_config(source: VideoSource, options: VideoOptions) -> SessionConfig:
     )
 
 
-def run_video(options: VideoOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_video(options: VideoOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The ``video`` command; its exit status (errors are printed, never raised)."""
     from .remote import RemoteError
 
+    out = out or sys.stdout
+    err = err or sys.stderr
     try:
         return _run(options, out, err)
     except VideoError as exc:
