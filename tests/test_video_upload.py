@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -59,8 +60,8 @@ def swing1(realdata_dir) -> Path:
     return realdata_dir / "video" / "swing1.mp4"
 
 
-def test_an_uploaded_swing_is_posed_in_the_pool_and_gives_the_swing_the_socket_would(serve, swing1):
-    live = serve()
+def test_an_uploaded_swing_is_posed_in_the_pool_and_gives_the_swing_the_socket_would(serve, swing1, tmp_path):
+    live = serve(database_url=f"sqlite:///{tmp_path / 'history.db'}")
     answer = upload(live, "golfer", swing1)
     assert answer.status_code == 202, answer.text
     job = answer.json()
@@ -83,6 +84,21 @@ def test_an_uploaded_swing_is_posed_in_the_pool_and_gives_the_swing_the_socket_w
     socket_swings = [e["data"] for e in map(json.loads, streamed.stdout.splitlines()) if e["type"] == "swing_summary"]
     assert len(socket_swings) == 1
     assert done["swings"] == socket_swings
+    # kept in the history as an ended session, with its swings and its posed frames for replay
+    session = live.http.get(f"/api/v1/stream/sessions/{done['session_id']}", headers=live.auth("golfer")).json()
+    assert (session["state"], session["end_reason"], session["session_name"]) == ("ended", "video_upload",
+                                                                                 "video swing1.mp4")
+    stored = live.http.get(f"/api/v1/stream/sessions/{done['session_id']}/swings", headers=live.auth("golfer"))
+    assert [s["summary"] for s in stored.json()["swings"]] == done["swings"]
+    recording = live.http.get(f"/api/v1/stream/sessions/{done['session_id']}/recording",
+                              headers=live.auth("golfer"))
+    assert recording.status_code == 200
+    frames = msgspec.msgpack.decode(recording.content)["frames"]
+    assert [f[0] for f in frames] == list(range(155))  # the video's frame numbers
+    assert all(len(f[2]) == 33 * 4 * 4 for f in frames)
+    # nobody else sees it
+    assert live.http.get(f"/api/v1/stream/sessions/{done['session_id']}",
+                         headers=live.auth("someone-else")).status_code == 404
 
 
 def test_only_the_owner_reads_a_job(serve, tmp_path):

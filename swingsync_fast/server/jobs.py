@@ -22,12 +22,19 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+import msgspec
+
 from ..analyzer import LiveAnalyzer, SwingSummary
 from ..thresholds import Thresholds
 from ..video.job import PosedVideo, VideoInfo, VideoRefused, init_worker, run_job
+from .protocol.figures import LatencySummary, SessionStats
 from .protocol.jobs import JobError, JobState, VideoFacts, VideoJobView
 from .protocol.stream import StreamConfig
 from .settings import Settings
+from .storage.base import SessionStore
+from .storage.records import RecordedFrame, SessionRecord, SessionState, StoredSwing
+
+END_REASON = "video_upload"  # the stored session of a video job ended with its last frame
 
 logger = logging.getLogger("swingsync_fast.server.jobs")
 
@@ -42,11 +49,13 @@ class QueueFull(Exception):
 
 
 class VideoJob:
-    def __init__(self, job_id: str, user_id: str, info: VideoInfo, path: Path) -> None:
+    def __init__(self, job_id: str, user_id: str, info: VideoInfo, path: Path, name: str) -> None:
         self.job_id = job_id
         self.user_id = user_id
         self.info = info
         self.path = path
+        self.name = name  # the uploaded file's name
+        self.session_id: str | None = None  # the history session it is stored as, once done
         self.state = JobState.QUEUED
         self.frames_posed = 0
         self.frames_total = info.frame_count
@@ -77,11 +86,13 @@ class VideoJob:
             video=VideoFacts(i.width, i.height, i.fps, i.frame_count, i.duration_s),
             created_at=self.created_at, finished_at=self.finished_at,
             frames_with_person=self.frames_with_person, swings=self.swings, error=self.error,
+            session_id=self.session_id,
         )
 
 
 class VideoJobs:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: SessionStore) -> None:
+        self.store = store
         self.workers = settings.video_workers
         self.capacity = settings.video_workers + settings.video_queue
         self.max_seconds = settings.max_video_seconds
@@ -115,14 +126,14 @@ class VideoJobs:
 
     # ------------------------------------------------------------------ doing
 
-    def submit(self, user_id: str, path: Path, info: VideoInfo, config: StreamConfig,
-               thresholds: Thresholds) -> VideoJob:
+    def submit(self, user_id: str, path: Path, name: str, info: VideoInfo, config: StreamConfig,
+               baseline: dict[str, float], thresholds: Thresholds) -> VideoJob:
         """Queue a probed upload; the job owns ``path`` from now on and deletes it when finished."""
         self.check_room()
-        job = VideoJob(uuid.uuid4().hex, user_id, info, path)
+        job = VideoJob(uuid.uuid4().hex, user_id, info, path, name)
         self._jobs[job.job_id] = job
         self._forget_old()
-        task = asyncio.create_task(self._run(job, config, thresholds), name=f"video-job-{job.job_id}")
+        task = asyncio.create_task(self._run(job, config, baseline, thresholds), name=f"video-job-{job.job_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
@@ -135,7 +146,8 @@ class VideoJobs:
             pool, self._pool = self._pool, None
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
 
-    async def _run(self, job: VideoJob, config: StreamConfig, thresholds: Thresholds) -> None:
+    async def _run(self, job: VideoJob, config: StreamConfig, baseline: dict[str, float],
+                   thresholds: Thresholds) -> None:
         loop = asyncio.get_running_loop()
         try:
             posed = await loop.run_in_executor(self._executor(), run_job, job.job_id, str(job.path), self.max_seconds)
@@ -143,6 +155,7 @@ class VideoJobs:
             job.frames_posed = job.frames_total = len(posed.timestamps)
             job.frames_with_person = int(posed.found.sum())
             job.swings = await asyncio.to_thread(analyse, posed, config, thresholds)
+            job.session_id = await self._store(job, posed, config, baseline)
             job.state = JobState.DONE
         except VideoRefused as exc:
             self._fail(job, exc.code, str(exc))
@@ -158,6 +171,33 @@ class VideoJobs:
         finally:
             job.finished_at = time.time()
             job.path.unlink(missing_ok=True)
+
+    async def _store(self, job: VideoJob, posed: PosedVideo, config: StreamConfig,
+                     baseline: dict[str, float]) -> str:
+        """The job as an ended session of the history: its config, swings and posed frames (for replay)."""
+        now = time.time()
+        swings = job.swings or []
+        n = len(posed.timestamps)
+        record = SessionRecord(
+            session_id=uuid.uuid4().hex, user_id=job.user_id,
+            session_name=config.session_name or f"video {job.name}",
+            config=msgspec.structs.replace(config, record_frames=True, baseline=baseline),
+            state=SessionState.ENDED, created_at=job.created_at, started_at=job.started_at or job.created_at,
+            ended_at=now, end_reason=END_REASON, baseline=baseline,
+            stats=SessionStats(
+                frames_received=n, frames_analysed=n, frames_skipped=0, frames_rejected=0, frames_degraded=0,
+                kpis_calculated=n, swings=len(swings), faults_detected=sum(len(s.faults) for s in swings),
+                duration_s=float(posed.timestamps[-1] - posed.timestamps[0]) if n else 0.0,
+                latency=LatencySummary(0, None, None, None, None, None)),
+        )
+        await self.store.add(record)
+        for swing in swings:
+            self.store.add_swing(StoredSwing(session_id=record.session_id, user_id=job.user_id,
+                                             club=config.club_used, ended_at=now, summary=swing))
+        self.store.add_frames(record.session_id, [
+            RecordedFrame(i, float(t), posed.keypoints[i].astype("<f4").tobytes())
+            for i, t in enumerate(posed.timestamps.tolist())])
+        return record.session_id
 
     @staticmethod
     def _fail(job: VideoJob, code: str, message: str) -> None:

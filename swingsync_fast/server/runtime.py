@@ -75,7 +75,7 @@ class Runtime:
         self.registry = Registry(settings, self.sessions, self.peers)
         self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
-        self.video_jobs = VideoJobs(settings)  # its process pool starts with the first upload
+        self.video_jobs = VideoJobs(settings, self.store)  # its process pool starts with the first upload
         self.started_at = time.time()
 
     async def start(self) -> None:

@@ -42,3 +42,4 @@ class VideoJobView(msgspec.Struct):
     frames_with_person: int | None = None
     swings: list[SwingSummary] | None = None  # when done: each as the socket's swing_summary
     error: JobError | None = None  # when failed
+    session_id: str | None = None  # when done: the session of the history it is stored as

@@ -74,9 +74,10 @@ async def analyze_video(request: Request) -> Response:
     finally:
         await form.close()
     config = _config(fields, info.width / info.height if info.width > 0 and info.height > 0 else 1.0)
-    _, thresholds = await player_thresholds(runtime.store, principal.user_id, config)
+    baseline, thresholds = await player_thresholds(runtime.store, principal.user_id, config)
     try:
-        job = jobs.submit(principal.user_id, path, info, config, thresholds)
+        job = jobs.submit(principal.user_id, path, Path(upload.filename or "upload").name, info, config,
+                          baseline, thresholds)
     except QueueFull as exc:  # filled while this upload was read
         path.unlink(missing_ok=True)
         return _queue_full(exc)
