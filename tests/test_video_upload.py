@@ -18,6 +18,8 @@ import msgspec
 import numpy as np
 import pytest
 
+from live_server import recv
+
 cv2 = pytest.importorskip("cv2", reason="OpenCV comes with the `video` extra (make test installs it)")
 pytest.importorskip("mediapipe", reason="MediaPipe Pose is the `video` extra (make test installs it)")
 
@@ -118,13 +120,25 @@ def test_an_upload_needs_a_token(serve, tmp_path):
     assert answer.status_code == 401
 
 
-def test_a_video_with_nobody_in_it_fails_its_job_saying_so(serve, tmp_path):
+def test_a_video_with_nobody_in_it_fails_its_job_saying_so_on_the_owners_socket_too(serve, tmp_path):
     live = serve()
-    job = upload(live, "golfer", nobody_video(tmp_path / "range.mp4")).json()
+    with live.socket("golfer") as mine, live.socket("someone-else") as theirs:
+        job = upload(live, "golfer", nobody_video(tmp_path / "range.mp4")).json()
+        pushed = [recv(mine, timeout=JOB_TIMEOUT_S)]
+        while pushed[-1]["data"]["state"] not in ("done", "failed"):
+            pushed.append(recv(mine, timeout=JOB_TIMEOUT_S))
+        assert {m["type"] for m in pushed} == {"video_job"}
+        assert {m["data"]["job_id"] for m in pushed} == {job["job_id"]}
+        assert pushed[0]["data"]["state"] == "queued"
+        fractions = [m["data"]["fraction"] for m in pushed[:-1]]
+        assert fractions == sorted(fractions)
+        with pytest.raises(TimeoutError):  # another user's socket hears nothing of it
+            recv(theirs, timeout=0.5)
     done, _ = wait_for_job(live, "golfer", job["job_id"])
+    assert done == pushed[-1]["data"]
     assert done["state"] == "failed"
     assert done["error"] == {"code": "no_person", "message": "no person found in the video (20 frames)"}
-    assert done["swings"] is None
+    assert done["swings"] is None and done["session_id"] is None
 
 
 def test_a_corrupt_file_is_refused_at_once(serve, tmp_path):

@@ -18,9 +18,11 @@ import queue
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 
@@ -40,6 +42,8 @@ logger = logging.getLogger("swingsync_fast.server.jobs")
 
 # Retry-After when nothing running has reported enough progress to estimate from.
 DEFAULT_RETRY_AFTER_S = 10
+# A job's progress goes to its owner's main sockets at most this often (and at every change of state).
+PUSH_EVERY_S = 0.5
 
 
 class QueueFull(Exception):
@@ -90,9 +94,20 @@ class VideoJob:
         )
 
 
+class Deliverer(Protocol):
+    """What a job notice is sent through: a main socket's off-the-frame-path send."""
+
+    async def deliver(self, payload: str | bytes) -> bool: ...
+
+
 class VideoJobs:
-    def __init__(self, settings: Settings, store: SessionStore) -> None:
+    def __init__(self, settings: Settings, store: SessionStore,
+                 sockets: Callable[[str], Iterable[Deliverer]] = lambda user_id: ()) -> None:
+        """``sockets(user_id)``: the user's main sockets on this process, told of their jobs' progress."""
         self.store = store
+        self.sockets = sockets
+        self._pushed: dict[str, tuple[JobState, int]] = {}
+        self._watcher: asyncio.Task | None = None
         self.workers = settings.video_workers
         self.capacity = settings.video_workers + settings.video_queue
         self.max_seconds = settings.max_video_seconds
@@ -136,9 +151,14 @@ class VideoJobs:
         task = asyncio.create_task(self._run(job, config, baseline, thresholds), name=f"video-job-{job.job_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch(), name="video-job-progress")
+        self._push(job)
         return job
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -171,6 +191,33 @@ class VideoJobs:
         finally:
             job.finished_at = time.time()
             job.path.unlink(missing_ok=True)
+            self._push(job)
+
+    async def _watch(self) -> None:
+        """While jobs are active: read the pool's progress and tell the owners what moved."""
+        while any(job.active for job in self._jobs.values()):
+            await asyncio.sleep(PUSH_EVERY_S)
+            self._drain()
+            for job in list(self._jobs.values()):
+                if job.active:
+                    self._push(job)
+
+    def _push(self, job: VideoJob) -> None:
+        """The job's view as a ``video_job`` message to its owner's sockets, if it changed since the last."""
+        mark = (job.state, job.frames_posed)
+        if self._pushed.get(job.job_id) == mark:
+            return
+        self._pushed[job.job_id] = mark
+        if not job.active:
+            self._pushed.pop(job.job_id, None)
+        sockets = list(self.sockets(job.user_id))
+        if not sockets:
+            return
+        payload = msgspec.json.encode({"type": "video_job", "data": job.view()}).decode()
+        for conn in sockets:
+            task = asyncio.create_task(conn.deliver(payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _store(self, job: VideoJob, posed: PosedVideo, config: StreamConfig,
                      baseline: dict[str, float]) -> str:

@@ -75,7 +75,9 @@ class Runtime:
         self.registry = Registry(settings, self.sessions, self.peers)
         self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
-        self.video_jobs = VideoJobs(settings, self.store)  # its process pool starts with the first upload
+        # its process pool starts with the first upload; progress goes to the owner's main sockets here
+        self.video_jobs = VideoJobs(settings, self.store, sockets=lambda user_id: [
+            conn for conn in self.registry.by_user.get(user_id, ()) if conn in self.registry.connections])
         self.started_at = time.time()
 
     async def start(self) -> None:
