@@ -7,6 +7,7 @@ poses every frame and reports progress through a callback. Both raise
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,10 +114,19 @@ def _info(source: VideoSource) -> VideoInfo:
 _progress_queue = None  # where this process reports (job_id, frames_done, frames_total)
 
 
+# Pool processes run this much nicer than the server: when cores are short, the live frame path
+# gets the CPU first and uploads take longer.
+WORKER_NICENESS = 10
+
+
 def init_worker(progress_queue) -> None:
-    """A pool process's initializer: the queue its jobs report progress on."""
+    """A pool process's initializer: the queue its jobs report progress on, and a lower priority."""
     global _progress_queue
     _progress_queue = progress_queue
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # no nice() here, or not allowed: run at the server's priority
+        pass
 
 
 def run_job(job_id: str, path: str, max_seconds: float) -> PosedVideo:
