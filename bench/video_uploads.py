@@ -106,8 +106,7 @@ def loadgen(port: int, clients: int, duration: float, pid: int) -> dict:
                         "--json", out.name], check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
                        env={**os.environ, "SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)})
         report = json.loads(Path(out.name).read_text())
-    rows = report["rows"] if isinstance(report, dict) and "rows" in report else report
-    return rows[0] if isinstance(rows, list) else rows
+    return report["runs"][0]
 
 
 def one_run(clients: int, duration: float, uploads: int, clip: Path) -> dict:

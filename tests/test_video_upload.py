@@ -190,3 +190,18 @@ def test_a_full_queue_answers_429_with_retry_after(serve, tmp_path):
     for answer in (first, second):
         wait_for_job(live, "golfer", answer.json()["job_id"])
     assert upload(live, "other-golfer", long_nobody).status_code == 202
+
+
+def test_a_server_stopping_ends_the_jobs_it_is_posing(serve, tmp_path):
+    live = serve()
+    job = upload(live, "golfer", nobody_video(tmp_path / "range.mp4", frames=600)).json()  # 20 s of video
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while live.http.get(f"/api/v1/jobs/{job['job_id']}", headers=live.auth("golfer")).json()["state"] != "running":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    jobs = live.runtime.video_jobs
+    live.stop()
+    assert not live._thread.is_alive()  # the half-posed video did not hold the shutdown
+    ended = jobs.get(job["job_id"])
+    assert ended.state.value == "failed" and ended.error.code == "server_shutdown"
+    assert not ended.path.exists()  # the upload's file is gone with it

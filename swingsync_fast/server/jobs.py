@@ -164,7 +164,10 @@ class VideoJobs:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+            await asyncio.to_thread(_end_pool, pool)
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
 
     async def _run(self, job: VideoJob, config: StreamConfig, baseline: dict[str, float],
                    thresholds: Thresholds) -> None:
@@ -255,7 +258,8 @@ class VideoJobs:
         if self._pool is None:
             # spawn: a fresh interpreter, not a fork of a process holding sockets, threads and an event loop
             context = multiprocessing.get_context("spawn")
-            self._progress = context.Queue()
+            if self._progress is None:  # kept across a broken pool's replacement
+                self._progress = context.Queue()
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=init_worker,
                                              initargs=(self._progress,))
         return self._pool
@@ -283,6 +287,18 @@ class VideoJobs:
         finished = [job_id for job_id, job in self._jobs.items() if not job.active]
         for job_id in finished[: max(0, len(self._jobs) - self.kept)]:
             del self._jobs[job_id]
+
+
+def _end_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop the pool now: a video half posed is not worth holding a shutdown for (its job has failed)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    # Before 3.14 the executor has no public way to stop a running call: end its processes, then it.
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def analyse(posed: PosedVideo, config: StreamConfig, thresholds: Thresholds) -> list[SwingSummary]:

@@ -114,18 +114,27 @@ def _info(source: VideoSource) -> VideoInfo:
 _progress_queue = None  # where this process reports (job_id, frames_done, frames_total)
 
 
-# Pool processes run this much nicer than the server: when cores are short, the live frame path
-# gets the CPU first and uploads take longer.
-WORKER_NICENESS = 10
-
-
 def init_worker(progress_queue) -> None:
-    """A pool process's initializer: the queue its jobs report progress on, and a lower priority."""
+    """A pool process's initializer: the queue its jobs report progress on, and the lowest priority."""
     global _progress_queue
     _progress_queue = progress_queue
+    lower_priority()
+
+
+def lower_priority() -> None:
+    """Run only on CPU the live frame path leaves: SCHED_IDLE where Linux has it, else the nicest nice.
+
+    A niceness of 10 was not enough on two cores: two posing processes still moved the live frames'
+    p99 from 5 ms to 150 ms (bench/RESULTS.md). Uploads take longer under load instead.
+    """
     try:
-        os.nice(WORKER_NICENESS)
-    except (AttributeError, OSError):  # no nice() here, or not allowed: run at the server's priority
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.nice(19)
+    except (AttributeError, OSError):  # not allowed here: run at the server's priority
         pass
 
 
