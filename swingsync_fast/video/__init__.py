@@ -5,7 +5,8 @@
 ``posed`` turns a pose into the project's frame (a keypoint array, a raw
 socket frame), ``local`` and ``remote`` analyse the frames, ``events`` is
 what both report, ``draw`` writes the annotated video, ``report`` prints,
-``run`` ties them together and ``cli`` registers the command.
+``run`` ties them together and ``cli`` registers the command; ``job`` poses a
+whole file for the server's upload pool (``server/jobs.py``).
 
 OpenCV and MediaPipe are the ``video`` extra; they are imported only when a
 video is opened, so the rest of the package never needs them.
