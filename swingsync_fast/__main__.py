@@ -189,7 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--json", action="store_true", help="print each swing_summary's data as a JSON line")
     replay.set_defaults(run=_replay)
 
+    from .video.cli import register as register_video
+
+    register_video(commands)
+
     args = parser.parse_args(argv)
+    if hasattr(args, "check"):
+        args.check(parser, args)
     if args.command == "replay" and not args.fast and not args.speed > 0:
         parser.error("--speed must be positive")
     return args.run(args)

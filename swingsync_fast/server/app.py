@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
-from .rest import analyze, history
+from .rest import analyze, history, video
 from .rest import sessions as rest
 from .rest.metrics import metrics
 from .rest.openapi import openapi_document
@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/v1/users/{user_id}/sessions", history.user_sessions, methods=["GET"]),
         Route("/api/v1/users/{user_id}/progress", history.user_progress, methods=["GET"]),
         Route("/api/v1/analyze", analyze.analyze, methods=["POST"]),
+        Route("/api/v1/analyze/video", video.analyze_video, methods=["POST"]),
+        Route("/api/v1/jobs/{job_id}", video.get_job, methods=["GET"]),
         Route("/api/v1/stream/system/stats", rest.system_stats, methods=["GET"]),
         Route("/streaming/status", rest.streaming_status, methods=["GET"]),
         Route("/health", rest.health, methods=["GET"]),

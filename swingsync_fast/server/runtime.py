@@ -16,6 +16,7 @@ from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabl
 from .cluster.bus import Bus
 from .cluster.cluster import Cluster
 from .cluster.peers import Peers
+from .jobs import VideoJobs
 from .registry import Registry
 from .rest.metrics import collector_registry
 from .sessions import Sessions
@@ -74,6 +75,9 @@ class Runtime:
         self.registry = Registry(settings, self.sessions, self.peers)
         self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
+        # its process pool starts with the first upload; progress goes to the owner's main sockets here
+        self.video_jobs = VideoJobs(settings, self.store, sockets=lambda user_id: [
+            conn for conn in self.registry.by_user.get(user_id, ()) if conn in self.registry.connections])
         self.started_at = time.time()
 
     async def start(self) -> None:
@@ -100,6 +104,7 @@ class Runtime:
         gc.freeze()
 
     async def stop(self) -> None:
+        await self.video_jobs.stop()  # running uploads fail (server_shutdown); the pool's processes end
         await self.registry.stop()  # sessions end first, cancelling their feedback
         await self.cluster.stop()
         await self.coaching.stop()

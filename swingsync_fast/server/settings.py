@@ -87,6 +87,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     max_analyze_frames: PositiveInt = 10_000
     max_analyze_bytes: PositiveInt = 48 * 1024 * 1024
 
+    # POST /api/v1/analyze/video: pose runs in video_workers processes (a core each while they
+    # work), with at most video_queue more uploads waiting; beyond that, 429 with Retry-After.
+    video_workers: PositiveInt = 1
+    video_queue: int = 4
+    max_video_bytes: PositiveInt = 100 * 1024 * 1024
+    max_video_seconds: Positive = 60.0
+    # Finished jobs kept for GET /api/v1/jobs/{job_id} (oldest dropped first).
+    video_jobs_kept: PositiveInt = 1000
+
     # Coaching and monitor sockets send through a bounded queue each: a message that finds
     # it full is dropped (counted); a consumer whose oldest queued message has waited
     # slow_consumer_s is closed with 1013 (counted), so it never delays anyone else.
@@ -136,6 +145,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError(
                 f"setting database_server_timeout_s ({self.database_server_timeout_s!r}) must exceed twice "
                 f"database_heartbeat_s ({self.database_heartbeat_s!r}): one late beat must not end live sessions")
+        if self.video_queue < 0:
+            raise ValueError(f"setting video_queue must not be negative, got {self.video_queue!r}")
         if self.feedback_retries < 0:
             raise ValueError(f"setting feedback_retries must not be negative, got {self.feedback_retries!r}")
 

@@ -9,6 +9,7 @@ import msgspec
 from ... import __version__
 from ..auth import Principal
 from ..protocol.figures import SystemStats
+from ..protocol.jobs import VideoJobView
 from ..protocol.rest import (
     AnalyzeRequest,
     AnalyzeResponse,
@@ -70,7 +71,7 @@ def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [CreateSessionRequest, SessionRecord, SessionList, SessionStatsView, SystemStats,
          StreamingStatus, Health, Principal, ErrorEnvelope, SwingList, UserSessionList, Progress, AnalyzeRequest,
-         AnalyzeResponse],
+         AnalyzeResponse, VideoJobView],
         ref_template=_REF,
     )
     sessions = "/api/v1/stream/sessions"
@@ -142,6 +143,30 @@ def openapi_document() -> dict[str, Any]:
                     requestBody={"required": True,
                                  "content": {"application/json": {"schema": _ref(AnalyzeRequest)}}},
                 ),
+            },
+            "/api/v1/analyze/video": {
+                "post": _op(
+                    "Upload a video (mp4, mov, webm) to be posed and analysed; answers its job",
+                    {"202": _json(VideoJobView, "The job, queued (Location: /api/v1/jobs/{job_id})"),
+                     "413": _json(ErrorEnvelope, "too_large (bytes) or video_too_long (seconds)"),
+                     "415": _json(ErrorEnvelope, "Not multipart/form-data, or the file is not mp4, mov or webm"),
+                     "422": _json(ErrorEnvelope, "unreadable_video, no field `file`, or a bad config field"),
+                     "429": _json(ErrorEnvelope, "queue_full: try again after Retry-After seconds")},
+                    requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"},
+                                       "club_used": {"type": "string"}, "skill_level": {"type": "string"},
+                                       "handedness": {"type": "string", "enum": ["right", "left"]},
+                                       "camera_view": {"type": "string",
+                                                       "enum": ["auto", "face_on", "down_the_line", "oblique"]}}}}}},
+                ),
+            },
+            "/api/v1/jobs/{job_id}": {
+                "get": _op("A video job of the caller's: state, progress, and its swings when done",
+                           {"200": _json(VideoJobView, "The job"),
+                            "404": _json(ErrorEnvelope, "No such job of the caller's")},
+                           parameters=[{"name": "job_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}}]),
             },
             "/api/v1/stream/system/stats": {
                 "get": _op("Process-wide counters and latency percentiles (admins)",
