@@ -44,13 +44,17 @@ class Camera(msgspec.Struct, frozen=True, gc=False):
 
     ``angle_deg``: 0 face-on .. 90 down-the-line. ``target``: the side of the
     picture the target lies on. ``unmeasured``: each KPI this swing could not
-    measure, with the reason (the view that cannot see it).
+    measure, with the reason (the view that cannot see it). ``handedness``: the
+    hand the swing was read with; an address seen from behind or beside that is
+    clearly the other hand's (a left-handed golfer, a mirrored video) overrides
+    the configured one.
     """
 
     view: str | None
     angle_deg: float | None
     target: str | None
     unmeasured: dict[str, str] = {}
+    handedness: str | None = None
 
 
 NO_CAMERA = Camera(None, None, None)
@@ -101,7 +105,7 @@ def _kpi_dict(values: Sequence[float]) -> dict[str, float | None]:
     return {name: (v if v == v else None) for name, v in zip(KPI_NAMES, values)}
 
 
-def _camera(c: dict, convention: str) -> Camera:
+def _camera(c: dict, convention: str, right_handed: bool) -> Camera:
     view = CAMERA_VIEWS[c["view"]]
     if view is None:
         return NO_CAMERA
@@ -111,6 +115,7 @@ def _camera(c: dict, convention: str) -> Camera:
         angle_deg=round(c["angle"], 1),
         target="right" if c["target_x"] > 0 else "left",
         unmeasured=unmeasured if convention == "mediapipe_image" else {},
+        handedness="right" if right_handed else "left",
     )
 
 
@@ -282,7 +287,7 @@ class LiveAnalyzer:
             kpis_impact=_kpi_dict(r["impact_kpis"]),
             faults=_faults(r["severities"]),
             fault_metrics={f: _finite_or_none(v) for f, v in zip(FAULT_IDS, r["metrics"])},
-            camera=_camera(r["camera"], self.config.coordinate_system),
+            camera=_camera(r["camera"], self.config.coordinate_system, r["right_handed"]),
         )
 
 

@@ -349,15 +349,19 @@ def view_grid(sessions_per_view: int = 16, swings_per_session: int = 3, seed: in
     return plans
 
 
-def run_view_plan(plan: ViewPlan) -> tuple[SimulatedStream, list[SwingSummary], list[SwingSummary]]:
+def run_view_plan(plan: ViewPlan, configured_handedness: str | None = None,
+                  ) -> tuple[SimulatedStream, list[SwingSummary], list[SwingSummary]]:
     """The session as the phone streams it, analysed; and its noise-free 3-D body, analysed
-    as a 3-D capture: that reading is the truth each reported KPI is held against."""
+    as a 3-D capture: that reading is the truth each reported KPI is held against.
+
+    ``configured_handedness``: the hand the session is set to (default: the golfer's)."""
     from .simulator import simulate
 
     stream = simulate(plan.swings, club=plan.club, handedness=plan.handedness,
                       coordinate_system="mediapipe_image", camera_view=plan.view, walk_between=False,
                       seed=plan.seed)
-    config = SessionConfig(club_used=plan.club, skill_level=plan.skill_level, handedness=plan.handedness,
+    config = SessionConfig(club_used=plan.club, skill_level=plan.skill_level,
+                           handedness=configured_handedness or plan.handedness,
                            coordinate_system="mediapipe_image", image_aspect=stream.image_aspect)
     seen = analyze_recording(stream.keypoints, stream.timestamps, config, frame_indices=stream.frame_indices,
                              world_keypoints=stream.world_keypoints if plan.world else None)
@@ -380,6 +384,7 @@ class ViewScorecard(Scorecard):
     unseen: Counter[str] = field(default_factory=Counter)
     errors: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (moment, kpi) -> errors
     views_read: Counter[str] = field(default_factory=Counter)
+    other_hand: int = 0  # swings read with the hand the golfer does not swing with
 
     def add_view(self, stream: SimulatedStream, swings: Sequence[SwingSummary],
                  truth_swings: Sequence[SwingSummary]) -> None:
@@ -393,6 +398,7 @@ class ViewScorecard(Scorecard):
             if got is None or true is None:
                 continue
             self.views_read[got.camera.view or "none"] += 1
+            self.other_hand += got.camera.handedness != stream.handedness
             for moment in ERROR_MOMENTS:
                 reported, expected = getattr(got, f"kpis_{moment}"), getattr(true, f"kpis_{moment}")
                 for kpi, value in reported.items():

@@ -57,6 +57,7 @@ def _report(card: ViewScorecard) -> str:
 def test_every_view_finds_the_swings_with_top_and_impact_in_tolerance(cards, view):
     card = cards[view]
     assert card.views_read == {view: card.detected}, _report(card)  # the fit names the view
+    assert card.other_hand == 0, _report(card)  # and the hand it was set to stands
     assert card.detected / card.swings >= 0.95, _report(card)
     assert card.top_ok / card.swings >= 0.95, _report(card)
     assert card.impact_ok / card.swings >= 0.95, _report(card)
@@ -126,3 +127,20 @@ def test_addresses_with_both_wrists_unsure_are_found(view):
     report = card.markdown()
     assert card.detected == card.swings, report
     assert card.top_ok / card.swings >= 0.95 and card.impact_ok / card.swings >= 0.95, report
+
+
+@pytest.mark.parametrize("view", ["down_the_line", "oblique"])
+def test_a_session_set_to_the_wrong_hand_reads_as_if_set_right(view):
+    """A left-handed golfer left on the right-handed default, or a mirrored video: from behind
+    or beside, the address says which hand it is. (Face-on it cannot: the setting stands.)"""
+    from swingsync_fast.evaluation import ViewScorecard, run_view_plan, view_grid
+
+    wrong = ViewScorecard(view=view)
+    for plan in [p for p in view_grid() if p.view == view][:8]:
+        wrong.add_view(*run_view_plan(plan, "left" if plan.handedness == "right" else "right"))
+    assert wrong.other_hand == 0, _report(wrong)
+    right = ViewScorecard(view=view)
+    for plan in [p for p in view_grid() if p.view == view][:8]:
+        right.add_view(*run_view_plan(plan))
+    assert (wrong.detected, wrong.top_ok, wrong.impact_ok) == (right.detected, right.top_ok, right.impact_ok)
+    assert wrong.clean_flagged == right.clean_flagged and wrong.recalled == right.recalled, _report(wrong)

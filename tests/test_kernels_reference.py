@@ -988,6 +988,27 @@ def test_filmed_swings_with_the_hands_lost_at_address_agree(view, handedness):
     assert_kernel_agrees(cython, numpy)
 
 
+@pytest.mark.parametrize("view, golfer", [("down_the_line", "left"), ("oblique", "left"),
+                                          ("down_the_line", "right"), ("face_on", "left")])
+def test_a_golfer_set_with_the_wrong_hand_is_read_the_same_way(view, golfer):
+    """From behind or beside, the address says which hand it is (tuning.HANDEDNESS_DEPTH); face-on
+    it cannot, and the configured hand stands."""
+    from swingsync_fast.simulator import random_swing_spec, simulate
+
+    rng = np.random.default_rng(8)
+    stream = simulate([random_swing_spec(rng, club="driver") for _ in range(2)], club="driver",
+                      handedness=golfer, coordinate_system="mediapipe_image", camera_view=view,
+                      walk_between=False, seed=9)
+    cython, numpy = (run(cls, stream.keypoints, stream.timestamps, stream.frame_indices,
+                         convention=MEDIAPIPE_IMAGE, right_handed=golfer != "right",
+                         aspect=stream.image_aspect) for cls in (Kernel, ReferenceKernel))
+    assert_kernel_agrees(cython, numpy)
+    records = [s.record for s in numpy if s.record is not None]
+    assert len(records) == 2
+    read_right = golfer == "right" if view != "face_on" else golfer != "right"
+    assert all(r["right_handed"] == read_right for r in records)
+
+
 # --- the same scene, described differently ---------------------------------------------------
 
 MIRROR = np.array([LANDMARK_INDEX[name.replace("left", "@").replace("right", "left").replace("@", "right")]

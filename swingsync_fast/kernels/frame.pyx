@@ -19,6 +19,7 @@ cdef double MAX_ABS_COORD = tuning.MAX_ABS_COORD
 cdef double GRIP_TOGETHER = tuning.GRIP_TOGETHER
 cdef double GRIP_ANCHOR_SWITCH = tuning.GRIP_ANCHOR_SWITCH
 cdef double GRIP_SEEN = tuning.GRIP_SEEN
+cdef double HANDEDNESS_DEPTH = tuning.HANDEDNESS_DEPTH
 cdef double MIN_VIEW_COS = 0.1  # a view measures along an axis it sees at least this well
 cdef double SIN_BEND = sin(tuning.SIDE_BEND_PRIOR_DEG * M_PI / 180.0)  # the address side bend the fit assumes
 
@@ -171,6 +172,13 @@ cdef bint _add_line(const Body* b, int lead, int trail, double* acc) noexcept no
     acc[0] += dx / n
     acc[2] += dz / n
     return True
+
+
+cdef bint other_hand(const Body* b) noexcept nogil:
+    """Whether an address in image landmarks is the other hand's (tuning.HANDEDNESS_DEPTH)."""
+    cdef double s = b.p[LEAD_SHOULDER][2] - b.p[TRAIL_SHOULDER][2]   # y-up: larger z is nearer
+    cdef double h = b.p[LEAD_HIP][2] - b.p[TRAIL_HIP][2]
+    return s > HANDEDNESS_DEPTH * b.torso and h > 0.5 * HANDEDNESS_DEPTH * b.torso
 
 
 cdef bint make_reference(Body* body, bint right_handed, int convention, Reference* out) noexcept nogil:

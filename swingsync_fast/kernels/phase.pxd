@@ -70,4 +70,6 @@ cdef void machine_reset(PhaseMachine* m) noexcept nogil
 cdef void machine_step(PhaseMachine* m, const Body* b, bint usable, long frame, double t, int slot,
                        bint right_handed, int convention, double turn) noexcept nogil
 cdef void machine_close(PhaseMachine* m) noexcept nogil
+cdef void machine_rearm(PhaseMachine* m, const Body* b, long frame, double t, int slot,
+                       bint right_handed, int convention) noexcept nogil
 cdef double hands_rise(const PhaseMachine* m) noexcept nogil

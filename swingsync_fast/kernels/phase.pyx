@@ -189,6 +189,16 @@ cdef void _arm(PhaseMachine* m, const Body* b, const Marker* now, bint right_han
         _enter(m, SETUP, &m.anchor)   # the address began when the golfer settled
 
 
+cdef void machine_rearm(PhaseMachine* m, const Body* b, long frame, double t, int slot,
+                       bint right_handed, int convention) noexcept nogil:
+    """Take the address this step armed again, from the same frame read the other way round."""
+    cdef Marker now
+    now.frame = frame
+    now.t = t
+    now.slot = slot
+    _arm(m, b, &now, right_handed, convention)
+
+
 cdef void _finish(PhaseMachine* m, const Marker* at, const double* hands) noexcept nogil:
     """The swing ends here; the finish is left when the hands move away from ``hands``."""
     cdef int k

@@ -563,6 +563,15 @@ def planted_foot(body: Body) -> Point | None:
 NO_CAMERA = Camera(VIEW_NONE)
 
 
+def other_hand(body: Body) -> bool:
+    """Whether an address in image landmarks is the other hand's (tuning.HANDEDNESS_DEPTH):
+    its shoulder and hip lines have their lead ends nearer the camera (y-up: larger z)."""
+    depth = body.point(Point.LEAD_SHOULDER)[2] - body.point(Point.TRAIL_SHOULDER)[2]
+    hip_depth = body.point(Point.LEAD_HIP)[2] - body.point(Point.TRAIL_HIP)[2]
+    limit = tuning.HANDEDNESS_DEPTH * float(body.torso)
+    return bool(depth > limit and hip_depth > 0.5 * limit)
+
+
 def make_reference(body: Body, right_handed: bool, convention: int, forced_view: int = VIEW_NONE,
                    keep: Reference | None = None) -> Reference | None:
     """The address reference of a pose (mirrors make_reference + fit_camera).
@@ -1364,6 +1373,7 @@ class SwingRecord:
     x_factor: HeldPeak = field(default_factory=HeldPeak)
     camera: Camera = NO_CAMERA  # as settled at the takeaway
     measured: frozenset[Kpi] = frozenset()  # the view's KPIs, and the world landmarks' if seen
+    right_handed: bool = True  # the hand the swing was read with
 
 
 class HandSpeed:
@@ -1426,9 +1436,9 @@ class ReferenceKernel:
         self._kpi_ring = kpi_ring
         self._convention = convention
         self._aspect = float(aspect)
-        self._right_handed = bool(right_handed)
+        self._right_handed_configured = bool(right_handed)
         self._min_visibility = float(min_visibility)
-        self._machine = PhaseMachine(self._right_handed, convention, camera_view)
+        self._machine = PhaseMachine(self._right_handed_configured, convention, camera_view)
         self._faults = FaultTracker()
         self.set_thresholds(limits, spans, tempo_low, tempo_high)
         self.reset()
@@ -1440,12 +1450,13 @@ class ReferenceKernel:
     def reset(self) -> None:
         """Forget everything about the stream (thresholds and camera view are kept)."""
         self._machine.reset()
+        self._right_handed = self._machine.right_handed = self._right_handed_configured
         self._grip, self._world_grip = Grip(), Grip()
         self._world_ref: Reference | None = None
         self._hand_speed = HandSpeed(self._convention)
         self._t_last = -math.inf
         self._t_prev = math.nan  # the last usable frame
-        self._record = SwingRecord()
+        self._record = SwingRecord(right_handed=self._right_handed)
         self._frame_kpis = np.full(NUM_KPIS, np.nan)
         self._faults.begin(np.full(NUM_KPIS, np.nan))
 
@@ -1481,13 +1492,7 @@ class ReferenceKernel:
         # until the hands are on their way up they rest on the grip, where a guess serves
         hands_floor = (min(tuning.HANDS_GUESSED_MIN, self._min_visibility)
                        if self._machine.phase <= Phase.TAKEAWAY else None)
-        body = read_body(self._ring[slot], self._convention, self._aspect, self._right_handed,
-                         self._min_visibility, self._grip, alpha, hands_floor)
-        world_body = None
-        if world and self._convention == MEDIAPIPE_IMAGE:
-            world_body = read_body(self._world_ring[slot], MEDIAPIPE_WORLD, 1.0, self._right_handed,
-                                   self._min_visibility, self._world_grip, alpha, hands_floor)
-            world_body = world_body if world_body.usable else None
+        body, world_body = self._read(slot, world, hands_floor, alpha)
         flags = 0
         if body.usable:
             flags |= USABLE
@@ -1496,7 +1501,15 @@ class ReferenceKernel:
         turn = math.nan
         if body.usable and m.ref is not None and m.phase in (Phase.SETUP, Phase.TAKEAWAY):
             turn = shoulder_turn(body, m.ref, self._right_handed, self._convention)
-        m.step(body, Marker(int(frame), float(t), int(slot)), turn)
+        now = Marker(int(frame), float(t), int(slot))
+        m.step(body, now, turn)
+        if m.armed and self._convention == MEDIAPIPE_IMAGE and other_hand(m.ref.body):
+            # a left-handed golfer taken for a right-handed one, or a mirrored video: the swing
+            # is read the other way round from this address on (mirrors _step)
+            self._right_handed = m.right_handed = not self._right_handed
+            self._grip, self._world_grip = Grip(), Grip()
+            body, world_body = self._read(slot, world, hands_floor, alpha)
+            m.arm(body, now)
         self._world_address(world_body)
 
         if body.usable:
@@ -1533,6 +1546,23 @@ class ReferenceKernel:
             in_x_factor_window = Phase.BACKSWING <= m.phase <= Phase.IMPACT
             self._record.x_factor.track(t, k[Kpi.X_FACTOR] if in_x_factor_window else math.nan)
         return self._after_machine(flags)
+
+    @property
+    def right_handed(self) -> bool:
+        """The hand the golfer is read with: the configured one until an address says otherwise."""
+        return self._right_handed
+
+    def _read(self, slot: int, world: bool, hands_floor: float | None,
+              alpha: float) -> tuple[Body, Body | None]:
+        """The slot's image body, and its usable world body or None."""
+        body = read_body(self._ring[slot], self._convention, self._aspect, self._right_handed,
+                         self._min_visibility, self._grip, alpha, hands_floor)
+        world_body = None
+        if world and self._convention == MEDIAPIPE_IMAGE:
+            world_body = read_body(self._world_ring[slot], MEDIAPIPE_WORLD, 1.0, self._right_handed,
+                                   self._min_visibility, self._world_grip, alpha, hands_floor)
+            world_body = world_body if world_body.usable else None
+        return body, world_body
 
     def _world_address(self, world_body: Body | None) -> None:
         """Keep the world landmarks' address in step with the image one."""
@@ -1580,6 +1610,7 @@ class ReferenceKernel:
             record.tempo = math.nan
             record.camera = m.ref.camera
             record.measured = m.ref.camera.measured
+            record.right_handed = self._right_handed
         elif phase == Phase.TOP_OF_SWING:
             record.top, record.top_time = m.top, m.top_time
             self._faults.at_top(m.highest.value)
@@ -1657,6 +1688,7 @@ class ReferenceKernel:
             "impact": (r.impact.frame, r.impact_time),
             "finish": (r.finish.frame, r.finish.t),
             "tempo": r.tempo,
+            "right_handed": r.right_handed,
             "address_kpis": r.address_kpis.tolist(),
             "top_kpis": r.top_kpis.tolist(),
             "impact_kpis": r.impact_kpis.tolist(),

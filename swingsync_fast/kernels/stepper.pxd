@@ -20,6 +20,7 @@ cdef struct SwingRecord:
     double tempo
     Camera camera          # as settled at the takeaway
     unsigned int measured  # KPIs measured in this swing: the view's, and the world landmarks'
+    bint right_handed      # the hand the swing was read with
 
 cdef class Kernel:
     cdef float[:, :, ::1] ring
@@ -28,7 +29,8 @@ cdef class Kernel:
     cdef readonly int capacity
     cdef int convention
     cdef double aspect
-    cdef bint right_handed
+    cdef readonly bint right_handed  # the configured hand until an address says otherwise
+    cdef bint right_handed_configured
     cdef double min_visibility
     cdef Grip grip
     cdef Grip world_grip
@@ -48,6 +50,8 @@ cdef class Kernel:
 
     cpdef int step(self, int slot, long frame, double t, bint world=*)
     cdef int _step(self, int slot, long frame, double t, bint world) noexcept nogil
+    cdef bint _read(self, int slot, bint world, double hands_floor, double grip_alpha,
+                    bint* world_usable) noexcept nogil
     cdef void _world_address(self, bint usable) noexcept nogil
     cdef int _after_machine(self, int flags) noexcept nogil
     cdef void _on_phase(self, PhaseMachine* m) noexcept nogil

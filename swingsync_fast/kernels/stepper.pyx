@@ -14,9 +14,10 @@ from libc.string cimport memcpy
 from .body cimport (Body, Grip, NUM_KPIS, SHOULDER_TURN, HIP_TURN, X_FACTOR, HEAD_SWAY, HEAD_LIFT,
                     PELVIS_SWAY, PELVIS_THRUST, HAND_HEIGHT, MEDIAPIPE_WORLD, MEDIAPIPE_IMAGE)
 from .frame cimport (Reference, read_body, grip_reset, make_reference, blend_body, compute_kpis,
-                     shoulder_turn)
+                     shoulder_turn, other_hand)
 from .camera cimport Camera, VIEW_NONE, OBLIQUE
-from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, machine_close, hands_rise,
+from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, machine_close, machine_rearm,
+                     hands_rise,
                      IDLE, SETUP, TAKEAWAY, BACKSWING, TOP, DOWNSWING, IMPACT, FOLLOW_THROUGH, FINISH)
 from .faults cimport (FaultTracker, NUM_FAULTS, held_reset, held_track, faults_begin, faults_top,
                       faults_step, faults_impact_frame, faults_judge_turn, faults_judge_weight,
@@ -100,7 +101,7 @@ cdef class Kernel:
         self.capacity = ring.shape[0]
         self.convention = convention
         self.aspect = aspect
-        self.right_handed = right_handed
+        self.right_handed_configured = right_handed
         self.min_visibility = min_visibility
         self.set_thresholds(limits, spans, tempo_low, tempo_high)
         self.reset()
@@ -111,6 +112,7 @@ cdef class Kernel:
         cdef int forced = self.machine.forced_view
         machine_reset(&self.machine)
         self.machine.forced_view = forced
+        self.right_handed = self.right_handed_configured
         grip_reset(&self.grip)
         grip_reset(&self.world_grip)
         self.world_has_ref = False
@@ -120,6 +122,7 @@ cdef class Kernel:
         self.record.number = 0
         self.record.camera.view = VIEW_NONE
         self.record.measured = 0
+        self.record.right_handed = self.right_handed
         cdef double nothing[17]
         cdef int i
         for i in range(NUM_KPIS):
@@ -157,7 +160,7 @@ cdef class Kernel:
     cdef int _step(self, int slot, long frame, double t, bint world) noexcept nogil:
         cdef int flags = 0, i
         cdef bint usable, world_usable = False
-        cdef double dt, alpha, metres, rise, turn, hands_floor
+        cdef double dt, grip_alpha, alpha, metres, rise, turn, hands_floor
         cdef unsigned int world_mask
         cdef PhaseMachine* m = &self.machine
         if not (t > self.t_last) or t != t or t == INFINITY:
@@ -170,16 +173,11 @@ cdef class Kernel:
             return _OUT_OF_ORDER
         self.t_last = t
         dt = t - self.t_prev
-        alpha = 1.0 - exp(-dt / GRIP_OFFSET_S) if dt > 0.0 and dt <= GAP_MAX_S else 1.0
+        grip_alpha = 1.0 - exp(-dt / GRIP_OFFSET_S) if dt > 0.0 and dt <= GAP_MAX_S else 1.0
         # until the hands are on their way up they rest on the grip, where a guess serves
         hands_floor = min(HANDS_GUESSED_MIN, self.min_visibility) if m.phase <= TAKEAWAY \
             else self.min_visibility
-        usable = read_body(self.ring[slot], self.convention, self.aspect, self.right_handed,
-                           self.min_visibility, hands_floor, alpha, &self.grip, &self.body)
-        if world and self.convention == MEDIAPIPE_IMAGE:
-            world_usable = read_body(self.world_ring[slot], MEDIAPIPE_WORLD, 1.0, self.right_handed,
-                                     self.min_visibility, hands_floor, alpha, &self.world_grip,
-                                     &self.world_body)
+        usable = self._read(slot, world, hands_floor, grip_alpha, &world_usable)
         if usable:
             flags |= _USABLE
             if m.has_ref:
@@ -204,6 +202,14 @@ cdef class Kernel:
         if usable and m.has_ref and (m.phase == SETUP or m.phase == TAKEAWAY):
             turn = shoulder_turn(&self.body, &m.ref, self.right_handed, self.convention)
         machine_step(m, &self.body, usable, frame, t, slot, self.right_handed, self.convention, turn)
+        if m.armed and self.convention == MEDIAPIPE_IMAGE and other_hand(&m.ref.body):
+            # a left-handed golfer taken for a right-handed one, or a mirrored video: the swing
+            # is read the other way round from this address on
+            self.right_handed = not self.right_handed
+            grip_reset(&self.grip)
+            grip_reset(&self.world_grip)
+            self._read(slot, world, hands_floor, grip_alpha, &world_usable)
+            machine_rearm(m, &self.body, frame, t, slot, self.right_handed, self.convention)
         self._world_address(world_usable)
 
         if usable:
@@ -251,6 +257,16 @@ cdef class Kernel:
                        self.world_kpis[X_FACTOR] if BACKSWING <= m.phase <= IMPACT else NAN)
         return self._after_machine(flags)
 
+    cdef bint _read(self, int slot, bint world, double hands_floor, double grip_alpha,
+                    bint* world_usable) noexcept nogil:
+        """Read the slot's image (and world) landmarks into the bodies; whether the image one is usable."""
+        if world and self.convention == MEDIAPIPE_IMAGE:
+            world_usable[0] = read_body(self.world_ring[slot], MEDIAPIPE_WORLD, 1.0, self.right_handed,
+                                        self.min_visibility, hands_floor, grip_alpha, &self.world_grip,
+                                        &self.world_body)
+        return read_body(self.ring[slot], self.convention, self.aspect, self.right_handed,
+                         self.min_visibility, hands_floor, grip_alpha, &self.grip, &self.body)
+
     cdef void _world_address(self, bint usable) noexcept nogil:
         """Keep the world landmarks' address in step with the image one."""
         cdef PhaseMachine* m = &self.machine
@@ -293,6 +309,7 @@ cdef class Kernel:
             self.record.tempo = NAN
             self.record.camera = m.ref.camera
             self.record.measured = m.ref.camera.measured
+            self.record.right_handed = self.right_handed
         elif phase == TOP:
             self.record.top = m.top
             self.record.top_time = m.top_time
@@ -375,6 +392,7 @@ cdef class Kernel:
             "impact": (r.impact.frame, r.impact_time),
             "finish": (r.finish.frame, r.finish.t),
             "tempo": r.tempo,
+            "right_handed": r.right_handed,
             "address_kpis": [r.address_kpis[i] for i in range(NUM_KPIS)],
             "top_kpis": [r.top_kpis[i] for i in range(NUM_KPIS)],
             "impact_kpis": [r.impact_kpis[i] for i in range(NUM_KPIS)],

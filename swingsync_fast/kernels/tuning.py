@@ -57,6 +57,12 @@ GRIP_SEEN = 0.8  # both wrists this visible and far apart: the hands are not on 
 # face-on at address real clips see the lead wrist at 0.35-0.77 and the trail one at 0.16-0.62,
 # and a detector that needs a wrist at 0.5 misses a quarter of face-on addresses.
 HANDS_GUESSED_MIN = 0.2
+# An address whose shoulder line has its lead end this much nearer the camera in MediaPipe's z
+# (torso lengths), and its hip line half as much, is the other hand's: no supported camera sees
+# that (face-on both ends are at about one depth, from behind or beside the lead end is the
+# farther: real down-the-line addresses read 2.1-2.7 and 1.3-1.7 the other way). A left-handed
+# golfer analysed as right-handed, or a mirrored video, reads +2.6 and +1.5.
+HANDEDNESS_DEPTH = 1.0
 
 # --- the camera model (camera.pyx), for mediapipe_image --------------------------------------
 # Fitted once per swing at address from the 2-D widths of the shoulder and hip lines against
