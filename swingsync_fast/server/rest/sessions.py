@@ -18,12 +18,14 @@ from ... import __version__
 from ..auth import Role
 from ..protocol.figures import SystemStats
 from ..protocol.rest import CreateSessionRequest, Health, SessionList, SessionStatsView, StreamingStatus
-from ..protocol.stream import CloseCode, ConnectionLimits, FrameLayout, StreamConfig
+from ..protocol.stream import CloseCode, ConnectionLimits, ErrorCode, FrameLayout, StreamConfig
 from ..responses import HTTPError, JSONResponse
 from ..runtime import Runtime
 from ..sessions import new_record
 from ..storage.records import SessionRecord, SessionState
-from .common import caller, limit_param, read_body, runtime_of, visible_record
+from .common import caller, decode_body, limit_param, read_body, runtime_of, visible_record
+
+_decode_create = msgspec.json.Decoder(CreateSessionRequest).decode
 
 
 def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
@@ -36,11 +38,8 @@ def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
 async def create_session(request: Request) -> Response:
     principal = caller(request)
     runtime = runtime_of(request)
-    try:
-        raw = await read_body(request, runtime.settings.max_message_bytes)
-        body = msgspec.json.decode(raw or b"{}", type=CreateSessionRequest)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise HTTPError(422, "invalid_config", str(exc)) from None
+    raw = await read_body(request, runtime.settings.max_message_bytes)
+    body = decode_body(raw or b"{}", _decode_create, ErrorCode.INVALID_CONFIG.value)
     owner = body.user_id or principal.user_id
     if owner != principal.user_id and not principal.is_admin:
         raise HTTPError(403, "wrong_user", f"you may create sessions for {principal.user_id!r} only")

@@ -24,6 +24,7 @@ from ..protocol.stream import ErrorCode, ErrorData, ErrorMessage, Pong, PongData
 from ..responses import HTTPError, deny, query_number
 from ..runtime import Runtime
 from ..stream.codec import encode_json
+from ..stream.guard import TOO_DEEP
 
 PATH = "/api/v1/stream/ws/monitor/{user_id}"
 MIN_INTERVAL_S = 0.1
@@ -128,6 +129,9 @@ async def monitor_socket(websocket: WebSocket) -> None:
             kind = msgspec.json.decode(data, type=TypeOnly).type
         except (msgspec.ValidationError, msgspec.DecodeError):
             kind = None
+        except RecursionError:
+            outlet.offer(encode_json(ErrorMessage(ErrorData(ErrorCode.MALFORMED_MESSAGE, TOO_DEEP))))
+            return
         if kind == "ping":
             outlet.offer(encode_json(Pong(PongData(time.time()))))
         else:

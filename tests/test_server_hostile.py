@@ -1,0 +1,124 @@
+"""Hostile input and hostile clients, against a real server on 127.0.0.1 (issue 16).
+
+Each test plays what an attacker tried from outside: it sends the hostile
+thing, then checks that the server answered as the protocol says and that
+the socket, its session and the process live on.
+"""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import numpy as np
+import pytest
+from live_server import recv, recv_until, seed_frame, send, start
+from websockets.sync.client import connect
+
+from swingsync_fast.simulator import SwingSpec, simulate
+
+SESSIONS = "/api/v1/stream/sessions"
+SERVER_SETTINGS = dict(frames_per_second=1e6, frame_burst=10**6)
+
+
+def nested_json(depth: int) -> str:
+    """``{"type":"ping","data":{"x": [[[...]]]}}``: about 2 KB at depth 1000."""
+    return '{"type":"ping","data":{"x":' + "[" * depth + "]" * depth + "}}"
+
+
+def nested_msgpack(depth: int) -> bytes:
+    """The same ping in MessagePack: fixarrays of one element, innermost nil."""
+    head = msgspec.msgpack.encode({"type": "ping", "data": {"x": None}})
+    return head[:-1] + b"\x91" * depth + b"\xc0"
+
+
+@pytest.fixture(scope="module")
+def frames():
+    stream = simulate([SwingSpec()], fps=30.0, seed=3)
+    return list(zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints))
+
+
+def _assert_malformed(ws) -> dict:
+    reply = recv(ws)
+    assert reply["type"] == "error", reply
+    assert reply["data"]["code"] == "malformed_message", reply
+    assert "nested too deeply" in reply["data"]["message"]
+    return reply
+
+
+# --------------------------------------------------------------------------- item 1: nesting
+
+
+def test_deep_json_on_the_main_socket_is_an_error_and_the_session_lives_on(server, frames):
+    with server.socket("deep-a") as ws:
+        session = start(ws)
+        index, stamp, frame = frames[0]
+        send(ws, "frame_data", seed_frame(index, stamp, frame))
+        assert recv_until(ws, "analysis_result")[0]["data"]["frame_index"] == index
+        ws.send(nested_json(1000))
+        _assert_malformed(ws)
+        deep_keypoints = '{"type":"frame_data","data":{"frame_index":1,"timestamp":1.0,"keypoints":' + \
+            "[" * 30_000 + "]" * 30_000 + "}}"
+        ws.send(deep_keypoints)
+        _assert_malformed(ws)
+        index, stamp, frame = frames[1]
+        send(ws, "frame_data", seed_frame(index, stamp, frame))
+        assert recv_until(ws, "analysis_result")[0]["data"]["frame_index"] == index
+        send(ws, "ping")
+        assert recv_until(ws, "pong")[0]["type"] == "pong"
+        live = server.http.get(f"{SESSIONS}/{session['session_id']}/stats", headers=server.auth("deep-a")).json()
+        assert live["state"] == "active", live
+
+
+def test_deep_msgpack_on_the_main_socket_is_an_error(server):
+    with server.socket("deep-b") as ws:
+        ws.send(nested_msgpack(60_000))
+        reply = recv(ws)  # a binary message is answered in MessagePack
+        assert reply["type"] == "error" and reply["data"]["code"] == "malformed_message", reply
+        ws.send(msgspec.msgpack.encode({"type": "ping"}))
+        assert recv(ws)["type"] == "pong"
+
+
+def test_deep_json_on_the_monitor_socket_is_an_error(server):
+    url = f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/monitor/deep-m?token={server.token('deep-m')}"
+    with connect(url, open_timeout=10, max_queue=None) as ws:
+        ws.send(nested_json(1000))
+        reply, _ = recv_until(ws, "error")
+        assert reply["data"]["code"] == "malformed_message", reply
+        ws.send(json.dumps({"type": "ping"}))
+        assert recv_until(ws, "pong")[0]["type"] == "pong"
+
+
+def test_deep_json_on_the_coaching_socket_is_an_error(server):
+    created = server.http.post(SESSIONS, json={"session_name": "lesson", "participants": ["deep-s"]},
+                               headers=server.auth("deep-c", "coach"))
+    assert created.status_code == 201, created.text
+    sid = created.json()["session_id"]
+    url = (f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/coaching/{sid}"
+           f"?user_id=deep-c&token={server.token('deep-c', 'coach')}")
+    with connect(url, open_timeout=10, max_queue=None) as ws:
+        assert recv(ws)["type"] == "session_state"
+        ws.send(nested_json(1000))
+        reply, _ = recv_until(ws, "error")
+        assert reply["data"]["code"] == "malformed_message", reply
+        ws.send(json.dumps({"type": "ping"}))
+        assert recv_until(ws, "pong")[0]["type"] == "pong"
+
+
+@pytest.mark.parametrize("path", [SESSIONS, "/api/v1/analyze"])
+def test_deep_json_over_rest_is_a_400_in_the_error_envelope(server, path):
+    body = '{"session_name":"deep","x":' + "[" * 1000 + "]" * 1000 + "}"  # an unknown field is skipped, by recursion
+    response = server.http.post(path, content=body, headers={**server.auth("deep-r"),
+                                                             "Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "error"
+    assert response.json()["data"]["code"] == "malformed_message"
+    assert server.http.get("/health").status_code == 200
+
+
+def test_a_deep_array_inside_an_uploaded_frame_is_a_400(server):
+    frame = {"frame_index": 0, "timestamp": 0.0, "keypoints": np.zeros(132).tolist()}
+    body = json.dumps({"frames": [frame]})[:-3] + ', "note": ' + "[" * 5000 + "]" * 5000 + "}]}"
+    response = server.http.post("/api/v1/analyze", content=body, headers=server.auth("deep-r"))
+    assert response.status_code == 400, response.text
+    assert response.json()["data"]["code"] == "malformed_message"
