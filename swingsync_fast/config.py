@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -13,6 +13,13 @@ Handedness = Literal["right", "left"]
 CoordinateSystem = Literal["world_y_up", "mediapipe_world", "mediapipe_image"]
 FeedbackMode = Literal["streaming", "batch", "disabled"]
 CameraView = Literal["auto", "face_on", "down_the_line", "oblique"]
+# Free text a client types is bounded, so a session record stays a few hundred bytes.
+MAX_SESSION_NAME = 200
+MAX_WORD = 64  # club_used, skill_level
+MAX_USER_ID = 128
+SessionName = Annotated[str, msgspec.Meta(max_length=MAX_SESSION_NAME)]
+Word = Annotated[str, msgspec.Meta(max_length=MAX_WORD)]
+UserIdText = Annotated[str, msgspec.Meta(max_length=MAX_USER_ID)]
 
 # Words a player might type for a club, mapped to the four threshold families.
 _CLUB_WORDS: tuple[tuple[str, str], ...] = (
@@ -49,10 +56,10 @@ def normalize_skill(value: str) -> str:
 class SessionConfig(msgspec.Struct, kw_only=True):
     """How one player's stream is analysed. Unknown fields are ignored on decode."""
 
-    user_id: str = ""
-    session_name: str = ""
-    club_used: str = "driver"
-    skill_level: str = "intermediate"
+    user_id: UserIdText = ""
+    session_name: SessionName = ""
+    club_used: Word = "driver"
+    skill_level: Word = "intermediate"
     handedness: Handedness = "right"
     coordinate_system: CoordinateSystem = "world_y_up"
     # Width / height of the camera image; only mediapipe_image needs it,

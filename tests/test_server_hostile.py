@@ -122,3 +122,61 @@ def test_a_deep_array_inside_an_uploaded_frame_is_a_400(server):
     response = server.http.post("/api/v1/analyze", content=body, headers=server.auth("deep-r"))
     assert response.status_code == 400, response.text
     assert response.json()["data"]["code"] == "malformed_message"
+
+
+# --------------------------------------------------------------------------- item 3: unbounded sessions
+
+
+@pytest.mark.parametrize(("field", "longest"), [("session_name", 200), ("club_used", 64), ("skill_level", 64),
+                                                 ("user_id", 128)])
+def test_free_text_in_a_session_config_is_bounded_over_rest(server, field, longest):
+    word = {"club_used": "driver", "skill_level": "beginner"}.get(field, "x")  # padded with spaces, trimmed
+    too_long, at_most = word.ljust(longest + 1), word.ljust(longest)
+    response = server.http.post(SESSIONS, json={field: too_long}, headers=server.auth("long-a", "admin"))
+    assert response.status_code == 422, response.text
+    assert response.json()["data"]["code"] == "invalid_config"
+    assert f"length <= {longest}" in response.json()["data"]["message"]
+    response = server.http.post(SESSIONS, json={field: at_most}, headers=server.auth("long-a", "admin"))
+    assert response.status_code == 201, response.text
+
+
+def test_a_long_session_name_on_the_socket_is_an_invalid_config(server):
+    with server.socket("long-b") as ws:
+        send(ws, "start_session", {"config": {"session_name": "n" * 60_000}})
+        reply = recv(ws)
+        assert reply["type"] == "error" and reply["data"]["code"] == "invalid_config", reply
+        assert "length <= 200" in reply["data"]["message"]
+        assert start(ws, {"session_name": "n" * 200})["session_name"] == "n" * 200
+
+
+def test_unstarted_sessions_per_user_are_capped(serve):
+    live = serve(max_unstarted_sessions_per_user=3)
+    owner = live.auth("cap-a")
+    made = [live.http.post(SESSIONS, json={}, headers=owner) for _ in range(3)]
+    assert [r.status_code for r in made] == [201, 201, 201]
+    refused = live.http.post(SESSIONS, json={}, headers=owner)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["data"]["code"] == "too_many_sessions"
+    assert live.http.post(SESSIONS, json={}, headers=live.auth("cap-b")).status_code == 201  # per user
+    # Starting one frees its place, and so does deleting one.
+    with live.socket("cap-a") as ws:
+        send(ws, "start_session", {"session_id": made[0].json()["session_id"]})
+        assert recv_until(ws, "session_started")[0]["data"]["session_id"] == made[0].json()["session_id"]
+        assert live.http.post(SESSIONS, json={}, headers=owner).status_code == 201
+        assert live.http.post(SESSIONS, json={}, headers=owner).status_code == 429
+        assert live.http.delete(f"{SESSIONS}/{made[1].json()['session_id']}", headers=owner).status_code == 204
+        assert live.http.post(SESSIONS, json={}, headers=owner).status_code == 201
+
+
+def test_unstarted_sessions_expire_in_a_sqlite_file_and_free_their_place(serve, tmp_path):
+    live = serve(database_url=f"sqlite:///{tmp_path / 'expiry.db'}", max_unstarted_sessions_per_user=1,
+                 unstarted_session_ttl_s=0.5, unstarted_sweep_interval_s=0.1)
+    owner = live.auth("exp-a")
+    made = live.http.post(SESSIONS, json={"session_name": "left"}, headers=owner)
+    assert made.status_code == 201
+    assert live.http.post(SESSIONS, json={}, headers=owner).status_code == 429
+    url = f"{SESSIONS}/{made.json()['session_id']}"
+    live.wait_until(lambda: live.http.get(url, headers=owner).json()["state"] == "ended", timeout=10)
+    record = live.http.get(url, headers=owner).json()
+    assert record["end_reason"] == "expired"
+    assert live.http.post(SESSIONS, json={}, headers=owner).status_code == 201

@@ -146,6 +146,34 @@ def test_swings_feedback_frames_and_messages(store):
     run_open(store, scenario)
 
 
+def test_unstarted_sessions_are_counted_per_user_and_expire_unless_coaching_is_in_use(store):
+    async def scenario():
+        now = time.time()
+        old = new_record("ann", StreamConfig(), SessionState.CREATED, now - 100)
+        lesson = new_record("ann", StreamConfig(), SessionState.CREATED, now - 100, ["stu"])
+        fresh = new_record("ann", StreamConfig(), SessionState.CREATED, now)
+        started = new_record("ann", StreamConfig(), SessionState.ACTIVE, now - 100)
+        other = new_record("ben", StreamConfig(), SessionState.CREATED, now - 100)
+        for record in (old, lesson, fresh, started, other):
+            await store.add(record)
+        await store.add_message(StoredMessage(session_id=lesson.session_id, sender="ann", type="coaching_tip",
+                                              sent_at=now - 5, body=msgspec.Raw(b"{}")))
+        assert await store.unstarted_count("ann") == 3
+        assert await store.unstarted_count("ben") == 1
+        assert await store.unstarted_count("nobody") == 0
+        assert await store.expire_unstarted(now - 50, now) == 2  # old and other; lesson had a tip since
+        for record, state in ((old, "ended"), (other, "ended"), (lesson, "created"), (fresh, "created"),
+                              (started, "active")):
+            kept = await store.get(record.session_id)
+            assert kept.state.value == state, (record.session_id, kept)
+        expired = await store.get(old.session_id)
+        assert expired.end_reason == "expired" and expired.ended_at == now
+        assert await store.unstarted_count("ann") == 2
+        assert await store.expire_unstarted(now - 50, now) == 0
+
+    run_open(store, scenario)
+
+
 def test_everything_is_kept_across_reopen_and_a_closed_servers_sessions_are_ended(database_url):
     async def first() -> tuple[str, str]:
         store = _store_at(database_url)

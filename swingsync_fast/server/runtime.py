@@ -4,6 +4,8 @@ cluster clock and the metrics collector, each built once with what it needs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -21,6 +23,7 @@ from .rest.metrics import collector_registry
 from .sessions import Sessions
 from .settings import Settings
 from .storage.base import Liveness, SessionStore
+from .storage.expiry import expire_forever
 from .storage.url import open_store, redacted
 from .watchers.coaching import CoachingHub
 
@@ -75,6 +78,7 @@ class Runtime:
         self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
         self.started_at = time.time()
+        self._expiry: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         logger.info("signing tokens with %s", self.key_source)
@@ -94,12 +98,19 @@ class Runtime:
         self.registry.start()
         await self.coaching.start()
         await self.cluster.start()
+        settings = self.settings
+        self._expiry = asyncio.get_running_loop().create_task(expire_forever(
+            self.store, settings.unstarted_session_ttl_s, settings.unstarted_sweep_interval_s))
         # Everything alive now (modules, google-genai's and pydantic's types) lives as long as the
         # process: keep it out of the collector's scans, or one full collection triggered by the
         # feedback lane's allocations stalls every socket for tens of milliseconds.
         gc.freeze()
 
     async def stop(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
         await self.registry.stop()  # sessions end first, cancelling their feedback
         await self.cluster.stop()
         await self.coaching.stop()

@@ -76,6 +76,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_server_timeout_s: float = 20.0
     # PostgreSQL: queued writes held while the database is unreachable; beyond, new ones are dropped.
     database_queue_limit: PositiveInt = 10_000
+    # Sessions created over REST and not started: at most this many per user (more: 429
+    # too_many_sessions); ended as ``expired`` once this old (checked every sweep interval).
+    max_unstarted_sessions_per_user: PositiveInt = 50
+    unstarted_session_ttl_s: Positive = 24 * 3600.0
+    unstarted_sweep_interval_s: Positive = 60.0
     # With memory://, ended sessions kept for GET (oldest dropped first).
     ended_sessions_kept: PositiveInt = 10_000
 

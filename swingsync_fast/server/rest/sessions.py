@@ -43,6 +43,12 @@ async def create_session(request: Request) -> Response:
     owner = body.user_id or principal.user_id
     if owner != principal.user_id and not principal.is_admin:
         raise HTTPError(403, "wrong_user", f"you may create sessions for {principal.user_id!r} only")
+    cap = runtime.settings.max_unstarted_sessions_per_user
+    if await runtime.store.unstarted_count(owner) >= cap:
+        ttl_h = runtime.settings.unstarted_session_ttl_s / 3600
+        raise HTTPError(429, "too_many_sessions",
+                        f"{owner!r} has {cap} sessions created and not started, the most one user may hold; "
+                        f"start or delete one, or wait for the oldest to expire ({ttl_h:g} h after creation)")
     fields = {f: getattr(body, f) for f in StreamConfig.__struct_fields__}
     config = StreamConfig(**{**fields, "user_id": owner})
     record = new_record(owner, config, SessionState.CREATED, time.time(), body.participants)
