@@ -8,11 +8,14 @@ the socket, its session and the process live on.
 from __future__ import annotations
 
 import json
+import time
 
 import msgspec
 import numpy as np
 import pytest
 from live_server import recv, recv_until, seed_frame, send, start
+from server_process import ServerProcess
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from swingsync_fast.simulator import SwingSpec, simulate
@@ -180,3 +183,81 @@ def test_unstarted_sessions_expire_in_a_sqlite_file_and_free_their_place(serve, 
     record = live.http.get(url, headers=owner).json()
     assert record["end_reason"] == "expired"
     assert live.http.post(SESSIONS, json={}, headers=owner).status_code == 201
+
+
+# --------------------------------------------------------------------------- item 4: tokens in logs, tickets
+
+
+def _ticket(live, user: str, role: str = "player") -> str:
+    response = live.http.post("/api/v1/stream/tickets", headers=live.auth(user, role))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["user_id"] == user and 0 < body["expires_in_s"] <= 30
+    return body["ticket"]
+
+
+def _refused(url: str) -> tuple[int, str]:
+    with pytest.raises(InvalidStatus) as caught:
+        with connect(url, open_timeout=5):
+            pass
+    response = caught.value.response
+    return response.status_code, json.loads(response.body)["data"]["code"]
+
+
+def test_a_ticket_opens_one_socket_once(server):
+    ticket = _ticket(server, "tick-a")
+    url = f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/tick-a?ticket={ticket}"
+    with connect(url, open_timeout=10) as ws:
+        assert start(ws)["user_id"] == "tick-a"
+    assert _refused(url) == (401, "ticket_used")
+    assert _refused(url.replace(ticket, ticket[:-4] + "AAAA")) == (401, "ticket_invalid")
+    assert _refused(url.replace(ticket, "not-a-ticket")) == (401, "ticket_invalid")
+    other = _ticket(server, "tick-b")
+    assert _refused(url.replace(ticket, other)) == (403, "wrong_user")  # a ticket names its user
+    # A ticket is no token: REST refuses it.
+    fresh = _ticket(server, "tick-a")
+    assert server.http.get("/api/v1/me", params={"token": fresh}).json()["data"]["code"] == "invalid_token"
+    assert server.http.post("/api/v1/stream/tickets").status_code == 401  # buying one takes a token
+
+
+def test_tickets_open_the_monitor_and_coaching_sockets(server):
+    monitor = f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/monitor/tick-m?ticket={_ticket(server, 'tick-m')}"
+    with connect(monitor, open_timeout=10) as ws:
+        assert recv(ws)["type"] == "performance_metrics"
+    created = server.http.post(SESSIONS, json={"participants": ["tick-s"]}, headers=server.auth("tick-c", "coach"))
+    sid = created.json()["session_id"]
+    coaching = (f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/coaching/{sid}"
+                f"?user_id=tick-c&ticket={_ticket(server, 'tick-c', 'coach')}")
+    with connect(coaching, open_timeout=10) as ws:
+        assert recv(ws)["data"]["role"] == "coach"
+
+
+def test_a_ticket_expires(serve):
+    live = serve(ticket_ttl_s=0.3)
+    ticket = _ticket(live, "tick-e")
+    time.sleep(1.5)  # past the ticket's exp, which JWTs keep in whole seconds at the verifier
+    url = f"ws://127.0.0.1:{live.port}/api/v1/stream/ws/tick-e?ticket={ticket}"
+    assert _refused(url) == (401, "ticket_expired")
+
+
+def test_the_log_of_a_real_server_never_holds_a_token_or_ticket(tmp_path):
+    server = ServerProcess(tmp_path, {"DATABASE_URL": "memory://"}).wait_ready()
+    try:
+        token = server.token("logged")
+        with connect(f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/logged?token={token}", open_timeout=10) as ws:
+            start(ws)
+        assert server.http.get("/api/v1/me", params={"token": token}).status_code == 200
+        assert server.http.get("/api/v1/me", params={"access_token": token, "token": token}).status_code == 200
+        ticket = server.http.post("/api/v1/stream/tickets", headers=server.auth("logged")).json()["ticket"]
+        with connect(f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/monitor/logged?ticket={ticket}",
+                     open_timeout=10) as ws:
+            recv(ws)
+        assert _refused(f"ws://127.0.0.1:{server.port}/api/v1/stream/ws/logged?token={token}x")[0] == 401
+    finally:
+        server.stop()
+    log = server.log()
+    assert "WebSocket /api/v1/stream/ws/logged?token=[redacted]" in log, log
+    assert "GET /api/v1/me?token=[redacted]" in log, log
+    assert "ticket=[redacted]" in log and "access_token=[redacted]" in log, log
+    assert token not in log and ticket not in log
+    assert token.split(".")[2] not in log  # not even the signature alone

@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from . import access_log
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
 from .rest import analyze, history
 from .rest import sessions as rest
+from .rest import tickets
 from .rest.metrics import metrics
 from .rest.openapi import openapi_document
 from .rest.webapp import web_app_routes
@@ -32,6 +34,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    access_log.install()  # also under a bare ``uvicorn swingsync_fast.server.app:app``
     document = openapi_document()
 
     @asynccontextmanager
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute(coaching_socket.PATH, coaching_socket.coaching_socket),
         WebSocketRoute(monitor.PATH, monitor.monitor_socket),
         Route(sessions, rest.create_session, methods=["POST"]),
+        Route("/api/v1/stream/tickets", tickets.create_ticket, methods=["POST"]),
         Route(sessions, rest.list_sessions, methods=["GET"]),
         Route(sessions + "/{session_id}", rest.get_session, methods=["GET"]),
         Route(sessions + "/{session_id}", rest.delete_session, methods=["DELETE"]),

@@ -25,6 +25,7 @@ from .settings import Settings
 from .storage.base import Liveness, SessionStore
 from .storage.expiry import expire_forever
 from .storage.url import open_store, redacted
+from .tickets import TicketBook
 from .watchers.coaching import CoachingHub
 
 logger = logging.getLogger("swingsync_fast.server")
@@ -63,7 +64,8 @@ class Runtime:
     def __init__(self, settings: Settings, *, store: SessionStore | None = None) -> None:
         key, self.key_source = resolve_secret(settings)
         self.settings = settings
-        self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth)
+        self.tickets = TicketBook(key, settings.ticket_ttl_s)
+        self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth, tickets=self.tickets)
         self.store: SessionStore = store or open_store(
             settings.database_url, ended_kept=settings.ended_sessions_kept,
             flush_interval_s=settings.database_flush_interval_s,

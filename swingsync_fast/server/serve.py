@@ -15,6 +15,7 @@ import sys
 import uvicorn
 from starlette.applications import Starlette
 
+from . import access_log
 from .app import create_app
 from .runtime import Runtime
 from .settings import Settings
@@ -24,6 +25,7 @@ from .watchers.monitor import PATH as MONITOR_PATH
 
 
 def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int, *, log_level: str = "info") -> uvicorn.Config:
+    access_log.install()
     return uvicorn.Config(
         app,
         host=host,

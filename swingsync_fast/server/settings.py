@@ -32,6 +32,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Auth. ``secret_key`` None means: read or create ``key_file`` (owner-only).
     secret_key: str | None = None
     key_file: Path = Path(".secret_key")
+    # A socket ticket (POST /api/v1/stream/tickets) opens one socket within this many seconds.
+    ticket_ttl_s: Positive = 30.0
     # Development only: accept sockets and REST calls without a token. Logged loudly.
     dev_no_auth: bool = False
 

@@ -25,6 +25,15 @@ class CreateSessionRequest(StreamConfig, kw_only=True):
     participants: Annotated[list[UserId], Meta(max_length=16)] = msgspec.field(default_factory=list)
 
 
+class SocketTicket(msgspec.Struct):
+    """Opens one socket as ``?ticket=`` before ``expires_at`` (epoch seconds)."""
+
+    ticket: str
+    user_id: str
+    expires_at: float
+    expires_in_s: float
+
+
 class SessionList(msgspec.Struct):
     sessions: list[SessionRecord]
 

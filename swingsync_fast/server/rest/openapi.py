@@ -17,6 +17,7 @@ from ..protocol.rest import (
     Progress,
     SessionList,
     SessionStatsView,
+    SocketTicket,
     StreamingStatus,
     SwingList,
     UserSessionList,
@@ -70,7 +71,7 @@ def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [CreateSessionRequest, SessionRecord, SessionList, SessionStatsView, SystemStats,
          StreamingStatus, Health, Principal, ErrorEnvelope, SwingList, UserSessionList, Progress, AnalyzeRequest,
-         AnalyzeResponse],
+         AnalyzeResponse, SocketTicket],
         ref_template=_REF,
     )
     sessions = "/api/v1/stream/sessions"
@@ -89,7 +90,10 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op(
                     "Create a session to stream into later (start_session with data.session_id)",
                     {"201": _json(SessionRecord, "The new session"),
-                     "422": _json(ErrorEnvelope, "The config is not valid")},
+                     "400": _json(ErrorEnvelope, "A body nested too deeply to decode"),
+                     "413": _json(ErrorEnvelope, "Too large a body"),
+                     "422": _json(ErrorEnvelope, "The config is not valid"),
+                     "429": _json(ErrorEnvelope, "The owner has too many sessions created and not started")},
                     requestBody={"required": False,
                                  "content": {"application/json": {"schema": _ref(CreateSessionRequest)}}},
                 ),
@@ -98,6 +102,10 @@ def openapi_document() -> dict[str, Any]:
                     {"200": _json(SessionList, "The sessions")},
                     parameters=[_limit(100, 1000)],
                 ),
+            },
+            "/api/v1/stream/tickets": {
+                "post": _op("A one-use socket ticket for the caller (?ticket= on a socket, about 30 s)",
+                            {"201": _json(SocketTicket, "The ticket")}),
             },
             sessions + "/{session_id}": {
                 "get": _op("One session (live figures while it streams)",
@@ -137,6 +145,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op(
                     "Analyse a recorded swing as the live socket would",
                     {"200": _json(AnalyzeResponse, "The swings"),
+                     "400": _json(ErrorEnvelope, "A body nested too deeply to decode"),
                      "413": _json(ErrorEnvelope, "Too many frames or too large a body"),
                      "422": _json(ErrorEnvelope, "A bad config or frame, or frames out of time order")},
                     requestBody={"required": True,

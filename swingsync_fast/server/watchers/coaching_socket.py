@@ -37,7 +37,8 @@ async def coaching_socket(websocket: WebSocket) -> None:
     session_id: str = websocket.path_params["session_id"]
     settings = runtime.settings
     try:
-        principal = runtime.auth.authenticate(websocket, path_user=websocket.query_params.get("user_id") or None)
+        principal = runtime.auth.authenticate(websocket, path_user=websocket.query_params.get("user_id") or None,
+                                            ticket_ok=True)
         record = await runtime.store.get(session_id)
         if record is None or not may_join(record, principal):
             raise HTTPError(404, "session_not_found",

@@ -110,7 +110,7 @@ async def monitor_socket(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
     settings = runtime.settings
     try:
-        principal = runtime.auth.authenticate(websocket, path_user=websocket.path_params["user_id"])
+        principal = runtime.auth.authenticate(websocket, path_user=websocket.path_params["user_id"], ticket_ok=True)
         interval = query_number(websocket, "interval", settings.monitor_interval_s, MIN_INTERVAL_S, MAX_INTERVAL_S)
         outlet = runtime.registry.add_watcher(websocket, principal.user_id)
     except HTTPError as exc:
