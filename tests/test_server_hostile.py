@@ -7,6 +7,7 @@ the socket, its session and the process live on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -18,6 +19,8 @@ from server_process import ServerProcess
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from swingsync_fast.server.storage.base import Liveness
+from swingsync_fast.server.storage.sqlite import SQLiteSessionStore
 from swingsync_fast.simulator import SwingSpec, simulate
 
 SESSIONS = "/api/v1/stream/sessions"
@@ -261,3 +264,40 @@ def test_the_log_of_a_real_server_never_holds_a_token_or_ticket(tmp_path):
     assert "ticket=[redacted]" in log and "access_token=[redacted]" in log, log
     assert token not in log and ticket not in log
     assert token.split(".")[2] not in log  # not even the signature alone
+
+
+# --------------------------------------------------------------------------- item 5: what a crash loses
+
+
+def test_a_sigkilled_server_keeps_every_recorded_frame_older_than_the_bound_and_the_stats(tmp_path, frames):
+    """45 frames: a full batch of 30 and 15 the session held. Killed twice the bound after the last
+    frame, the database has all 45, and the session, ended by the next store to open, its stats."""
+    db = tmp_path / "crash.db"
+    server = ServerProcess(tmp_path, {"DATABASE_URL": f"sqlite:///{db}", "SWINGSYNC_STATS_CHECKPOINT_S": "0.1"})
+    server.wait_ready()
+    try:
+        with server.socket("crash-a") as ws:
+            session_id = start(ws, {"record_frames": True})["session_id"]
+            for index, stamp, frame in frames[:45]:
+                send(ws, "frame_data", seed_frame(index, stamp, frame))
+                recv_until(ws, "analysis_result")
+                time.sleep(1 / 60)
+            time.sleep(2 * 0.25)  # twice the documented bound (database_flush_interval_s)
+            server.kill()  # SIGKILL, the socket still open
+    finally:
+        server.kill()
+
+    async def read_back():
+        store = SQLiteSessionStore(db, liveness=Liveness(heartbeat_s=0.1, server_timeout_s=0.3))
+        await asyncio.sleep(0.4)  # the killed server's heartbeat goes stale
+        await store.open()  # ends its active session (server_restart)
+        try:
+            return await store.get(session_id), await store.frames(session_id)
+        finally:
+            await store.close()
+
+    record, stored = asyncio.run(read_back())
+    assert [f.frame_index for f in stored] == [index for index, _, _ in frames[:45]]
+    assert record.state.value == "ended" and record.end_reason == "server_restart"
+    assert record.stats is not None and record.stats.frames_received == 45
+    assert record.stats.frames_analysed == 45

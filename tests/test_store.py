@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from swingsync_fast.analyzer import SwingSummary
+from swingsync_fast.server.protocol.figures import SessionStats
 from swingsync_fast.server.protocol.stream import StreamConfig
 from swingsync_fast.server.sessions import new_record
 from swingsync_fast.server.storage import postgres as pg_store
@@ -29,6 +30,7 @@ from swingsync_fast.server.storage.records import (
     StoredSwing,
 )
 from swingsync_fast.server.storage.url import open_store, redacted
+from swingsync_fast.server.stream.latency import LatencyHistogram
 
 
 def _summary(index: int, sway: float | None = 0.05) -> SwingSummary:
@@ -170,6 +172,26 @@ def test_unstarted_sessions_are_counted_per_user_and_expire_unless_coaching_is_i
         assert expired.end_reason == "expired" and expired.ended_at == now
         assert await store.unstarted_count("ann") == 2
         assert await store.expire_unstarted(now - 50, now) == 0
+
+    run_open(store, scenario)
+
+
+def test_a_checkpoint_updates_an_active_session_and_never_an_ended_one(store):
+    async def scenario():
+        now = time.time()
+        live = new_record("cat", StreamConfig(), SessionState.ACTIVE, now)
+        done = new_record("cat", StreamConfig(), SessionState.ENDED, now)
+        await store.add(live)
+        await store.add(done)
+        figures = SessionStats(frames_received=7, frames_analysed=7, frames_skipped=0, frames_rejected=0,
+                               frames_degraded=0, kpis_calculated=7, swings=0, faults_detected=0, duration_s=0.2,
+                               latency=LatencyHistogram().summary())
+        store.checkpoint(msgspec.structs.replace(live, stats=figures))
+        store.checkpoint(msgspec.structs.replace(done, state=SessionState.ACTIVE, stats=figures))
+        kept = await store.get(live.session_id)  # a read sees every queued write before it
+        assert kept.state is SessionState.ACTIVE and kept.stats == figures
+        ended = await store.get(done.session_id)
+        assert ended.state is SessionState.ENDED and ended.stats is None
 
     run_open(store, scenario)
 

@@ -15,6 +15,7 @@ from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackArchive, FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
+from .checkpoints import Checkpoints, handoff_s
 from .cluster.bus import Bus
 from .cluster.cluster import Cluster
 from .cluster.peers import Peers
@@ -68,7 +69,7 @@ class Runtime:
         self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth, tickets=self.tickets)
         self.store: SessionStore = store or open_store(
             settings.database_url, ended_kept=settings.ended_sessions_kept,
-            flush_interval_s=settings.database_flush_interval_s,
+            flush_interval_s=handoff_s(settings.database_flush_interval_s),
             liveness=Liveness(settings.database_heartbeat_s, settings.database_server_timeout_s),
             queue_limit=settings.database_queue_limit)
         self.bus = Bus(settings.redis_url)
@@ -77,10 +78,12 @@ class Runtime:
         self.feedback = feedback_lane(settings, self.store, self.coaching)
         self.sessions = Sessions(self.store, self.peers, self.feedback, self.coaching)
         self.registry = Registry(settings, self.sessions, self.peers)
+        self.checkpoints = Checkpoints(self.sessions, self.store, settings.database_flush_interval_s,
+                                       settings.stats_checkpoint_s)
         self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
         self.started_at = time.time()
-        self._expiry: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         logger.info("signing tokens with %s", self.key_source)
@@ -101,18 +104,22 @@ class Runtime:
         await self.coaching.start()
         await self.cluster.start()
         settings = self.settings
-        self._expiry = asyncio.get_running_loop().create_task(expire_forever(
-            self.store, settings.unstarted_session_ttl_s, settings.unstarted_sweep_interval_s))
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(expire_forever(
+                self.store, settings.unstarted_session_ttl_s, settings.unstarted_sweep_interval_s)),
+            loop.create_task(self.checkpoints.run()),
+        ]
         # Everything alive now (modules, google-genai's and pydantic's types) lives as long as the
         # process: keep it out of the collector's scans, or one full collection triggered by the
         # feedback lane's allocations stalls every socket for tens of milliseconds.
         gc.freeze()
 
     async def stop(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry
+                await task
         await self.registry.stop()  # sessions end first, cancelling their feedback
         await self.cluster.stop()
         await self.coaching.stop()

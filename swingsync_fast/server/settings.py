@@ -70,8 +70,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Where sessions, swings, messages and feedback are kept (DATABASE_URL): sqlite:///PATH,
     # postgresql://USER@HOST:PORT/DB, or memory:// (nothing survives the process).
     database_url: str = "sqlite:///./swingsync.db"
-    # Queued writes (swing summaries, recorded frames, feedback) commit within this.
+    # Queued writes (swing summaries, recorded frames, feedback) are in the database within this
+    # of their arrival, so a kill -9 loses at most this much: half to hand them to the store,
+    # half for the store to commit (checkpoints.py).
     database_flush_interval_s: Positive = 0.25
+    # A live session's figures are checkpointed this often (when they changed), so a session its
+    # crashed server never ended keeps its stats.
+    stats_checkpoint_s: Positive = 1.0
     # Several processes on one database: each writes a heartbeat this often; the active sessions
     # of a process silent for database_server_timeout_s are ended (server_restart) by the others.
     database_heartbeat_s: Positive = 5.0

@@ -91,6 +91,11 @@ class SessionStore(Protocol):
         """Enqueue a finished feedback text (never waits)."""
         ...
 
+    def checkpoint(self, record: SessionRecord) -> None:
+        """Enqueue a live session's record with its figures so far (never waits); written only while
+        the stored session is still active, so a crash keeps its stats and an end is never undone."""
+        ...
+
     async def swings(self, session_id: str) -> list[StoredSwing]:
         """The session's swings in order."""
         ...

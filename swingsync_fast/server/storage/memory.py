@@ -90,6 +90,11 @@ class MemorySessionStore:
         if session_id in self._records:
             self._frames.setdefault(session_id, []).extend(frames)
 
+    def checkpoint(self, record: SessionRecord) -> None:
+        kept = self._records.get(record.session_id)
+        if kept is not None and kept.state is SessionState.ACTIVE:
+            self._records[record.session_id] = record
+
     def add_feedback(self, feedback: StoredFeedback) -> None:
         if feedback.session_id in self._records:
             self._feedback.setdefault(feedback.session_id, []).append(feedback)

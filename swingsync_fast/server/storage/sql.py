@@ -55,6 +55,8 @@ ORPHANS = ("SELECT session_id, record, (SELECT max(ended_at) FROM swings w WHERE
            "(SELECT server_id FROM servers WHERE beat_at >= $1))")
 END_ORPHAN = ("UPDATE sessions SET state = $2, ended_at = $3, end_reason = $4, server_id = NULL, record = $5 "
               "WHERE session_id = $1")
+# A live session's figures so far; guarded by state, so it never undoes the session's end.
+CHECKPOINT_SESSION = "UPDATE sessions SET record = $2 WHERE session_id = $1 AND state = 'active'"
 UNSTARTED_OF_USER = "SELECT count(*) FROM sessions WHERE user_id = $1 AND state = 'created'"
 # Un-started sessions created before $1 without a coaching message since $1.
 STALE_UNSTARTED = ("SELECT record FROM sessions s WHERE state = 'created' AND created_at < $1 AND NOT EXISTS "
@@ -163,7 +165,7 @@ class Step(NamedTuple):
 
 
 # A queued write of the frame path; encoded into rows later, off the frame path (``rows_of``).
-Queued = StoredSwing | StoredFeedback | tuple[str, list[RecordedFrame]]
+Queued = StoredSwing | StoredFeedback | tuple[str, list[RecordedFrame]] | SessionRecord
 
 
 def rows_of(write: Queued) -> tuple[str, list[tuple[object, ...]]]:
@@ -172,6 +174,8 @@ def rows_of(write: Queued) -> tuple[str, list[tuple[object, ...]]]:
         return INSERT_SWING, [swing_row(write)]
     if isinstance(write, StoredFeedback):
         return INSERT_FEEDBACK, [feedback_row(write)]
+    if isinstance(write, SessionRecord):
+        return CHECKPOINT_SESSION, [(write.session_id, to_json(write).decode())]
     return INSERT_FRAME, frame_rows(*write)
 
 
@@ -264,6 +268,9 @@ class SQLSessionStore:
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
         self._enqueue(feedback)
+
+    def checkpoint(self, record: SessionRecord) -> None:
+        self._enqueue(record)
 
     # ---------------------------------------------------------------- history
 
