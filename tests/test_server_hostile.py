@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import msgspec
@@ -301,3 +302,131 @@ def test_a_sigkilled_server_keeps_every_recorded_frame_older_than_the_bound_and_
     assert record.state.value == "ended" and record.end_reason == "server_restart"
     assert record.stats is not None and record.stats.frames_received == 45
     assert record.stats.frames_analysed == 45
+
+
+# --------------------------------------------------------------------------- item 2: a request's head
+
+
+HEAD_LIMITS = dict(max_header_bytes=4096, max_headers=20, header_timeout_s=0.5, max_handshaking=3)
+
+
+def _raw(live) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", live.port), timeout=10)
+
+
+def _answer(sock: socket.socket) -> tuple[int, dict]:
+    """Read until the server closes: its status and JSON body."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+def test_headers_past_the_size_limit_get_431_and_the_connection_closes(serve):
+    live = serve(**HEAD_LIMITS)
+    with _raw(live) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 6000)
+        status, body = _answer(sock)
+    assert (status, body["data"]["code"]) == (431, "headers_too_large")
+    upgrade = (b"GET /api/v1/stream/ws/u HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Big: ")
+    with _raw(live) as sock:
+        sock.sendall(upgrade + b"a" * 6000 + b"\r\n\r\n")
+        status, body = _answer(sock)
+    assert (status, body["data"]["code"]) == (431, "headers_too_large")
+    assert live.http.get("/health", headers={"X-Fine": "a" * 3000}).status_code == 200
+
+
+def test_too_many_headers_get_431(serve):
+    live = serve(**HEAD_LIMITS)
+    with _raw(live) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(30)) + b"\r\n")
+        status, body = _answer(sock)
+    assert (status, body["data"]["code"]) == (431, "too_many_headers")
+    assert live.http.get("/health", headers={f"X-{i}": "1" for i in range(10)}).status_code == 200
+
+
+@pytest.mark.parametrize("trickle", [False, True])
+def test_an_unfinished_request_gets_408(serve, trickle):
+    live = serve(**HEAD_LIMITS)
+    with _raw(live) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        if trickle:  # slowloris: a byte now and then restarts nothing
+            try:
+                for _ in range(20):
+                    time.sleep(0.1)
+                    sock.sendall(b"X")
+            except OSError:
+                pass
+        status, body = _answer(sock)
+    assert (status, body["data"]["code"]) == (408, "request_timeout")
+
+
+def test_an_unfinished_second_request_on_a_kept_alive_connection_gets_408(serve):
+    live = serve(**HEAD_LIMITS)
+    with _raw(live) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHo")
+        status, body = _answer(sock)
+    assert (status, body["data"]["code"]) == (408, "request_timeout")
+
+
+def test_connections_still_sending_their_request_are_capped(serve):
+    live = serve(**{**HEAD_LIMITS, "header_timeout_s": 30.0})
+    slow = [_raw(live) for _ in range(3)]
+    try:
+        for sock in slow:
+            sock.sendall(b"GET /health HTTP/1.1\r\n")
+        time.sleep(0.2)
+        with _raw(live) as sock:
+            status, body = _answer(sock)
+        assert (status, body["data"]["code"]) == (503, "server_busy")
+        slow.pop().close()
+        live.wait_until(lambda: _health(live) == 200)
+    finally:
+        for sock in slow:
+            sock.close()
+
+
+def _health(live) -> int:
+    try:
+        with _raw(live) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return int(sock.recv(65536).split(b" ")[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_real_server_holds_its_memory_under_header_floods(tmp_path):
+    """Twenty clients each pushing a 2 MB header at a real ``serve``: each is refused early; the
+    process's memory grows by less than what one such header would take if it were read whole."""
+    server = ServerProcess(tmp_path, {"DATABASE_URL": "memory://"}).wait_ready()
+    try:
+        before = _rss_kib(server.process.pid)
+        floods = [_raw(server) for _ in range(20)]
+        chunk = b"a" * 65536
+        for sock in floods:
+            try:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+                for _ in range(32):
+                    sock.sendall(chunk)
+            except OSError:  # refused and closed mid-send: what should happen
+                pass
+        after = _rss_kib(server.process.pid)
+        assert server.http.get("/health").status_code == 200
+        for sock in floods:
+            sock.close()
+    finally:
+        server.stop()
+    assert after - before < 2 * 1024, (before, after)
+    assert "headers_too_large" in server.log()

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from . import access_log
 from .app import create_app
+from .http_guard import guarded_http
 from .runtime import Runtime
 from .settings import Settings
 from .stream.endpoint import PATH as STREAM_PATH
@@ -31,7 +32,7 @@ def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int, *, 
         host=host,
         port=port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=guarded_http(settings),  # httptools, with limits on a request's head
         ws="websockets-sansio",
         ws_max_size=settings.protocol_max_bytes,
         ws_ping_interval=settings.ping_interval_s,

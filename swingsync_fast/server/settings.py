@@ -53,6 +53,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # A run of this many bad messages in a row closes the socket with 1007.
     max_bad_messages: PositiveInt = 50
 
+    # A request's head (request line and headers), before any auth (http_guard.py): its size
+    # (431), its header count (431), the time to send it (408), and how many connections may be
+    # sending one at once (503 to more).
+    max_header_bytes: PositiveInt = 32 * 1024
+    max_headers: PositiveInt = 100
+    header_timeout_s: Positive = 10.0
+    max_handshaking: PositiveInt = 500
+
     # Connections.
     max_connections_per_user: PositiveInt = 5
     max_connections: PositiveInt = 10_000
