@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -32,6 +33,16 @@ _CLUB_WORDS: tuple[tuple[str, str], ...] = (
 )
 _CLUB_ABBREVIATIONS = {"pw": "wedge", "gw": "wedge", "sw": "wedge", "lw": "wedge", "aw": "wedge"}
 _SKILL_ALIASES = {"pro": "professional", "novice": "beginner", "expert": "advanced"}
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+# What normalize_club accepts, as a regex both Python and JSON Schema (ECMA-262, no inline
+# flags) read alike: an abbreviation alone, or a club word anywhere.
+CLUB_PATTERN = (r"^\s*(" + "|".join(_any_case(a) for a in _CLUB_ABBREVIATIONS) + r")\s*$|"
+                + "|".join(_any_case(needle) for needle, _ in _CLUB_WORDS))
 
 
 def normalize_club(value: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 
@@ -430,3 +431,51 @@ def test_a_real_server_holds_its_memory_under_header_floods(tmp_path):
         server.stop()
     assert after - before < 2 * 1024, (before, after)
     assert "headers_too_large" in server.log()
+
+
+# --------------------------------------------------------------------------- item 6: OpenAPI and the server agree
+
+
+def _document(server) -> dict:
+    return server.http.get("/openapi.json").json()
+
+
+def test_options_on_every_documented_path_allows_each_documented_method(server):
+    for path, operations in _document(server)["paths"].items():
+        url = path.replace("{session_id}", "abc").replace("{user_id}", "opt-a")
+        response = server.http.options(url, headers=server.auth("opt-a"))
+        if path.startswith("/app") or response.status_code == 404:  # the static app answers for itself
+            continue
+        assert response.status_code == 405, (path, response.text)
+        allowed = {m.strip().lower() for m in response.headers["allow"].split(",")}
+        assert set(operations) <= allowed, (path, allowed)
+
+
+@pytest.mark.parametrize("path", [SESSIONS, "/api/v1/users/lim-a/sessions", "/api/v1/users/lim-a/progress"])
+def test_a_limit_out_of_range_is_a_documented_422(server, path):
+    response = server.http.get(path, params={"limit": 10**6}, headers=server.auth("lim-a"))
+    assert response.status_code == 422 and response.json()["data"]["code"] == "invalid_request"
+    template = path.replace("lim-a", "{user_id}")
+    assert "422" in _document(server)["paths"][template]["get"]["responses"]
+
+
+def test_an_integral_float_is_an_integer_as_json_schema_says(server):
+    document = _document(server)
+    props = document["components"]["schemas"]["CreateSessionRequest"]["properties"]
+    assert props["analysis_frequency"]["type"] == "integer"
+    made = server.http.post(SESSIONS, json={"analysis_frequency": 2.0}, headers=server.auth("int-a"))
+    assert made.status_code == 201, made.text
+    assert made.json()["config"]["analysis_frequency"] == 2
+    refused = server.http.post(SESSIONS, json={"analysis_frequency": 2.5}, headers=server.auth("int-a"))
+    assert refused.status_code == 422
+
+
+def test_the_club_query_pattern_is_what_the_server_accepts(server):
+    operation = _document(server)["paths"]["/api/v1/users/{user_id}/progress"]["get"]
+    club = next(p for p in operation["parameters"] if p["name"] == "club")
+    assert "422" in operation["responses"]
+    for word in ["7 Iron", "PW", "Driver", "3-wood", "x", "pwx", "Hybrid 4", ""]:
+        response = server.http.get("/api/v1/users/club-a/progress", params={"club": word},
+                                   headers=server.auth("club-a"))
+        documented = re.search(club["schema"]["pattern"], word) is not None
+        assert (response.status_code == 200) == documented, (word, response.status_code, response.text)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -30,6 +30,15 @@ from .stream.endpoint import stream_socket
 from .watchers import coaching_socket, monitor
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def _route(path: str, **endpoints: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route for several methods of a path, so a 405 (OPTIONS too) lists every one in Allow."""
+
+    async def by_method(request: Request) -> Response:
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, by_method, methods=list(endpoints))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -60,11 +69,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute(STREAM_PATH, stream_socket),
         WebSocketRoute(coaching_socket.PATH, coaching_socket.coaching_socket),
         WebSocketRoute(monitor.PATH, monitor.monitor_socket),
-        Route(sessions, rest.create_session, methods=["POST"]),
+        _route(sessions, POST=rest.create_session, GET=rest.list_sessions),
         Route("/api/v1/stream/tickets", tickets.create_ticket, methods=["POST"]),
-        Route(sessions, rest.list_sessions, methods=["GET"]),
-        Route(sessions + "/{session_id}", rest.get_session, methods=["GET"]),
-        Route(sessions + "/{session_id}", rest.delete_session, methods=["DELETE"]),
+        _route(sessions + "/{session_id}", GET=rest.get_session, DELETE=rest.delete_session),
         Route(sessions + "/{session_id}/stats", rest.session_stats, methods=["GET"]),
         Route(sessions + "/{session_id}/swings", history.session_swings, methods=["GET"]),
         Route(sessions + "/{session_id}/recording", history.session_recording, methods=["GET"]),

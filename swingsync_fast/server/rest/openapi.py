@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from ... import __version__
+from ...config import CLUB_PATTERN
 from ..auth import Principal
 from ..protocol.figures import SystemStats
 from ..protocol.rest import (
@@ -52,6 +53,7 @@ _NOT_FOUND = {"404": _json(ErrorEnvelope, "No such session visible to the caller
 _SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _FORBIDDEN = {"403": _json(ErrorEnvelope, "The caller is not a member of any of the player's sessions")}
+_BAD_QUERY = {"422": _json(ErrorEnvelope, "A query parameter out of its range (invalid_request)")}
 
 
 def _limit(default: int, maximum: int) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def openapi_document() -> dict[str, Any]:
                 ),
                 "get": _op(
                     "Sessions visible to the caller, newest first",
-                    {"200": _json(SessionList, "The sessions")},
+                    {"200": _json(SessionList, "The sessions"), **_BAD_QUERY},
                     parameters=[_limit(100, 1000)],
                 ),
             },
@@ -131,15 +133,20 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/v1/users/{user_id}/sessions": {
                 "get": _op("A player's sessions, newest first (a coach: the ones they are a member of)",
-                           {"200": _json(UserSessionList, "The sessions"), **_FORBIDDEN},
+                           {"200": _json(UserSessionList, "The sessions"), **_FORBIDDEN, **_BAD_QUERY},
                            parameters=[_USER_ID, _limit(100, 1000)]),
             },
             "/api/v1/users/{user_id}/progress": {
                 "get": _op("KPI and fault trends over a player's last swings",
-                           {"200": _json(Progress, "The trends"), **_FORBIDDEN},
+                           {"200": _json(Progress, "The trends"), **_FORBIDDEN,
+                            "422": _json(ErrorEnvelope, "limit out of range, or club names no club "
+                                                        "(invalid_request)")},
                            parameters=[_USER_ID, _limit(200, 2000),
                                        {"name": "club", "in": "query", "required": False,
-                                        "schema": {"type": "string"}}]),
+                                        "description": "A club family or a word for one: driver, wood, hybrid, "
+                                                       "rescue, iron, wedge (anywhere, any case), or pw, gw, "
+                                                       "sw, lw, aw",
+                                        "schema": {"type": "string", "pattern": CLUB_PATTERN}}]),
             },
             "/api/v1/analyze": {
                 "post": _op(
