@@ -21,6 +21,13 @@ MAX_USER_ID = 128
 SessionName = Annotated[str, msgspec.Meta(max_length=MAX_SESSION_NAME)]
 Word = Annotated[str, msgspec.Meta(max_length=MAX_WORD)]
 UserIdText = Annotated[str, msgspec.Meta(max_length=MAX_USER_ID)]
+# Ranges in the type, so the decoder checks them and the OpenAPI schema shows them (__post_init__
+# checks them again for configs built in code, which the decoder never sees).
+ImageAspect = Annotated[float, msgspec.Meta(ge=0.1, le=10.0)]
+# JSON Schema's integer includes 1.0 (the same number as 1), so a whole float is taken and made an int.
+AnalysisFrequency = Annotated[float, msgspec.Meta(ge=1, le=240, multiple_of=1)]
+FeedbackThreshold = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+TargetLatencyMs = Annotated[float, msgspec.Meta(ge=0.1, le=10_000)]
 
 # Words a player might type for a club, mapped to the four threshold families.
 _CLUB_WORDS: tuple[tuple[str, str], ...] = (
@@ -56,6 +63,12 @@ def normalize_club(value: str) -> str:
     raise ValueError(f"club_used {value!r} is not a driver, wood, hybrid, iron or wedge")
 
 
+def skill_pattern(levels: tuple[str, ...]) -> str:
+    """What normalize_skill accepts, as a regex for the OpenAPI schema (any case, spaces around)."""
+    words = (*levels, *_SKILL_ALIASES)
+    return r"^\s*(" + "|".join(_any_case(w) for w in words) + r")\s*$"
+
+
 def normalize_skill(value: str) -> str:
     word = value.strip().lower()
     word = _SKILL_ALIASES.get(word, word)
@@ -75,23 +88,24 @@ class SessionConfig(msgspec.Struct, kw_only=True):
     coordinate_system: CoordinateSystem = "world_y_up"
     # Width / height of the camera image; only mediapipe_image needs it,
     # because its x and y are normalised by different lengths.
-    image_aspect: float = 1.0
+    image_aspect: ImageAspect = 1.0
     # Where the camera stands (image landmarks only): detected at each address by default.
     camera_view: CameraView = "auto"
     feedback_mode: FeedbackMode = "streaming"
-    analysis_frequency: int = 1
-    feedback_threshold: float = 0.5
+    analysis_frequency: AnalysisFrequency = 1
+    feedback_threshold: FeedbackThreshold = 0.5
     enable_real_time_kpis: bool = True
     enable_instant_feedback: bool = True
-    target_latency_ms: float = 20.0
+    target_latency_ms: TargetLatencyMs = 20.0
 
     def __post_init__(self) -> None:
         self.club_used = normalize_club(self.club_used)
         self.skill_level = normalize_skill(self.skill_level)
         if not (math.isfinite(self.image_aspect) and 0.1 <= self.image_aspect <= 10.0):
             raise ValueError("image_aspect must be between 0.1 and 10")
-        if not 1 <= self.analysis_frequency <= 240:
-            raise ValueError("analysis_frequency must be between 1 and 240")
+        if not (1 <= self.analysis_frequency <= 240 and self.analysis_frequency == int(self.analysis_frequency)):
+            raise ValueError("analysis_frequency must be a whole number between 1 and 240")
+        self.analysis_frequency = int(self.analysis_frequency)
         if not (math.isfinite(self.feedback_threshold) and 0.0 <= self.feedback_threshold <= 1.0):
             raise ValueError("feedback_threshold must be between 0 and 1")
         if not (math.isfinite(self.target_latency_ms) and 0.1 <= self.target_latency_ms <= 10_000):

@@ -459,15 +459,17 @@ def test_a_limit_out_of_range_is_a_documented_422(server, path):
     assert "422" in _document(server)["paths"][template]["get"]["responses"]
 
 
-def test_an_integral_float_is_an_integer_as_json_schema_says(server):
+def test_a_whole_float_is_a_whole_number_as_json_schema_says(server):
     document = _document(server)
     props = document["components"]["schemas"]["CreateSessionRequest"]["properties"]
-    assert props["analysis_frequency"]["type"] == "integer"
+    assert props["analysis_frequency"]["multipleOf"] == 1  # a whole number, 2.0 as well as 2
     made = server.http.post(SESSIONS, json={"analysis_frequency": 2.0}, headers=server.auth("int-a"))
     assert made.status_code == 201, made.text
     assert made.json()["config"]["analysis_frequency"] == 2
-    refused = server.http.post(SESSIONS, json={"analysis_frequency": 2.5}, headers=server.auth("int-a"))
-    assert refused.status_code == 422
+    for wrong in (2.5, "2", True, 0, 241):
+        refused = server.http.post(SESSIONS, json={"analysis_frequency": wrong}, headers=server.auth("int-a"))
+        assert refused.status_code == 422, wrong
+    assert server.http.post(SESSIONS, json={"record_frames": 0}, headers=server.auth("int-a")).status_code == 422
 
 
 def test_the_club_query_pattern_is_what_the_server_accepts(server):

@@ -62,7 +62,7 @@ class Health(msgspec.Struct):
 class AnalyzeRequest(StreamConfig, kw_only=True):
     """A session config (club_used, skill_level, handedness, coordinate_system, ...) and its frames."""
 
-    frames: list[FrameFields]
+    frames: Annotated[list[FrameFields], Meta(min_length=1)]
     feedback: bool = False  # also coaching text for the first MAX_FEEDBACK_SWINGS swings
 
 

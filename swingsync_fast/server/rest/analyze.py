@@ -38,7 +38,7 @@ class BatchResult(msgspec.Struct):
     swings: list[SwingSummary]
 
 
-_decode_request = msgspec.json.Decoder(AnalyzeRequest, strict=False).decode  # 1.0 is an integer (sessions.py)
+_decode_request = msgspec.json.Decoder(AnalyzeRequest).decode
 
 
 def decode_request(body: bytes, max_frames: int) -> AnalyzeRequest:

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 
 from ... import __version__
-from ...config import CLUB_PATTERN
+from ...catalog import SKILL_LEVELS
+from ...config import CLUB_PATTERN, skill_pattern
 from ..auth import Principal
 from ..protocol.figures import SystemStats
 from ..protocol.rest import (
@@ -69,6 +70,17 @@ def _op(summary: str, responses: dict[str, Any], *, secured: bool = True, **extr
     return op
 
 
+def _words_the_server_takes(components: dict[str, Any]) -> None:
+    """club_used and skill_level are free text the config normalises (SessionConfig.__post_init__):
+    give the schema the patterns of what it takes, so a client knows which words give a 422."""
+    patterns = {"club_used": CLUB_PATTERN, "skill_level": skill_pattern(SKILL_LEVELS)}
+    for schema in components.values():
+        for name, pattern in patterns.items():
+            field = schema.get("properties", {}).get(name)
+            if field is not None and field.get("type") == "string":
+                field["pattern"] = pattern
+
+
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [CreateSessionRequest, SessionRecord, SessionList, SessionStatsView, SystemStats,
@@ -76,6 +88,7 @@ def openapi_document() -> dict[str, Any]:
          AnalyzeResponse, SocketTicket],
         ref_template=_REF,
     )
+    _words_the_server_takes(components)
     sessions = "/api/v1/stream/sessions"
     return {
         "openapi": "3.1.0",

@@ -25,8 +25,7 @@ from ..sessions import new_record
 from ..storage.records import SessionRecord, SessionState
 from .common import caller, decode_body, limit_param, read_body, runtime_of, visible_record
 
-# strict=False: JSON Schema's integer includes 1.0, so a REST body may send it (as 1.5 still may not).
-_decode_create = msgspec.json.Decoder(CreateSessionRequest, strict=False).decode
+_decode_create = msgspec.json.Decoder(CreateSessionRequest).decode
 
 
 def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
