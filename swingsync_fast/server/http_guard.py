@@ -21,6 +21,8 @@ app's own limits apply (body size, auth, sockets).
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from typing import Any
 
 import httptools
@@ -30,6 +32,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from .settings import Settings
 
 _encode = msgspec.json.Encoder().encode
+LOG_EVERY_S = 60.0
 
 
 class HeadLimits(msgspec.Struct, frozen=True):
@@ -40,12 +43,24 @@ class HeadLimits(msgspec.Struct, frozen=True):
 
 
 class Handshaking:
-    """Connections of one server now in a request's head."""
+    """Connections of one server now in a request's head, and the refusals so far (logged at most
+    once a minute per code, so a flood cannot flood the log too)."""
 
-    __slots__ = ("count",)
+    __slots__ = ("count", "refused", "_logged_at")
 
     def __init__(self) -> None:
         self.count = 0
+        self.refused: dict[str, int] = {}  # code -> refusals since the process started
+        self._logged_at: dict[str, tuple[float, int]] = {}  # code -> (when, refused then)
+
+    def refusal(self, code: str, now: float) -> int | None:
+        """Count one; the refusals since the last line for this code if one is due now, else None."""
+        total = self.refused[code] = self.refused.get(code, 0) + 1
+        when, then = self._logged_at.get(code, (-math.inf, 0))
+        if now - when < LOG_EVERY_S:
+            return None
+        self._logged_at[code] = (now, total)
+        return total - then
 
 
 class RequestTooLarge(Exception):
@@ -100,8 +115,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                  b"\r\nconnection: close\r\n\r\n", body]
         self.transport.write(b"".join(head))
         self.transport.close()
-        self.logger.info('%s - refused before the app: %d %s', "%s:%d" % self.client if self.client else "-",
-                         status, code)
+        since = self.handshaking.refusal(code, time.monotonic())
+        if since is not None:
+            self.logger.warning("refused before the app: %d %s, %d time(s) since the last such line (the latest: %s)",
+                                status, code, since, "%s:%d" % self.client if self.client else "-")
 
     # ---------------------------------------------------------------- the protocol
 
