@@ -42,7 +42,8 @@ def _denied(server: LiveServer, url: str, **kwargs) -> tuple[int, dict]:
 def test_socket_without_a_token_is_refused_with_401(server):
     status, body = _denied(server, server.ws_url("alice"))
     assert status == 401 and body == {"type": "error", "data": {
-        "code": "missing_token", "message": "send a token as ?token= or Authorization: Bearer"}}
+        "code": "missing_token",
+        "message": "send a token as ?token= or Authorization: Bearer, or a ticket as ?ticket="}}
 
 
 def test_socket_with_another_users_token_is_refused_with_403(server):

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from swingsync_fast.analyzer import SwingSummary
+from swingsync_fast.server.protocol.figures import SessionStats
 from swingsync_fast.server.protocol.stream import StreamConfig
 from swingsync_fast.server.sessions import new_record
 from swingsync_fast.server.storage import postgres as pg_store
@@ -29,6 +30,7 @@ from swingsync_fast.server.storage.records import (
     StoredSwing,
 )
 from swingsync_fast.server.storage.url import open_store, redacted
+from swingsync_fast.server.stream.latency import LatencyHistogram
 
 
 def _summary(index: int, sway: float | None = 0.05) -> SwingSummary:
@@ -142,6 +144,54 @@ def test_swings_feedback_frames_and_messages(store):
         await store.delete(a.session_id)
         assert await store.swings(a.session_id) == [] and await store.feedback(a.session_id) == []
         assert await store.frames(a.session_id) == [] and await store.messages(a.session_id, 5) == []
+
+    run_open(store, scenario)
+
+
+def test_unstarted_sessions_are_counted_per_user_and_expire_unless_coaching_is_in_use(store):
+    async def scenario():
+        now = time.time()
+        old = new_record("ann", StreamConfig(), SessionState.CREATED, now - 100)
+        lesson = new_record("ann", StreamConfig(), SessionState.CREATED, now - 100, ["stu"])
+        fresh = new_record("ann", StreamConfig(), SessionState.CREATED, now)
+        started = new_record("ann", StreamConfig(), SessionState.ACTIVE, now - 100)
+        other = new_record("ben", StreamConfig(), SessionState.CREATED, now - 100)
+        for record in (old, lesson, fresh, started, other):
+            await store.add(record)
+        await store.add_message(StoredMessage(session_id=lesson.session_id, sender="ann", type="coaching_tip",
+                                              sent_at=now - 5, body=msgspec.Raw(b"{}")))
+        assert await store.unstarted_count("ann") == 3
+        assert await store.unstarted_count("ben") == 1
+        assert await store.unstarted_count("nobody") == 0
+        assert await store.expire_unstarted(now - 50, now) == 2  # old and other; lesson had a tip since
+        for record, state in ((old, "ended"), (other, "ended"), (lesson, "created"), (fresh, "created"),
+                              (started, "active")):
+            kept = await store.get(record.session_id)
+            assert kept.state.value == state, (record.session_id, kept)
+        expired = await store.get(old.session_id)
+        assert expired.end_reason == "expired" and expired.ended_at == now
+        assert await store.unstarted_count("ann") == 2
+        assert await store.expire_unstarted(now - 50, now) == 0
+
+    run_open(store, scenario)
+
+
+def test_a_checkpoint_updates_an_active_session_and_never_an_ended_one(store):
+    async def scenario():
+        now = time.time()
+        live = new_record("cat", StreamConfig(), SessionState.ACTIVE, now)
+        done = new_record("cat", StreamConfig(), SessionState.ENDED, now)
+        await store.add(live)
+        await store.add(done)
+        figures = SessionStats(frames_received=7, frames_analysed=7, frames_skipped=0, frames_rejected=0,
+                               frames_degraded=0, kpis_calculated=7, swings=0, faults_detected=0, duration_s=0.2,
+                               latency=LatencyHistogram().summary())
+        store.checkpoint(msgspec.structs.replace(live, stats=figures))
+        store.checkpoint(msgspec.structs.replace(done, state=SessionState.ACTIVE, stats=figures))
+        kept = await store.get(live.session_id)  # a read sees every queued write before it
+        assert kept.state is SessionState.ACTIVE and kept.stats == figures
+        ended = await store.get(done.session_id)
+        assert ended.state is SessionState.ENDED and ended.stats is None
 
     run_open(store, scenario)
 

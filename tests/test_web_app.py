@@ -140,8 +140,8 @@ def test_a_pasted_token_signs_in_and_the_token_is_never_in_a_page_url(server, ap
     open_signed_in(app_page, server, "paula")
     assert "token" not in app_page.page.url
     assert not [url for url in app_page.requests if token in url or "token=" in url]
-    # Only the socket carries it, as ?token= (browsers cannot set headers on a WebSocket).
-    assert app_page.sockets and all("token=" in url for url in app_page.sockets)
+    # Not even the socket: it carries a one-use ?ticket= bought with the token in a header.
+    assert app_page.sockets and all("ticket=" in url and token not in url for url in app_page.sockets)
 
 
 def test_the_page_reconnects_by_itself_when_the_server_drops_the_socket(app_page):

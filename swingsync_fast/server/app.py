@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from . import access_log
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
 from .rest import analyze, history, video
 from .rest import sessions as rest
+from .rest import tickets
 from .rest.metrics import metrics
 from .rest.openapi import openapi_document
 from .rest.webapp import web_app_routes
@@ -30,8 +32,18 @@ from .watchers import coaching_socket, monitor
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
+def _route(path: str, **endpoints: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route for several methods of a path, so a 405 (OPTIONS too) lists every one in Allow."""
+
+    async def by_method(request: Request) -> Response:
+        return await endpoints["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, by_method, methods=list(endpoints))
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    access_log.install()  # also under a bare ``uvicorn swingsync_fast.server.app:app``
     document = openapi_document()
 
     @asynccontextmanager
@@ -57,10 +69,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute(STREAM_PATH, stream_socket),
         WebSocketRoute(coaching_socket.PATH, coaching_socket.coaching_socket),
         WebSocketRoute(monitor.PATH, monitor.monitor_socket),
-        Route(sessions, rest.create_session, methods=["POST"]),
-        Route(sessions, rest.list_sessions, methods=["GET"]),
-        Route(sessions + "/{session_id}", rest.get_session, methods=["GET"]),
-        Route(sessions + "/{session_id}", rest.delete_session, methods=["DELETE"]),
+        _route(sessions, POST=rest.create_session, GET=rest.list_sessions),
+        Route("/api/v1/stream/tickets", tickets.create_ticket, methods=["POST"]),
+        _route(sessions + "/{session_id}", GET=rest.get_session, DELETE=rest.delete_session),
         Route(sessions + "/{session_id}/stats", rest.session_stats, methods=["GET"]),
         Route(sessions + "/{session_id}/swings", history.session_swings, methods=["GET"]),
         Route(sessions + "/{session_id}/recording", history.session_recording, methods=["GET"]),

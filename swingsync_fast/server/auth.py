@@ -15,6 +15,7 @@ import secrets
 import stat
 import time
 from pathlib import Path
+from typing import Protocol
 
 import jwt
 import msgspec
@@ -132,6 +133,12 @@ def token_from(connection: HTTPConnection) -> str | None:
     return None
 
 
+class TicketRedeemer(Protocol):
+    """``tickets.TicketBook``: who a one-use socket ticket was issued to, or an AuthError."""
+
+    def redeem(self, ticket: str) -> Principal: ...
+
+
 class Authenticator:
     """Checks every socket and REST call.
 
@@ -140,18 +147,29 @@ class Authenticator:
     A token that is given is still verified.
     """
 
-    def __init__(self, verifier: TokenVerifier, *, allow_anonymous: bool = False) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, *, allow_anonymous: bool = False, tickets: TicketRedeemer | None = None
+    ) -> None:
         self._verifier = verifier
         self.allow_anonymous = allow_anonymous
+        self._tickets = tickets
 
-    def authenticate(self, connection: HTTPConnection, path_user: str | None = None) -> Principal:
-        """The caller; with ``path_user``, the caller must be that user."""
-        token = token_from(connection)
-        if token is None:
-            if self.allow_anonymous:
-                return Principal(path_user or "dev", Role.ADMIN)
-            raise AuthError(401, "missing_token", "send a token as ?token= or Authorization: Bearer")
-        principal = self._verifier.verify(token)
+    def authenticate(
+        self, connection: HTTPConnection, path_user: str | None = None, *, ticket_ok: bool = False
+    ) -> Principal:
+        """The caller; with ``path_user``, the caller must be that user. With ``ticket_ok`` (the
+        sockets), a ``?ticket=`` is redeemed instead of a token."""
+        ticket = connection.query_params.get("ticket") if ticket_ok and self._tickets is not None else None
+        if ticket:
+            principal = self._tickets.redeem(ticket)  # type: ignore[union-attr]
+        else:
+            token = token_from(connection)
+            if token is None:
+                if self.allow_anonymous:
+                    return Principal(path_user or "dev", Role.ADMIN)
+                how = "send a token as ?token= or Authorization: Bearer"
+                raise AuthError(401, "missing_token", how + (", or a ticket as ?ticket=" if ticket_ok else ""))
+            principal = self._verifier.verify(token)
         if path_user is not None and principal.user_id != path_user:
             raise AuthError(403, "wrong_user", f"the token is for {principal.user_id!r}, not {path_user!r}")
         return principal

@@ -4,6 +4,8 @@ cluster clock and the metrics collector, each built once with what it needs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -13,6 +15,7 @@ from ..feedback.isolated import ModelProcess
 from ..feedback.lane import FeedbackArchive, FeedbackLane, LaneConfig
 from ..feedback.provider import FeedbackProvider, Source
 from .auth import Authenticator, TokenVerifier, resolve_secret, warn_auth_disabled
+from .checkpoints import Checkpoints, handoff_s
 from .cluster.bus import Bus
 from .cluster.cluster import Cluster
 from .cluster.peers import Peers
@@ -22,7 +25,9 @@ from .rest.metrics import collector_registry
 from .sessions import Sessions
 from .settings import Settings
 from .storage.base import Liveness, SessionStore
+from .storage.expiry import expire_forever
 from .storage.url import open_store, redacted
+from .tickets import TicketBook
 from .watchers.coaching import CoachingHub
 
 logger = logging.getLogger("swingsync_fast.server")
@@ -61,10 +66,11 @@ class Runtime:
     def __init__(self, settings: Settings, *, store: SessionStore | None = None) -> None:
         key, self.key_source = resolve_secret(settings)
         self.settings = settings
-        self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth)
+        self.tickets = TicketBook(key, settings.ticket_ttl_s)
+        self.auth = Authenticator(TokenVerifier(key), allow_anonymous=settings.dev_no_auth, tickets=self.tickets)
         self.store: SessionStore = store or open_store(
             settings.database_url, ended_kept=settings.ended_sessions_kept,
-            flush_interval_s=settings.database_flush_interval_s,
+            flush_interval_s=handoff_s(settings.database_flush_interval_s),
             liveness=Liveness(settings.database_heartbeat_s, settings.database_server_timeout_s),
             queue_limit=settings.database_queue_limit)
         self.bus = Bus(settings.redis_url)
@@ -73,12 +79,15 @@ class Runtime:
         self.feedback = feedback_lane(settings, self.store, self.coaching)
         self.sessions = Sessions(self.store, self.peers, self.feedback, self.coaching)
         self.registry = Registry(settings, self.sessions, self.peers)
+        self.checkpoints = Checkpoints(self.sessions, self.store, settings.database_flush_interval_s,
+                                       settings.stats_checkpoint_s)
         self.cluster = Cluster(self.bus, self.peers, self.registry)
         self.metrics = collector_registry(self.cluster)
         # its process pool starts with the first upload; progress goes to the owner's main sockets here
         self.video_jobs = VideoJobs(settings, self.store, sockets=lambda user_id: [
             conn for conn in self.registry.by_user.get(user_id, ()) if conn in self.registry.connections])
         self.started_at = time.time()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         logger.info("signing tokens with %s", self.key_source)
@@ -98,6 +107,13 @@ class Runtime:
         self.registry.start()
         await self.coaching.start()
         await self.cluster.start()
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(expire_forever(
+                self.store, settings.unstarted_session_ttl_s, settings.unstarted_sweep_interval_s)),
+            loop.create_task(self.checkpoints.run()),
+        ]
         # Everything alive now (modules, google-genai's and pydantic's types) lives as long as the
         # process: keep it out of the collector's scans, or one full collection triggered by the
         # feedback lane's allocations stalls every socket for tens of milliseconds.
@@ -105,6 +121,10 @@ class Runtime:
 
     async def stop(self) -> None:
         await self.video_jobs.stop()  # running uploads fail (server_shutdown); the pool's processes end
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.registry.stop()  # sessions end first, cancelling their feedback
         await self.cluster.stop()
         await self.coaching.stop()

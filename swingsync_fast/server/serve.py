@@ -15,7 +15,9 @@ import sys
 import uvicorn
 from starlette.applications import Starlette
 
+from . import access_log
 from .app import create_app
+from .http_guard import guarded_http
 from .runtime import Runtime
 from .settings import Settings
 from .stream.endpoint import PATH as STREAM_PATH
@@ -24,12 +26,13 @@ from .watchers.monitor import PATH as MONITOR_PATH
 
 
 def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int, *, log_level: str = "info") -> uvicorn.Config:
+    access_log.install()
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=guarded_http(settings),  # httptools, with limits on a request's head
         ws="websockets-sansio",
         ws_max_size=settings.protocol_max_bytes,
         ws_ping_interval=settings.ping_interval_s,

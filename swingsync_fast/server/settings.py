@@ -32,6 +32,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Auth. ``secret_key`` None means: read or create ``key_file`` (owner-only).
     secret_key: str | None = None
     key_file: Path = Path(".secret_key")
+    # A socket ticket (POST /api/v1/stream/tickets) opens one socket within this many seconds.
+    ticket_ttl_s: Positive = 30.0
     # Development only: accept sockets and REST calls without a token. Logged loudly.
     dev_no_auth: bool = False
 
@@ -51,6 +53,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # A run of this many bad messages in a row closes the socket with 1007.
     max_bad_messages: PositiveInt = 50
 
+    # A request's head (request line and headers), before any auth (http_guard.py): its size
+    # (431), its header count (431), the time to send it (408), and how many connections may be
+    # sending one at once (503 to more).
+    max_header_bytes: PositiveInt = 32 * 1024
+    max_headers: PositiveInt = 100
+    header_timeout_s: Positive = 10.0
+    max_handshaking: PositiveInt = 500
+
     # Connections.
     max_connections_per_user: PositiveInt = 5
     max_connections: PositiveInt = 10_000
@@ -68,14 +78,24 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Where sessions, swings, messages and feedback are kept (DATABASE_URL): sqlite:///PATH,
     # postgresql://USER@HOST:PORT/DB, or memory:// (nothing survives the process).
     database_url: str = "sqlite:///./swingsync.db"
-    # Queued writes (swing summaries, recorded frames, feedback) commit within this.
+    # Queued writes (swing summaries, recorded frames, feedback) are in the database within this
+    # of their arrival, so a kill -9 loses at most this much: half to hand them to the store,
+    # half for the store to commit (checkpoints.py).
     database_flush_interval_s: Positive = 0.25
+    # A live session's figures are checkpointed this often (when they changed), so a session its
+    # crashed server never ended keeps its stats.
+    stats_checkpoint_s: Positive = 1.0
     # Several processes on one database: each writes a heartbeat this often; the active sessions
     # of a process silent for database_server_timeout_s are ended (server_restart) by the others.
     database_heartbeat_s: Positive = 5.0
     database_server_timeout_s: float = 20.0
     # PostgreSQL: queued writes held while the database is unreachable; beyond, new ones are dropped.
     database_queue_limit: PositiveInt = 10_000
+    # Sessions created over REST and not started: at most this many per user (more: 429
+    # too_many_sessions); ended as ``expired`` once this old (checked every sweep interval).
+    max_unstarted_sessions_per_user: PositiveInt = 50
+    unstarted_session_ttl_s: Positive = 24 * 3600.0
+    unstarted_sweep_interval_s: Positive = 60.0
     # With memory://, ended sessions kept for GET (oldest dropped first).
     ended_sessions_kept: PositiveInt = 10_000
 

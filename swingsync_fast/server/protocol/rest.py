@@ -25,6 +25,15 @@ class CreateSessionRequest(StreamConfig, kw_only=True):
     participants: Annotated[list[UserId], Meta(max_length=16)] = msgspec.field(default_factory=list)
 
 
+class SocketTicket(msgspec.Struct):
+    """Opens one socket as ``?ticket=`` before ``expires_at`` (epoch seconds)."""
+
+    ticket: str
+    user_id: str
+    expires_at: float
+    expires_in_s: float
+
+
 class SessionList(msgspec.Struct):
     sessions: list[SessionRecord]
 
@@ -53,7 +62,7 @@ class Health(msgspec.Struct):
 class AnalyzeRequest(StreamConfig, kw_only=True):
     """A session config (club_used, skill_level, handedness, coordinate_system, ...) and its frames."""
 
-    frames: list[FrameFields]
+    frames: Annotated[list[FrameFields], Meta(min_length=1)]
     feedback: bool = False  # also coaching text for the first MAX_FEEDBACK_SWINGS swings
 
 

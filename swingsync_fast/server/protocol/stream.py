@@ -34,6 +34,7 @@ FrameIndex = Annotated[int, Meta(ge=0, le=MAX_FRAME_INDEX)]
 Timestamp = Annotated[float, Meta(ge=0.0, le=MAX_TIMESTAMP)]
 SessionId = Annotated[str, Meta(min_length=1, max_length=64)]
 SwingIndex = Annotated[int, Meta(ge=1, le=MAX_FRAME_INDEX)]
+FaultId = Literal[FAULT_IDS]  # type: ignore[valid-type]  # the catalog's ids, checked by the decoder
 
 
 class FrameLayout(str, enum.Enum):
@@ -127,7 +128,7 @@ class StreamConfig(SessionConfig, kw_only=True):
     record_frames: bool = False
     # The personal baseline the fault limits adapt to: fault id -> the player's typical value of
     # that rule's metric. None: built from the player's stored swings at session start; {}: none.
-    baseline: dict[str, float] | None = None
+    baseline: dict[FaultId, float] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

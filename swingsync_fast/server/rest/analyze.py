@@ -26,7 +26,7 @@ from ..protocol.stream import ErrorCode
 from ..responses import HTTPError, JSONResponse
 from ..sessions import player_thresholds
 from ..stream.codec import write_keypoints
-from .common import caller, read_body, runtime_of
+from .common import caller, decode_body, read_body, runtime_of
 
 # Swings of one upload that get feedback (each may be a model call).
 MAX_FEEDBACK_SWINGS = 10
@@ -42,10 +42,7 @@ _decode_request = msgspec.json.Decoder(AnalyzeRequest).decode
 
 
 def decode_request(body: bytes, max_frames: int) -> AnalyzeRequest:
-    try:
-        request = _decode_request(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise HTTPError(422, ErrorCode.INVALID_MESSAGE.value, str(exc)) from None
+    request = decode_body(body, _decode_request, ErrorCode.INVALID_MESSAGE.value)
     if len(request.frames) > max_frames:
         raise HTTPError(413, "too_many_frames",
                         f"an upload may hold at most {max_frames} frames, this one has {len(request.frames)}")

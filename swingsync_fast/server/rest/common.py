@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import msgspec
 from starlette.requests import Request
 
 from ..auth import Principal
 from ..responses import HTTPError
 from ..runtime import Runtime
 from ..storage.records import SessionRecord
+from ..stream.guard import TOO_DEEP
+
+Body = TypeVar("Body")
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -38,6 +45,17 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise HTTPError(413, "too_large", f"a request body may be at most {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def decode_body(raw: bytes, decode: Callable[[bytes], Body], invalid_code: str) -> Body:
+    """A JSON body decoded by ``decode``: 422 ``invalid_code`` when it does not parse or fit its type,
+    400 ``malformed_message`` when it nests too deeply for the decoder (msgspec's RecursionError)."""
+    try:
+        return decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise HTTPError(422, invalid_code, str(exc)) from None
+    except RecursionError:
+        raise HTTPError(400, "malformed_message", TOO_DEEP) from None
 
 
 def limit_param(request: Request, default: int, maximum: int) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 import msgspec
 
 from ... import __version__
+from ...catalog import SKILL_LEVELS
+from ...config import CLUB_PATTERN, skill_pattern
 from ..auth import Principal
 from ..protocol.figures import SystemStats
 from ..protocol.jobs import VideoJobView
@@ -18,6 +20,7 @@ from ..protocol.rest import (
     Progress,
     SessionList,
     SessionStatsView,
+    SocketTicket,
     StreamingStatus,
     SwingList,
     UserSessionList,
@@ -52,6 +55,7 @@ _NOT_FOUND = {"404": _json(ErrorEnvelope, "No such session visible to the caller
 _SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _FORBIDDEN = {"403": _json(ErrorEnvelope, "The caller is not a member of any of the player's sessions")}
+_BAD_QUERY = {"422": _json(ErrorEnvelope, "A query parameter out of its range (invalid_request)")}
 
 
 def _limit(default: int, maximum: int) -> dict[str, Any]:
@@ -67,13 +71,25 @@ def _op(summary: str, responses: dict[str, Any], *, secured: bool = True, **extr
     return op
 
 
+def _words_the_server_takes(components: dict[str, Any]) -> None:
+    """club_used and skill_level are free text the config normalises (SessionConfig.__post_init__):
+    give the schema the patterns of what it takes, so a client knows which words give a 422."""
+    patterns = {"club_used": CLUB_PATTERN, "skill_level": skill_pattern(SKILL_LEVELS)}
+    for schema in components.values():
+        for name, pattern in patterns.items():
+            field = schema.get("properties", {}).get(name)
+            if field is not None and field.get("type") == "string":
+                field["pattern"] = pattern
+
+
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [CreateSessionRequest, SessionRecord, SessionList, SessionStatsView, SystemStats,
          StreamingStatus, Health, Principal, ErrorEnvelope, SwingList, UserSessionList, Progress, AnalyzeRequest,
-         AnalyzeResponse, VideoJobView],
+         AnalyzeResponse, VideoJobView, SocketTicket],
         ref_template=_REF,
     )
+    _words_the_server_takes(components)
     sessions = "/api/v1/stream/sessions"
     return {
         "openapi": "3.1.0",
@@ -90,15 +106,22 @@ def openapi_document() -> dict[str, Any]:
                 "post": _op(
                     "Create a session to stream into later (start_session with data.session_id)",
                     {"201": _json(SessionRecord, "The new session"),
-                     "422": _json(ErrorEnvelope, "The config is not valid")},
+                     "400": _json(ErrorEnvelope, "A body nested too deeply to decode"),
+                     "413": _json(ErrorEnvelope, "Too large a body"),
+                     "422": _json(ErrorEnvelope, "The config is not valid"),
+                     "429": _json(ErrorEnvelope, "The owner has too many sessions created and not started")},
                     requestBody={"required": False,
                                  "content": {"application/json": {"schema": _ref(CreateSessionRequest)}}},
                 ),
                 "get": _op(
                     "Sessions visible to the caller, newest first",
-                    {"200": _json(SessionList, "The sessions")},
+                    {"200": _json(SessionList, "The sessions"), **_BAD_QUERY},
                     parameters=[_limit(100, 1000)],
                 ),
+            },
+            "/api/v1/stream/tickets": {
+                "post": _op("A one-use socket ticket for the caller (?ticket= on a socket, about 30 s)",
+                            {"201": _json(SocketTicket, "The ticket")}),
             },
             sessions + "/{session_id}": {
                 "get": _op("One session (live figures while it streams)",
@@ -124,20 +147,26 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/v1/users/{user_id}/sessions": {
                 "get": _op("A player's sessions, newest first (a coach: the ones they are a member of)",
-                           {"200": _json(UserSessionList, "The sessions"), **_FORBIDDEN},
+                           {"200": _json(UserSessionList, "The sessions"), **_FORBIDDEN, **_BAD_QUERY},
                            parameters=[_USER_ID, _limit(100, 1000)]),
             },
             "/api/v1/users/{user_id}/progress": {
                 "get": _op("KPI and fault trends over a player's last swings",
-                           {"200": _json(Progress, "The trends"), **_FORBIDDEN},
+                           {"200": _json(Progress, "The trends"), **_FORBIDDEN,
+                            "422": _json(ErrorEnvelope, "limit out of range, or club names no club "
+                                                        "(invalid_request)")},
                            parameters=[_USER_ID, _limit(200, 2000),
                                        {"name": "club", "in": "query", "required": False,
-                                        "schema": {"type": "string"}}]),
+                                        "description": "A club family or a word for one: driver, wood, hybrid, "
+                                                       "rescue, iron, wedge (anywhere, any case), or pw, gw, "
+                                                       "sw, lw, aw",
+                                        "schema": {"type": "string", "pattern": CLUB_PATTERN}}]),
             },
             "/api/v1/analyze": {
                 "post": _op(
                     "Analyse a recorded swing as the live socket would",
                     {"200": _json(AnalyzeResponse, "The swings"),
+                     "400": _json(ErrorEnvelope, "A body nested too deeply to decode"),
                      "413": _json(ErrorEnvelope, "Too many frames or too large a body"),
                      "422": _json(ErrorEnvelope, "A bad config or frame, or frames out of time order")},
                     requestBody={"required": True,

@@ -18,12 +18,14 @@ from ... import __version__
 from ..auth import Role
 from ..protocol.figures import SystemStats
 from ..protocol.rest import CreateSessionRequest, Health, SessionList, SessionStatsView, StreamingStatus
-from ..protocol.stream import CloseCode, ConnectionLimits, FrameLayout, StreamConfig
+from ..protocol.stream import CloseCode, ConnectionLimits, ErrorCode, FrameLayout, StreamConfig
 from ..responses import HTTPError, JSONResponse
 from ..runtime import Runtime
 from ..sessions import new_record
 from ..storage.records import SessionRecord, SessionState
-from .common import caller, limit_param, read_body, runtime_of, visible_record
+from .common import caller, decode_body, limit_param, read_body, runtime_of, visible_record
+
+_decode_create = msgspec.json.Decoder(CreateSessionRequest).decode
 
 
 def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
@@ -36,14 +38,17 @@ def _with_live_stats(runtime: Runtime, record: SessionRecord) -> SessionRecord:
 async def create_session(request: Request) -> Response:
     principal = caller(request)
     runtime = runtime_of(request)
-    try:
-        raw = await read_body(request, runtime.settings.max_message_bytes)
-        body = msgspec.json.decode(raw or b"{}", type=CreateSessionRequest)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise HTTPError(422, "invalid_config", str(exc)) from None
+    raw = await read_body(request, runtime.settings.max_message_bytes)
+    body = decode_body(raw or b"{}", _decode_create, ErrorCode.INVALID_CONFIG.value)
     owner = body.user_id or principal.user_id
     if owner != principal.user_id and not principal.is_admin:
         raise HTTPError(403, "wrong_user", f"you may create sessions for {principal.user_id!r} only")
+    cap = runtime.settings.max_unstarted_sessions_per_user
+    if await runtime.store.unstarted_count(owner) >= cap:
+        ttl_h = runtime.settings.unstarted_session_ttl_s / 3600
+        raise HTTPError(429, "too_many_sessions",
+                        f"{owner!r} has {cap} sessions created and not started, the most one user may hold; "
+                        f"start or delete one, or wait for the oldest to expire ({ttl_h:g} h after creation)")
     fields = {f: getattr(body, f) for f in StreamConfig.__struct_fields__}
     config = StreamConfig(**{**fields, "user_id": owner})
     record = new_record(owner, config, SessionState.CREATED, time.time(), body.participants)

@@ -36,6 +36,7 @@ logger = logging.getLogger("swingsync_fast.server")
 
 
 END_REASON_ORPHANED = "server_restart"
+END_REASON_EXPIRED = "expired"  # created over REST, never started, and left longer than the TTL
 
 
 class SchemaTooNew(RuntimeError):
@@ -63,6 +64,15 @@ class SessionStore(Protocol):
 
     async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]: ...
 
+    async def unstarted_count(self, user_id: str) -> int:
+        """How many of ``user_id``'s sessions were created and have not started (state ``created``)."""
+        ...
+
+    async def expire_unstarted(self, created_before: float, now: float) -> int:
+        """End as ``expired`` every un-started session created before ``created_before`` that has no
+        coaching message since then (a coaching session in use stays); how many were ended."""
+        ...
+
     async def add_message(self, message: StoredMessage) -> None: ...
 
     async def messages(self, session_id: str, limit: int) -> list[StoredMessage]:
@@ -79,6 +89,11 @@ class SessionStore(Protocol):
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
         """Enqueue a finished feedback text (never waits)."""
+        ...
+
+    def checkpoint(self, record: SessionRecord) -> None:
+        """Enqueue a live session's record with its figures so far (never waits); written only while
+        the stored session is still active, so a crash keeps its stats and an end is never undone."""
         ...
 
     async def swings(self, session_id: str) -> list[StoredSwing]:
@@ -122,6 +137,10 @@ def ended_as_orphan(record: SessionRecord, last_swing_at: float | None) -> Sessi
     ended_at = last_swing_at or record.started_at or time.time()
     return msgspec.structs.replace(
         record, state=SessionState.ENDED, ended_at=ended_at, end_reason=END_REASON_ORPHANED)
+
+
+def ended_as_expired(record: SessionRecord, now: float) -> SessionRecord:
+    return msgspec.structs.replace(record, state=SessionState.ENDED, ended_at=now, end_reason=END_REASON_EXPIRED)
 
 
 async def beat_forever(beat: Callable[[], Awaitable[int]], every_s: float) -> None:

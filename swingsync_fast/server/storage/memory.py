@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from .base import new_server_id
+from .base import ended_as_expired, new_server_id
 from .records import RecordedFrame, SessionRecord, SessionState, StoredFeedback, StoredMessage, StoredSwing
 
 
@@ -60,6 +60,16 @@ class MemorySessionStore:
         found.sort(key=lambda r: r.created_at, reverse=True)
         return found[:limit]
 
+    async def unstarted_count(self, user_id: str) -> int:
+        return sum(1 for r in self._records.values() if r.user_id == user_id and r.state is SessionState.CREATED)
+
+    async def expire_unstarted(self, created_before: float, now: float) -> int:
+        stale = [r for r in self._records.values() if r.state is SessionState.CREATED and r.created_at < created_before
+                 and not any(m.sent_at >= created_before for m in self._messages.get(r.session_id, ()))]
+        for record in stale:
+            await self.save(ended_as_expired(record, now))
+        return len(stale)
+
     async def add_message(self, message: StoredMessage) -> None:
         if message.session_id not in self._records:
             raise KeyError(f"session {message.session_id} does not exist")
@@ -79,6 +89,11 @@ class MemorySessionStore:
     def add_frames(self, session_id: str, frames: list[RecordedFrame]) -> None:
         if session_id in self._records:
             self._frames.setdefault(session_id, []).extend(frames)
+
+    def checkpoint(self, record: SessionRecord) -> None:
+        kept = self._records.get(record.session_id)
+        if kept is not None and kept.state is SessionState.ACTIVE:
+            self._records[record.session_id] = record
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
         if feedback.session_id in self._records:

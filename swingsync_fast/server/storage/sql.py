@@ -19,7 +19,7 @@ from typing import NamedTuple
 import msgspec
 
 from ...analyzer import SwingSummary
-from .base import ended_as_orphan
+from .base import ended_as_expired, ended_as_orphan
 from .records import RecordedFrame, SessionRecord, SessionState, StoredFeedback, StoredMessage, StoredSwing
 
 to_json = msgspec.json.Encoder().encode
@@ -55,6 +55,15 @@ ORPHANS = ("SELECT session_id, record, (SELECT max(ended_at) FROM swings w WHERE
            "(SELECT server_id FROM servers WHERE beat_at >= $1))")
 END_ORPHAN = ("UPDATE sessions SET state = $2, ended_at = $3, end_reason = $4, server_id = NULL, record = $5 "
               "WHERE session_id = $1")
+# A live session's figures so far; guarded by state, so it never undoes the session's end.
+CHECKPOINT_SESSION = "UPDATE sessions SET record = $2 WHERE session_id = $1 AND state = 'active'"
+UNSTARTED_OF_USER = "SELECT count(*) FROM sessions WHERE user_id = $1 AND state = 'created'"
+# Un-started sessions created before $1 without a coaching message since $1.
+STALE_UNSTARTED = ("SELECT record FROM sessions s WHERE state = 'created' AND created_at < $1 AND NOT EXISTS "
+                   "(SELECT 1 FROM messages m WHERE m.session_id = s.session_id AND m.sent_at >= $1)")
+# Guarded by state: a session started meanwhile (by any process) is left alone.
+END_UNSTARTED = ("UPDATE sessions SET state = $2, ended_at = $3, end_reason = $4, record = $5 "
+                 "WHERE session_id = $1 AND state = 'created'")
 FORGET_SERVERS = "DELETE FROM servers WHERE beat_at < $1"
 FORGET_SERVER = "DELETE FROM servers WHERE server_id = $1"
 
@@ -156,7 +165,7 @@ class Step(NamedTuple):
 
 
 # A queued write of the frame path; encoded into rows later, off the frame path (``rows_of``).
-Queued = StoredSwing | StoredFeedback | tuple[str, list[RecordedFrame]]
+Queued = StoredSwing | StoredFeedback | tuple[str, list[RecordedFrame]] | SessionRecord
 
 
 def rows_of(write: Queued) -> tuple[str, list[tuple[object, ...]]]:
@@ -165,6 +174,8 @@ def rows_of(write: Queued) -> tuple[str, list[tuple[object, ...]]]:
         return INSERT_SWING, [swing_row(write)]
     if isinstance(write, StoredFeedback):
         return INSERT_FEEDBACK, [feedback_row(write)]
+    if isinstance(write, SessionRecord):
+        return CHECKPOINT_SESSION, [(write.session_id, to_json(write).decode())]
     return INSERT_FRAME, frame_rows(*write)
 
 
@@ -214,6 +225,19 @@ class SQLSessionStore:
             return await self._records(ALL_SESSIONS, (limit,))
         return await self._records(VISIBLE_SESSIONS, (user_id, limit))
 
+    async def unstarted_count(self, user_id: str) -> int:
+        (count,), = await self._fetch(UNSTARTED_OF_USER, (user_id,))
+        return int(count)  # type: ignore[call-overload]
+
+    async def expire_unstarted(self, created_before: float, now: float) -> int:
+        stale = await self._records(STALE_UNSTARTED, (created_before,))
+        if not stale:
+            return 0
+        ended = [ended_as_expired(r, now) for r in stale]
+        rows = [(r.session_id, r.state.value, r.ended_at, r.end_reason, to_json(r).decode()) for r in ended]
+        await self._run([Step(END_UNSTARTED, rows)])
+        return len(rows)
+
     async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:
         query, args = of_user("SELECT record FROM sessions", user_id, viewer)
         return await self._records(f"{query} ORDER BY created_at DESC LIMIT ${len(args) + 1}", (*args, limit))
@@ -244,6 +268,9 @@ class SQLSessionStore:
 
     def add_feedback(self, feedback: StoredFeedback) -> None:
         self._enqueue(feedback)
+
+    def checkpoint(self, record: SessionRecord) -> None:
+        self._enqueue(record)
 
     # ---------------------------------------------------------------- history
 

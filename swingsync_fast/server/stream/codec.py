@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from itertools import chain
 from struct import Struct as BinaryStruct
+from struct import error as StructError
 
 import msgspec
 import numpy as np
@@ -105,7 +106,11 @@ class RawFrameReader:
     def read_into(self, slot: np.ndarray, payload: bytes, world_slot: np.ndarray) -> tuple[int, float, bool]:
         """Frame index, timestamp and whether world landmarks came too ("SSF2"), the keypoints
         written into ``slot`` (and ``world_slot``); FrameError if any is wrong."""
-        magic, frame_index, timestamp = RAW_HEADER.unpack_from(payload)
+        try:
+            magic, frame_index, timestamp = RAW_HEADER.unpack_from(payload)
+        except StructError:  # shorter than the header (found by tests/test_fuzz.py)
+            raise FrameError(f"a raw frame is {RAW_FRAME_BYTES} or {RAW_WORLD_FRAME_BYTES} bytes, "
+                             f"got {len(payload)}") from None
         world = magic == RAW_WORLD_MAGIC
         size = RAW_WORLD_FRAME_BYTES if world else RAW_FRAME_BYTES
         if len(payload) != size:

@@ -47,7 +47,7 @@ from ..protocol.stream import (
     StreamConfig,
 )
 from .codec import JSON_DECODER, MSGPACK_DECODER, SOCKET_GONE, FrameError, encode_json, encode_msgpack, send_event
-from .guard import MessageGuard, explain_invalid, explain_malformed
+from .guard import TOO_DEEP, MessageGuard, explain_invalid, explain_malformed
 from .limits import Admission, UserBudget
 from .session import FeedbackRefused, Refused
 
@@ -176,6 +176,9 @@ class Connection:
             return None
         except msgspec.DecodeError as exc:
             self._bad(ErrorCode.MALFORMED_MESSAGE, explain_malformed(data, binary, exc), binary)
+            return None
+        except RecursionError:
+            self._bad(ErrorCode.MALFORMED_MESSAGE, TOO_DEEP, binary)
             return None
         self._good()
         if session is not None and session.outbox:

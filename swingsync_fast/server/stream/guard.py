@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 FLOOD_CLOSE = (CloseCode.POLICY_VIOLATION, "flood over the rate limit")
+# msgspec raises RecursionError (not DecodeError) on arrays or objects nested past the
+# interpreter's recursion limit; no message of ours nests deeper than five levels.
+TOO_DEEP = ("the message is nested too deeply to decode (arrays or objects hundreds of levels deep); "
+            "no message of this protocol nests more than five levels")
 BAD_RUN_CLOSE = (CloseCode.INVALID_DATA, "too many bad messages in a row")
 
 
@@ -72,6 +76,8 @@ def explain_invalid(
         kind = (msgspec.msgpack.decode if binary else msgspec.json.decode)(data, type=TypeOnly).type
     except (msgspec.ValidationError, msgspec.DecodeError):
         kind = None
+    except RecursionError:  # it fit no type at its top, and nests too deeply below
+        return ErrorCode.MALFORMED_MESSAGE, TOO_DEEP
     if kind not in types:
         shown = "no type" if kind is None else f"type {kind!r}"
         return ErrorCode.UNKNOWN_TYPE, f"unknown message: {shown}; expected one of {', '.join(sorted(types))}"

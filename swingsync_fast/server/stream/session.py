@@ -26,7 +26,8 @@ from .latency import LatencyHistogram
 
 # Leaving degraded mode takes this many frames in a row at no more than half the target.
 RECOVER_AFTER_FRAMES = 30
-# Recorded frames go to the store in batches of this many (a second at 30 FPS).
+# Recorded frames go to the store in batches of this many (a second at 30 FPS), or sooner: the
+# process's checkpoints hand over whatever is held every half flush interval (``checkpoints.py``).
 RECORD_BATCH_FRAMES = 30
 
 
@@ -159,9 +160,10 @@ class StreamSession:
         recorded = self._recorded
         recorded.append(RecordedFrame(frame_index, timestamp, self.analyzer.slot().tobytes()))
         if len(recorded) >= RECORD_BATCH_FRAMES:
-            self._flush_recorded()
+            self.flush_recorded()
 
-    def _flush_recorded(self) -> None:
+    def flush_recorded(self) -> None:
+        """Hand the recorded frames held here to the store (a checkpoint, or the batch is full)."""
         if self._recorded:
             self._recording.add_frames(self.session_id, self._recorded)  # type: ignore[union-attr]
             self._recorded = []
@@ -264,7 +266,7 @@ class StreamSession:
     def end(self, reason: str) -> tuple[list[Payload], SessionRecord]:
         """Close the analysis (a swing past impact is summarised now): final messages and record."""
         self.outbox.clear()
-        self._flush_recorded()
+        self.flush_recorded()
         summary = self.analyzer.close()
         if summary is not None:
             self._swing_ended(summary)
@@ -284,6 +286,10 @@ class StreamSession:
         )
         messages, self.outbox = self.outbox, []
         return messages, record
+
+    def checkpoint(self) -> SessionRecord:
+        """The record as stored while it streams, with the figures so far."""
+        return msgspec.structs.replace(self.record, stats=self.stats())
 
     def stats(self) -> SessionStats:
         return SessionStats(

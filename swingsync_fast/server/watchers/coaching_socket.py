@@ -20,7 +20,7 @@ from ..responses import HTTPError, deny, query_number
 from ..runtime import Runtime
 from ..storage.records import SessionRecord, SessionState
 from ..stream.codec import encode_json
-from ..stream.guard import MessageGuard, explain_invalid, explain_malformed
+from ..stream.guard import TOO_DEEP, MessageGuard, explain_invalid, explain_malformed
 from ..stream.limits import Admission
 from .coaching import CoachingRoom, Posted, is_coach, may_join
 from .outlet import Outlet
@@ -37,7 +37,8 @@ async def coaching_socket(websocket: WebSocket) -> None:
     session_id: str = websocket.path_params["session_id"]
     settings = runtime.settings
     try:
-        principal = runtime.auth.authenticate(websocket, path_user=websocket.query_params.get("user_id") or None)
+        principal = runtime.auth.authenticate(websocket, path_user=websocket.query_params.get("user_id") or None,
+                                            ticket_ok=True)
         record = await runtime.store.get(session_id)
         if record is None or not may_join(record, principal):
             raise HTTPError(404, "session_not_found",
@@ -97,6 +98,9 @@ class Member:
             return
         except msgspec.DecodeError as exc:
             await self._bad(ErrorCode.MALFORMED_MESSAGE, explain_malformed(data, False, exc))
+            return
+        except RecursionError:
+            await self._bad(ErrorCode.MALFORMED_MESSAGE, TOO_DEEP)
             return
         if type(message) is CoachingPing:
             guard.bad.good()

@@ -24,6 +24,7 @@ from ..protocol.stream import ErrorCode, ErrorData, ErrorMessage, Pong, PongData
 from ..responses import HTTPError, deny, query_number
 from ..runtime import Runtime
 from ..stream.codec import encode_json
+from ..stream.guard import TOO_DEEP
 
 PATH = "/api/v1/stream/ws/monitor/{user_id}"
 MIN_INTERVAL_S = 0.1
@@ -109,7 +110,7 @@ async def monitor_socket(websocket: WebSocket) -> None:
     runtime: Runtime = websocket.app.state.runtime
     settings = runtime.settings
     try:
-        principal = runtime.auth.authenticate(websocket, path_user=websocket.path_params["user_id"])
+        principal = runtime.auth.authenticate(websocket, path_user=websocket.path_params["user_id"], ticket_ok=True)
         interval = query_number(websocket, "interval", settings.monitor_interval_s, MIN_INTERVAL_S, MAX_INTERVAL_S)
         outlet = runtime.registry.add_watcher(websocket, principal.user_id)
     except HTTPError as exc:
@@ -128,6 +129,9 @@ async def monitor_socket(websocket: WebSocket) -> None:
             kind = msgspec.json.decode(data, type=TypeOnly).type
         except (msgspec.ValidationError, msgspec.DecodeError):
             kind = None
+        except RecursionError:
+            outlet.offer(encode_json(ErrorMessage(ErrorData(ErrorCode.MALFORMED_MESSAGE, TOO_DEEP))))
+            return
         if kind == "ping":
             outlet.offer(encode_json(Pong(PongData(time.time()))))
         else:

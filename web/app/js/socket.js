@@ -1,6 +1,8 @@
 // A WebSocket to the server that reconnects by itself, says what state it is in, and keeps the
-// page's idle socket alive. Browsers cannot set headers on a WebSocket, so the token goes in
-// the socket's own URL as ?token= (the page's URL carries it only in the fragment).
+// page's idle socket alive. Browsers cannot set headers on a WebSocket, so each connection
+// attempt first trades the token (sent in a header) for a one-use ticket that expires in about
+// 30 s, and the socket's URL carries only that ?ticket=: the token itself never sits in a URL,
+// where a server's access log or a proxy would keep it.
 const BACKOFF_S = [0.5, 1, 2, 4, 8];
 const PING_EVERY_MS = 15000;
 
@@ -11,13 +13,26 @@ export const State = Object.freeze({
   RETRYING: "retrying",
 });
 
+export async function fetchTicket(token) {
+  const response = await fetch("/api/v1/stream/tickets", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!response.ok) throw new Error(`ticket refused (HTTP ${response.status})`);
+  return (await response.json()).ticket;
+}
+
+// A function that makes the socket's URL with a fresh ticket; ReconnectingSocket calls it per attempt.
 export function socketUrl(path, token, params = {}) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = new URLSearchParams({ token, ...params });
-  return `${scheme}://${location.host}${path}?${query}`;
+  return async () => {
+    const query = new URLSearchParams({ ticket: await fetchTicket(token), ...params });
+    return `${scheme}://${location.host}${path}?${query}`;
+  };
 }
 
 export class ReconnectingSocket {
+  // url: a string, or a function resolving to one (socketUrl), called for each attempt.
   // onMessage(message) gets each decoded JSON message; onState(state, detail) each change of state.
   constructor(url, { onMessage, onState, onOpen }) {
     this.url = url;
@@ -29,6 +44,7 @@ export class ReconnectingSocket {
     this.wanted = false;
     this.timer = null;
     this.pinger = null;
+    this.connecting = false; // waiting for a ticket: no socket yet
   }
 
   get isOpen() {
@@ -37,7 +53,7 @@ export class ReconnectingSocket {
 
   open() {
     this.wanted = true;
-    if (!this.ws) this.connect();
+    if (!this.ws && !this.connecting) this.connect();
   }
 
   close() {
@@ -54,9 +70,20 @@ export class ReconnectingSocket {
     return true;
   }
 
-  connect() {
+  async connect() {
     this.setState(State.CONNECTING, { attempt: this.attempt });
-    const ws = new WebSocket(this.url);
+    this.connecting = true;
+    let url;
+    try {
+      url = typeof this.url === "function" ? await this.url() : this.url;
+    } catch (error) {
+      console.error(error);
+    } finally {
+      this.connecting = false;
+    }
+    if (!this.wanted) return this.setState(State.OFFLINE);
+    if (url === undefined) return this.retry(0); // no ticket (server away or the token refused)
+    const ws = new WebSocket(url);
     this.ws = ws;
     ws.addEventListener("open", () => {
       this.attempt = 0;
@@ -72,11 +99,15 @@ export class ReconnectingSocket {
       if (this.ws !== ws) return;
       this.ws = null;
       if (!this.wanted) return this.setState(State.OFFLINE);
-      const delay = BACKOFF_S[Math.min(this.attempt, BACKOFF_S.length - 1)];
-      this.attempt += 1;
-      this.setState(State.RETRYING, { delay, attempt: this.attempt, code: event.code });
-      this.timer = setTimeout(() => this.wanted && this.connect(), delay * 1000);
+      this.retry(event.code);
     });
+  }
+
+  retry(code) {
+    const delay = BACKOFF_S[Math.min(this.attempt, BACKOFF_S.length - 1)];
+    this.attempt += 1;
+    this.setState(State.RETRYING, { delay, attempt: this.attempt, code });
+    this.timer = setTimeout(() => this.wanted && this.connect(), delay * 1000);
   }
 
   setState(state, detail = {}) {
