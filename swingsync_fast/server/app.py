@@ -17,7 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from . import access_log
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
-from .rest import analyze, history, video
+from .rest import analyze, history, pictures, video
 from .rest import sessions as rest
 from .rest import tickets
 from .rest.metrics import metrics
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(sessions + "/{session_id}/stats", rest.session_stats, methods=["GET"]),
         Route(sessions + "/{session_id}/swings", history.session_swings, methods=["GET"]),
         Route(sessions + "/{session_id}/recording", history.session_recording, methods=["GET"]),
+        _route(sessions + "/{session_id}/swings/{swing_index:int}/pictures/{moment}",
+               GET=pictures.get_picture, PUT=pictures.put_picture),
         Route("/api/v1/users/{user_id}/sessions", history.user_sessions, methods=["GET"]),
         Route("/api/v1/users/{user_id}/progress", history.user_progress, methods=["GET"]),
         Route("/api/v1/analyze", analyze.analyze, methods=["POST"]),

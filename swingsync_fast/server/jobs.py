@@ -28,13 +28,15 @@ import msgspec
 
 from ..analyzer import LiveAnalyzer, SwingSummary
 from ..thresholds import Thresholds
-from ..video.job import PosedVideo, VideoInfo, VideoRefused, init_worker, run_job
+from ..pictures import jpeg_size, moment_frames
+from ..video.job import PosedVideo, VideoInfo, VideoRefused, init_worker, run_job, run_stills
+from ..video.stills import wanted_frames
 from .protocol.figures import LatencySummary, SessionStats
 from .protocol.jobs import JobError, JobState, VideoFacts, VideoJobView
 from .protocol.stream import StreamConfig
 from .settings import Settings
 from .storage.base import SessionStore
-from .storage.records import RecordedFrame, SessionRecord, SessionState, StoredSwing
+from .storage.records import RecordedFrame, SessionRecord, SessionState, StoredPicture, StoredSwing
 
 END_REASON = "video_upload"  # the stored session of a video job ended with its last frame
 
@@ -179,6 +181,7 @@ class VideoJobs:
             job.frames_with_person = int(posed.found.sum())
             job.swings = await asyncio.to_thread(analyse, posed, config, thresholds)
             job.session_id = await self._store(job, posed, config, baseline)
+            await self._store_pictures(job, loop)
             job.state = JobState.DONE
         except VideoRefused as exc:
             self._fail(job, exc.code, str(exc))
@@ -248,6 +251,29 @@ class VideoJobs:
             RecordedFrame(i, float(t), posed.keypoints[i].astype("<f4").tobytes())
             for i, t in enumerate(posed.timestamps.tolist())])
         return record.session_id
+
+    async def _store_pictures(self, job: VideoJob, loop: asyncio.AbstractEventLoop) -> None:
+        """Each swing's key-position pictures, cut from the upload in the pool and stored with the session.
+        A picture that cannot be made costs the pictures, never the job's swings (logged)."""
+        swings = job.swings or []
+        if not swings or job.session_id is None:
+            return
+        wanted = wanted_frames((s.swing_index, moment_frames(s)) for s in swings)
+        try:
+            stills = await loop.run_in_executor(self._executor(), run_stills, str(job.path), wanted)
+        except BrokenProcessPool:
+            self._pool = None
+            logger.warning("video job %s: the pool ended while cutting its pictures", job.job_id)
+            return
+        except Exception:
+            logger.exception("video job %s: its pictures could not be cut", job.job_id)
+            return
+        now = time.time()
+        for still in stills:
+            width, height = jpeg_size(still.jpeg)  # what a PUT must pass, so both kinds are alike
+            await self.store.put_picture(StoredPicture(
+                session_id=job.session_id, swing_index=still.swing_index, moment=still.moment,
+                width=width, height=height, created_at=now, jpeg=still.jpeg))
 
     @staticmethod
     def _fail(job: VideoJob, code: str, message: str) -> None:

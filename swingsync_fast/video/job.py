@@ -146,3 +146,10 @@ def run_job(job_id: str, path: str, max_seconds: float) -> PosedVideo:
             _progress_queue.put((job_id, done, total))
 
     return pose_file(path, max_seconds, report)
+
+
+def run_stills(path: str, wanted: dict[int, list[tuple[int, str]]]) -> list:
+    """The key-position pictures of a posed upload's swings (see ``stills.wanted_frames``), in a pool's process."""
+    from .stills import stills_of_file
+
+    return stills_of_file(path, wanted)

@@ -94,6 +94,8 @@ class SwingView(msgspec.Struct, frozen=True):
     club: str
     summary: SwingSummary  # as the swing_summary message carried it
     feedback: list[FeedbackView]
+    # The moments (address, top, impact, finish) it has a picture of: .../swings/{n}/pictures/{moment}
+    pictures: list[str] = []
 
 
 class SwingList(msgspec.Struct):

@@ -35,6 +35,7 @@ async def session_swings(request: Request) -> Response:
     store = runtime_of(request).store
     record = await visible_record(request, principal)
     swings = await store.swings(record.session_id)
+    pictures = await store.picture_moments(record.session_id)
     texts: dict[int, list[StoredFeedback]] = {}
     for answer in await store.feedback(record.session_id):
         texts.setdefault(answer.swing_index, []).append(answer)
@@ -43,6 +44,7 @@ async def session_swings(request: Request) -> Response:
             swing_index=s.summary.swing_index, ended_at=s.ended_at, club=s.club, summary=s.summary,
             feedback=[FeedbackView(f.feedback_id, f.source, f.text, f.created_at)
                       for f in texts.get(s.summary.swing_index, ())],
+            pictures=pictures.get(s.summary.swing_index, []),
         )
         for s in swings
     ]))

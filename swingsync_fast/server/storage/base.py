@@ -30,7 +30,15 @@ from typing import Protocol
 
 import msgspec
 
-from .records import RecordedFrame, SessionRecord, SessionState, StoredFeedback, StoredMessage, StoredSwing
+from .records import (
+    RecordedFrame,
+    SessionRecord,
+    SessionState,
+    StoredFeedback,
+    StoredMessage,
+    StoredPicture,
+    StoredSwing,
+)
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -106,6 +114,17 @@ class SessionStore(Protocol):
 
     async def frames(self, session_id: str) -> list[RecordedFrame]:
         """The session's recorded frames in arrival order (empty if it was not recorded)."""
+        ...
+
+    async def put_picture(self, picture: StoredPicture) -> None:
+        """Store a swing's picture, replacing the one of the same moment (awaited: not the frame path).
+        KeyError when its session is not stored."""
+        ...
+
+    async def picture(self, session_id: str, swing_index: int, moment: str) -> StoredPicture | None: ...
+
+    async def picture_moments(self, session_id: str) -> dict[int, list[str]]:
+        """Swing index -> the moments it has a picture of, in ``pictures.MOMENTS`` order."""
         ...
 
     async def user_sessions(self, user_id: str, viewer: str | None, limit: int) -> list[SessionRecord]:

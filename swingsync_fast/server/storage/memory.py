@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections import deque
 
 from .base import ended_as_expired, new_server_id
-from .records import RecordedFrame, SessionRecord, SessionState, StoredFeedback, StoredMessage, StoredSwing
+from ...pictures import MOMENTS
+from .records import (
+    RecordedFrame,
+    SessionRecord,
+    SessionState,
+    StoredFeedback,
+    StoredMessage,
+    StoredPicture,
+    StoredSwing,
+)
 
 
 class MemorySessionStore:
@@ -24,6 +33,7 @@ class MemorySessionStore:
         self._swings: dict[str, list[StoredSwing]] = {}
         self._feedback: dict[str, list[StoredFeedback]] = {}
         self._frames: dict[str, list[RecordedFrame]] = {}
+        self._pictures: dict[str, dict[tuple[int, str], StoredPicture]] = {}
 
     async def open(self) -> None:
         pass
@@ -52,7 +62,7 @@ class MemorySessionStore:
         return self._records.pop(session_id, None) is not None
 
     def _forget(self, session_id: str) -> None:
-        for kept in (self._messages, self._swings, self._feedback, self._frames):
+        for kept in (self._messages, self._swings, self._feedback, self._frames, self._pictures):
             kept.pop(session_id, None)
 
     async def visible_to(self, user_id: str, is_admin: bool, limit: int) -> list[SessionRecord]:
@@ -107,6 +117,20 @@ class MemorySessionStore:
 
     async def frames(self, session_id: str) -> list[RecordedFrame]:
         return list(self._frames.get(session_id, ()))
+
+    async def put_picture(self, picture: StoredPicture) -> None:
+        if picture.session_id not in self._records:
+            raise KeyError(f"session {picture.session_id} does not exist")
+        self._pictures.setdefault(picture.session_id, {})[(picture.swing_index, picture.moment)] = picture
+
+    async def picture(self, session_id: str, swing_index: int, moment: str) -> StoredPicture | None:
+        return self._pictures.get(session_id, {}).get((swing_index, moment))
+
+    async def picture_moments(self, session_id: str) -> dict[int, list[str]]:
+        by_swing: dict[int, list[str]] = {}
+        for swing_index, moment in self._pictures.get(session_id, {}):
+            by_swing.setdefault(swing_index, []).append(moment)
+        return {n: sorted(moments, key=MOMENTS.index) for n, moments in sorted(by_swing.items())}
 
     def _of_user(self, user_id: str, viewer: str | None) -> list[SessionRecord]:
         return [r for r in self._records.values()

@@ -121,6 +121,19 @@ MIGRATIONS: tuple[str, ...] = (
         beat_at double precision NOT NULL
     );
     """,
+    # 2: key-position pictures of swings, one per (swing, moment)
+    """
+    CREATE TABLE pictures (
+        session_id text NOT NULL REFERENCES sessions ON DELETE CASCADE,
+        swing_index integer NOT NULL,
+        moment text NOT NULL,
+        width integer NOT NULL,
+        height integer NOT NULL,
+        created_at double precision NOT NULL,
+        jpeg bytea NOT NULL,
+        PRIMARY KEY (session_id, swing_index, moment)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

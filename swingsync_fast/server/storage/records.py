@@ -76,6 +76,18 @@ class StoredFeedback(msgspec.Struct, frozen=True, kw_only=True):
     created_at: float
 
 
+class StoredPicture(msgspec.Struct, frozen=True, kw_only=True):
+    """A key-position picture of a swing (see ``pictures``): a small JPEG, checked before it is stored."""
+
+    session_id: str
+    swing_index: int
+    moment: str  # address | top | impact | finish
+    width: int
+    height: int
+    created_at: float
+    jpeg: bytes
+
+
 class RecordedFrame(msgspec.Struct, frozen=True, array_like=True):
     """A frame as the session analysed it: (33, 4) float32 little-endian, MediaPipe order."""
 

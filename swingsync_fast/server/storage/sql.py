@@ -19,8 +19,17 @@ from typing import NamedTuple
 import msgspec
 
 from ...analyzer import SwingSummary
+from ...pictures import MOMENTS
 from .base import ended_as_expired, ended_as_orphan
-from .records import RecordedFrame, SessionRecord, SessionState, StoredFeedback, StoredMessage, StoredSwing
+from .records import (
+    RecordedFrame,
+    SessionRecord,
+    SessionState,
+    StoredFeedback,
+    StoredMessage,
+    StoredPicture,
+    StoredSwing,
+)
 
 to_json = msgspec.json.Encoder().encode
 decode_record = msgspec.json.Decoder(SessionRecord).decode
@@ -48,6 +57,13 @@ SWINGS = "SELECT session_id, user_id, club, ended_at, summary FROM swings"
 SESSION_SWINGS = SWINGS + " WHERE session_id = $1 ORDER BY swing_index, id"
 FEEDBACK = ("SELECT session_id, swing_index, feedback_id, source, text, created_at FROM feedback "
             "WHERE session_id = $1 ORDER BY id")
+PUT_PICTURE = ("INSERT INTO pictures (session_id, swing_index, moment, width, height, created_at, jpeg) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, swing_index, moment) DO UPDATE SET "
+               "width = excluded.width, height = excluded.height, created_at = excluded.created_at, "
+               "jpeg = excluded.jpeg")
+PICTURE = ("SELECT width, height, created_at, jpeg FROM pictures "
+           "WHERE session_id = $1 AND swing_index = $2 AND moment = $3")
+PICTURE_MOMENTS = "SELECT swing_index, moment FROM pictures WHERE session_id = $1"
 FRAMES = "SELECT frame_index, timestamp, keypoints FROM frames WHERE session_id = $1 ORDER BY id"
 # Active sessions of servers not heard from since $1, with their last stored swing's time.
 ORPHANS = ("SELECT session_id, record, (SELECT max(ended_at) FROM swings w WHERE w.session_id = s.session_id) "
@@ -114,6 +130,18 @@ def feedback_from(rows: list) -> list[StoredFeedback]:
     return [StoredFeedback(session_id=session_id, swing_index=swing_index, feedback_id=feedback_id,
                            source=source, text=text, created_at=created_at)
             for session_id, swing_index, feedback_id, source, text, created_at in rows]
+
+
+def picture_row(picture: StoredPicture) -> tuple[object, ...]:
+    return (picture.session_id, picture.swing_index, picture.moment, picture.width, picture.height,
+            picture.created_at, picture.jpeg)
+
+
+def moments_from(rows: list) -> dict[int, list[str]]:
+    by_swing: dict[int, list[str]] = {}
+    for swing_index, moment in rows:
+        by_swing.setdefault(int(swing_index), []).append(moment)
+    return {n: sorted(moments, key=MOMENTS.index) for n, moments in sorted(by_swing.items())}
 
 
 def frame_rows(session_id: str, frames: list[RecordedFrame]) -> list[tuple[object, ...]]:
@@ -271,6 +299,25 @@ class SQLSessionStore:
 
     def checkpoint(self, record: SessionRecord) -> None:
         self._enqueue(record)
+
+    # ---------------------------------------------------------------- swing pictures
+
+    async def put_picture(self, picture: StoredPicture) -> None:
+        try:
+            await self._run([Step(PUT_PICTURE, picture_row(picture))])
+        except RowRefused:
+            raise KeyError(f"session {picture.session_id} does not exist") from None
+
+    async def picture(self, session_id: str, swing_index: int, moment: str) -> StoredPicture | None:
+        rows = list(await self._fetch(PICTURE, (session_id, swing_index, moment)))
+        if not rows:
+            return None
+        width, height, created_at, jpeg = rows[0]
+        return StoredPicture(session_id=session_id, swing_index=swing_index, moment=moment, width=width,
+                             height=height, created_at=created_at, jpeg=bytes(jpeg))
+
+    async def picture_moments(self, session_id: str) -> dict[int, list[str]]:
+        return moments_from(list(await self._fetch(PICTURE_MOMENTS, (session_id,))))
 
     # ---------------------------------------------------------------- history
 

@@ -110,6 +110,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sessions ADD COLUMN server_id TEXT;
     CREATE INDEX sessions_active_by_server ON sessions (server_id) WHERE state = 'active';
     """,
+    # 4: key-position pictures of swings, one per (swing, moment)
+    """
+    CREATE TABLE pictures (
+        session_id TEXT NOT NULL REFERENCES sessions ON DELETE CASCADE,
+        swing_index INTEGER NOT NULL,
+        moment TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        jpeg BLOB NOT NULL,
+        PRIMARY KEY (session_id, swing_index, moment)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
