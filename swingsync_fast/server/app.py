@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(sessions + "/{session_id}/stats", rest.session_stats, methods=["GET"]),
         Route(sessions + "/{session_id}/swings", history.session_swings, methods=["GET"]),
         Route(sessions + "/{session_id}/recording", history.session_recording, methods=["GET"]),
-        _route(sessions + "/{session_id}/swings/{swing_index:int}/pictures/{moment}",
+        _route(sessions + "/{session_id}/swings/{swing_index}/pictures/{moment}",
                GET=pictures.get_picture, PUT=pictures.put_picture),
         Route("/api/v1/users/{user_id}/sessions", history.user_sessions, methods=["GET"]),
         Route("/api/v1/users/{user_id}/progress", history.user_progress, methods=["GET"]),

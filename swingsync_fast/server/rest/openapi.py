@@ -8,6 +8,7 @@ import msgspec
 
 from ... import __version__
 from ...catalog import SKILL_LEVELS
+from ...pictures import MAX_PICTURE_BYTES, MAX_PICTURE_SIDE, MOMENTS
 from ...config import CLUB_PATTERN, skill_pattern
 from ..auth import Principal
 from ..protocol.figures import SystemStats
@@ -54,6 +55,11 @@ _ERRORS = {
 _NOT_FOUND = {"404": _json(ErrorEnvelope, "No such session visible to the caller")}
 _SESSION_ID = {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PICTURE_PARAMS = [
+    _SESSION_ID,
+    {"name": "swing_index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+    {"name": "moment", "in": "path", "required": True, "schema": {"type": "string", "enum": list(MOMENTS)}},
+]
 _FORBIDDEN = {"403": _json(ErrorEnvelope, "The caller is not a member of any of the player's sessions")}
 _BAD_QUERY = {"422": _json(ErrorEnvelope, "A query parameter out of its range (invalid_request)")}
 
@@ -144,6 +150,27 @@ def openapi_document() -> dict[str, Any]:
                            {"200": {"description": "A MessagePack recording",
                                     "content": {"application/msgpack": {}}},
                             **_NOT_FOUND}, parameters=[_SESSION_ID]),
+            },
+            sessions + "/{session_id}/swings/{swing_index}/pictures/{moment}": {
+                "get": _op("A key-position picture of a swing (a small JPEG), for whoever may read the swing",
+                           {"200": {"description": "The picture", "content": {"image/jpeg": {
+                               "schema": {"type": "string", "format": "binary"}}}},
+                            "404": _json(ErrorEnvelope, "No such session visible to the caller, no such "
+                                                        "moment, or no picture of it (no_picture)")},
+                           parameters=_PICTURE_PARAMS),
+                "put": _op(
+                    "The player's picture of a swing's moment, cut from the page's canvas; replaces one there",
+                    {"204": {"description": "Stored"},
+                     "404": _json(ErrorEnvelope, "No such session visible to the caller, no such moment, "
+                                                 "or no such swing in it (no_swing)"),
+                     "413": _json(ErrorEnvelope, f"More than {MAX_PICTURE_BYTES} bytes (too_large)"),
+                     "415": _json(ErrorEnvelope, "Not sent as image/jpeg"),
+                     "422": _json(ErrorEnvelope, f"Not a JPEG (not_jpeg), or more than {MAX_PICTURE_SIDE} px "
+                                                 "a side (picture_too_big)")},
+                    parameters=_PICTURE_PARAMS,
+                    requestBody={"required": True, "content": {"image/jpeg": {
+                        "schema": {"type": "string", "format": "binary", "maxLength": MAX_PICTURE_BYTES}}}},
+                ),
             },
             "/api/v1/users/{user_id}/sessions": {
                 "get": _op("A player's sessions, newest first (a coach: the ones they are a member of)",

@@ -23,6 +23,13 @@ from .common import caller, read_body, runtime_of, visible_record
 JPEG = "image/jpeg"
 
 
+def _swing_index(request: Request) -> int:
+    text = request.path_params["swing_index"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise HTTPError(404, "not_found", f"no swing {text!r}: a swing index is a whole number")
+    return int(text)
+
+
 def _moment(request: Request) -> str:
     moment = request.path_params["moment"]
     if moment not in MOMENTS:
@@ -33,7 +40,7 @@ def _moment(request: Request) -> str:
 async def get_picture(request: Request) -> Response:
     principal = caller(request)
     record = await visible_record(request, principal)
-    swing_index: int = request.path_params["swing_index"]
+    swing_index = _swing_index(request)
     moment = _moment(request)
     picture = await runtime_of(request).store.picture(record.session_id, swing_index, moment)
     if picture is None:
@@ -48,7 +55,7 @@ async def put_picture(request: Request) -> Response:
     record = await visible_record(request, principal)
     if principal.user_id != record.user_id:
         raise HTTPError(403, "forbidden", "only the session's player may send its swings' pictures")
-    swing_index: int = request.path_params["swing_index"]
+    swing_index = _swing_index(request)
     moment = _moment(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JPEG:
