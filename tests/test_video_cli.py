@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 
 from swingsync_fast import SwingSummary
+from swingsync_fast.pictures import MOMENTS, moment_frames
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV comes with the `video` extra (make test installs it)")
 pytest.importorskip("mediapipe", reason="MediaPipe Pose is the `video` extra (make test installs it)")
+from swingsync_fast.video.stills import StillRing  # noqa: E402  (needs OpenCV)
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 120
@@ -129,11 +131,16 @@ def test_the_people_readable_lines_say_phases_swing_and_coaching(swing1):
 # --------------------------------------------------------------------------- over a server
 
 
-def test_streamed_to_a_real_server_the_swings_are_the_ones_found_here(serve, local_run, swing1):
+def test_streamed_to_a_real_server_the_swings_are_the_ones_found_here(serve, local_run, swing1, tmp_path):
     live = serve()
     found = events(video_cli(swing1, "--url", f"ws://127.0.0.1:{live.port}", "--token", live.token("golfer"),
-                             "--fast", "--json"))
-    here, _ = local_run
+                             "--fast", "--json", "--pictures", tmp_path / "pictures"))
+    here, out = local_run
+    # the same pictures as here, in the directory asked for
+    pictures = of_type(found, "video_ended")[0]["pictures"]
+    assert [Path(p).parent for p in pictures] == [tmp_path / "pictures"] * 4
+    assert [Path(p).read_bytes() for p in pictures] == [
+        (out.with_name("annotated-pictures") / Path(p).name).read_bytes() for p in pictures]
     # the same float32 frames, analysed by the same kernel: the same swings, to the last digit
     assert of_type(found, "swing_summary") == of_type(here, "swing_summary")
     assert [e["phase"] for e in of_type(found, "swing_event")] == [e["phase"] for e in of_type(here, "swing_event")]
@@ -214,3 +221,30 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_each_swing_s_key_positions_are_written_beside_the_annotated_video(local_run, swing1):
+    found, out = local_run
+    (swing,) = [msgspec.convert(s, SwingSummary) for s in of_type(found, "swing_summary")]
+    ended = of_type(found, "video_ended")[0]
+    directory = out.with_name("annotated-pictures")
+    assert ended["pictures"] == [str(directory / f"swing1-{m}.jpg") for m in MOMENTS]
+    frames, _ = read_video(swing1)
+    for moment, frame in moment_frames(swing).items():
+        picture = cv2.imread(str(directory / f"swing1-{moment}.jpg"))
+        assert picture.shape == (240, 135, 3)  # 360x640, the long side shrunk to 240
+        # the clip's frame at that number, shrunk alike, is the nearest of the four
+        distances = {m: np.abs(cv2.resize(frames[f], (135, 240), interpolation=cv2.INTER_AREA).astype(float)
+                               - picture).mean() for m, f in moment_frames(swing).items()}
+        assert min(distances, key=distances.get) == moment, distances
+
+
+def test_a_camera_s_ring_keeps_the_last_frames_thumbnails_for_a_swing_s_pictures():
+    ring = StillRing(size=5)
+    for index in range(10):
+        ring.add(index, np.full((480, 640, 3), index * 20, np.uint8))
+    stills = ring.stills(3, {"address": 4, "top": 6, "impact": 8, "finish": 9})
+    assert [s.moment for s in stills] == ["top", "impact", "finish"]  # frame 4 has left the ring
+    for still, index in zip(stills, (6, 8, 9)):
+        image = cv2.imdecode(np.frombuffer(still.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (180, 240, 3) and abs(image.mean() - index * 20) < 2

@@ -25,6 +25,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     video.add_argument("--json", action="store_true", help="print one JSON object per event")
     video.add_argument("--out", type=Path, metavar="FILE.mp4",
                        help="write the video with the skeleton, phase, KPIs and faults drawn on it")
+    video.add_argument("--pictures", type=Path, metavar="DIR",
+                       help="write each swing's address, top, impact and finish as small JPEGs in DIR "
+                            "(default with --out: NAME-pictures/ beside it)")
     video.add_argument("--club", default="driver")
     video.add_argument("--skill", default="intermediate")
     video.add_argument("--handedness", choices=HANDEDNESS, default="right")
@@ -55,6 +58,6 @@ def _run(args: argparse.Namespace) -> int:
 
     return run_video(VideoOptions(
         file=args.file, camera=args.camera, url=args.url, token=args.token, user=args.user, fast=args.fast,
-        json_lines=args.json, out=args.out, club=args.club, skill=args.skill, handedness=args.handedness,
+        json_lines=args.json, out=args.out, pictures=args.pictures, club=args.club, skill=args.skill, handedness=args.handedness,
         view=args.view, fps=args.fps, max_frames=args.max_frames, progress=args.progress,
     ))

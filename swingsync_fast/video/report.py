@@ -65,6 +65,7 @@ class Report:
         self.err = err
         self.json_lines = json_lines
         self.progress = progress
+        self.swings: list[dict] = []  # every swing_summary's data emitted, in order (for its pictures)
 
     def end_progress(self) -> None:
         """The bar's last state stays on its own line; later lines print under it."""
@@ -77,6 +78,8 @@ class Report:
 
     def emit(self, e: Event) -> None:
         kind, data = e["type"], e["data"]
+        if kind == "swing_summary":
+            self.swings.append(data)
         if kind == "error":
             self._print(f"server error {data.get('code')}: {data.get('message')}", self.err)
         elif self.json_lines:

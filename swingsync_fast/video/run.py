@@ -20,6 +20,9 @@ from .posed import PosedFrame
 from .poser import Poser
 from .report import Progress, Report
 from .source import VideoError, VideoFrame, VideoSource
+from .stills import StillRing, Still, stills_of_file, wanted_frames, write_stills
+
+RING_SECONDS = 20.0  # a camera's thumbnails kept for its swings' pictures: a swing and its summary's delay
 
 
 class VideoOptions(msgspec.Struct, kw_only=True):
@@ -31,6 +34,7 @@ class VideoOptions(msgspec.Struct, kw_only=True):
     fast: bool = False
     json_lines: bool = False
     out: Path | None = None
+    pictures: Path | None = None  # a directory for each swing's key-position JPEGs (default with out: beside it)
     club: str = "driver"
     skill: str = "intermediate"
     handedness: Handedness = "right"
@@ -97,9 +101,11 @@ def _run(options: VideoOptions, out: TextIO, err: TextIO) -> int:
         annotator = Annotator(options.out, source.fps, source.width, source.height) if options.out else None
         counts = _Counts()
         stop = _stop_on_interrupt() if source.live else None
+        pictures_dir = pictures_directory(options)
+        ring = StillRing(round(RING_SECONDS * source.fps)) if pictures_dir and source.live else None
         try:
             with Poser() as poser:
-                frames = _posed(source, poser, options.max_frames, counts, progress, stop)
+                frames = _posed(source, poser, options.max_frames, counts, progress, stop, ring)
                 if options.url is None:
                     swings = _analyse_here(config, frames, annotator, report)
                     ended: dict = {}
@@ -117,15 +123,41 @@ def _run(options: VideoOptions, out: TextIO, err: TextIO) -> int:
             summary["session"] = ended
         if annotator is not None:
             summary["annotated"] = str(annotator.path)
+        if pictures_dir is not None:
+            stills = _stills(options, report.swings, ring)
+            summary["pictures"] = [str(p) for p in write_stills(pictures_dir, stills)]
         report.emit(event("video_ended", summary))
     return 0
 
 
-def _posed(source: VideoSource, poser: Poser, limit: int | None, counts: _Counts,
-           progress: Progress | None, stop: list[bool] | None) -> Iterator[tuple[VideoFrame, PosedFrame]]:
+def pictures_directory(options: VideoOptions) -> Path | None:
+    """Where the swings' pictures go: ``--pictures DIR``, else ``NAME-pictures/`` beside ``--out NAME.mp4``."""
+    if options.pictures is not None:
+        return options.pictures
+    if options.out is not None:
+        return options.out.with_name(f"{options.out.stem}-pictures")
+    return None
+
+
+def _stills(options: VideoOptions, swings: list[dict], ring: StillRing | None) -> list[Still]:
+    """Each summarised swing's four pictures: a file read once more, a camera's from the ring."""
+    from ..analyzer import SwingSummary
+    from ..pictures import moment_frames
+
+    frames = [(s["swing_index"], moment_frames(msgspec.convert(s, SwingSummary))) for s in swings]
+    if ring is not None:
+        return [still for n, moments in frames for still in ring.stills(n, moments)]
+    assert options.file is not None
+    return stills_of_file(options.file, wanted_frames(frames))
+
+
+def _posed(source: VideoSource, poser: Poser, limit: int | None, counts: _Counts, progress: Progress | None,
+           stop: list[bool] | None, ring: StillRing | None = None) -> Iterator[tuple[VideoFrame, PosedFrame]]:
     for frame in source.frames(limit):
         if stop and stop[0]:
             return
+        if ring is not None:
+            ring.add(frame.index, frame.image)
         pose = poser.estimate(frame.image)
         counts.frames += 1
         counts.with_person += pose is not None
