@@ -324,3 +324,61 @@ def test_the_coach_sees_a_students_mirrored_analysis_and_a_tip_reaches_the_stude
     finally:
         for context in contexts:
             context.close()
+
+
+# --------------------------------------------------------------------------- key-position pictures
+
+PICTURES_SCRIPT = """async ([sessionId, summary, token]) => {
+  const { FrameRing, momentFrames, sendPictures } = await import("/app/js/pictures.js");
+  // a 640x360 'video': every frame one flat grey, its level the frame number's
+  const frames = momentFrames(summary);
+  const source = Object.assign(document.createElement("canvas"), { width: 640, height: 360 });
+  const ring = new FrameRing(300);
+  for (let i = summary.takeaway_frame - 5; i <= summary.finish_frame; i += 1) {
+    const ctx = source.getContext("2d");
+    ctx.fillStyle = `rgb(${i % 256}, ${i % 256}, ${i % 256})`;
+    ctx.fillRect(0, 0, 640, 360);
+    ring.keep(source, 640, 360, i);
+  }
+  const pictures = await ring.cut(summary);
+  return { frames, sizes: pictures.map((p) => p.blob.size),
+           stored: await sendPictures(sessionId, summary.swing_index, pictures, token) };
+}"""
+
+
+def test_the_page_cuts_a_swing_s_four_pictures_from_its_frames_and_stores_them(serve, browser):
+    import msgspec
+    import numpy as np
+    from live_server import recv_until, seed_frame, send, start
+    from swings import CLEAN_THEN_FAULTED, driver_swings
+
+    cv2 = pytest.importorskip("cv2", reason="OpenCV comes with the `video` extra")
+    server = serve(frames_per_second=1e6, frame_burst=10**6)  # the simulated swings as fast as they go
+    stream = driver_swings(11, CLEAN_THEN_FAULTED)
+    with server.socket("pia") as ws:
+        session_id = start(ws)["session_id"]
+        for index, t, frame in zip(stream.frame_indices.tolist(), stream.timestamps.tolist(), stream.keypoints):
+            send(ws, "frame_data", seed_frame(index, t, frame))
+        send(ws, "end_session")
+        _, replies = recv_until(ws, "session_ended", timeout=30)
+    summary = next(m["data"] for m in replies if m["type"] == "swing_summary")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.port}/app/js/pictures.js")  # the server's origin
+        done = page.evaluate(PICTURES_SCRIPT, [session_id, summary, server.token("pia")])
+    finally:
+        context.close()
+    assert done["stored"] == ["address", "top", "impact", "finish"], done
+    assert all(0 < size <= 64 * 1024 for size in done["sizes"])
+    url = f"/api/v1/stream/sessions/{session_id}/swings/{summary['swing_index']}/pictures"
+    for moment, frame in done["frames"].items():
+        got = server.http.get(f"{url}/{moment}", headers=server.auth("pia"))
+        assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+        image = cv2.imdecode(np.frombuffer(got.content, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (135, 240, 3)  # 640x360, the long side shrunk to 240
+        assert abs(image.mean() - frame % 256) < 3, (moment, frame, image.mean())  # the frame it names
+    assert server.http.get(f"{url}/top", headers=server.auth("someone-else")).status_code == 404
+    assert msgspec.json.decode(server.http.get(f"/api/v1/stream/sessions/{session_id}/swings",
+                                               headers=server.auth("pia")).content)["swings"][0]["pictures"] == [
+        "address", "top", "impact", "finish"]

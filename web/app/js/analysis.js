@@ -112,6 +112,12 @@ export class AnalysisView {
       tempo: data.tempo_ratio ?? "",
     });
     this.swingList.prepend(node);
+    return node;
+  }
+
+  // The list item of a swing shown, by its index (the latest one of that index).
+  swingNode(swingIndex) {
+    return this.swingList.querySelector(`[data-testid=swing][data-swing-index="${swingIndex}"]`);
   }
 
   // feedback pieces: appended per feedback_id; when the model's answer is cut short the offline

@@ -4,6 +4,7 @@
 import { AnalysisView, el } from "./analysis.js";
 import { signIn } from "./auth.js";
 import { COACHING_MESSAGES, coachingSocket, showCoachingMessage } from "./coaching.js";
+import { fetchPictures, showPictures } from "./pictures.js";
 import { drawSkeleton, fitToBox } from "./skeleton.js";
 import { State, describe } from "./socket.js";
 
@@ -108,15 +109,29 @@ function receive({ type, data }) {
       drawSkeleton(panel.canvas, panel.canvas.width, panel.canvas.height, data.keypoints && fitToBox(data.keypoints));
       break;
     }
-    case "swing_summary":
-      student(data.user_id).view.swing(data);
+    case "swing_summary": {
+      const view = student(data.user_id).view;
+      view.swing(data);
+      studentPictures(view, data);
       break;
+    }
     case "feedback":
       student(data.user_id).view.feedback(data);
       break;
     case "error":
       errorLine.textContent = `${data.code}: ${data.message}`;
       break;
+  }
+}
+
+// The student page sends a swing's pictures just after its summary: a few tries, a second apart.
+// They show where this coach may read the student's session (a member of it, or an admin).
+async function studentPictures(view, summary, tries = 4) {
+  if (!summary.session_id) return;
+  for (let i = 0; i < tries; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const found = await fetchPictures(summary.session_id, summary.swing_index, user.token).catch(() => []);
+    if (found.length) return showPictures(view.swingNode(summary.swing_index), found);
   }
 }
 

@@ -6,6 +6,7 @@ import { signIn } from "./auth.js";
 import { COACHING_MESSAGES, coachingSocket, showCoachingMessage } from "./coaching.js";
 import { loadPose } from "./estimator.js";
 import { encodeFrame } from "./frames.js";
+import { FrameRing, sendPictures, showPictures } from "./pictures.js";
 import { drawSkeleton } from "./skeleton.js";
 import { ReconnectingSocket, RoundTrips, State, describe, socketUrl } from "./socket.js";
 import { playCamera, playFile } from "./sources.js";
@@ -24,6 +25,10 @@ const poseLine = byTestId("pose-status");
 const errorLine = byTestId("error");
 const view = new AnalysisView(document.querySelector("#analysis"));
 const roundTrips = new RoundTrips();
+// Small copies of the last frames analysed, for each swing's key-position pictures: enough for a
+// swing from address to finish and its summary's wait, at the page's few frames a second.
+const frameRing = new FrameRing(300);
+let sessionId = null; // the live session's, which its swings' pictures are sent to
 
 let session = Session.NONE;
 let sessionWaiters = [];
@@ -107,6 +112,7 @@ function receive(message) {
   const { type, data } = message;
   switch (type) {
     case "session_started":
+      sessionId = data.session_id;
       view.sessionStarted(data);
       setSession(Session.LIVE);
       break;
@@ -119,6 +125,7 @@ function receive(message) {
       break;
     case "swing_summary":
       view.swing(data);
+      pictures(sessionId, data);
       break;
     case "feedback":
       view.feedback(data);
@@ -130,6 +137,13 @@ function receive(message) {
       errorLine.textContent = `${data.code}: ${data.message}`;
       break;
   }
+}
+
+// The swing's four pictures from the page's frames: shown at once, then stored with the swing.
+async function pictures(session, summary) {
+  const cut = await frameRing.cut(summary);
+  showPictures(view.swingNode(summary.swing_index), cut);
+  if (session && cut.length) await sendPictures(session, summary.swing_index, cut, user.token);
 }
 
 function settings(video) {
@@ -149,6 +163,7 @@ function settings(video) {
 
 async function analyse(pose, frameIndex, timestamp) {
   const landmarks = await pose.estimate(video);
+  frameRing.keep(video, video.videoWidth, video.videoHeight, frameIndex);
   drawSkeleton(canvas, video.videoWidth, video.videoHeight, landmarks?.image);
   run.config ??= settings(video);
   const worldOnly = run.config.coordinate_system === "mediapipe_world";
