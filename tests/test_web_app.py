@@ -218,6 +218,17 @@ def test_a_video_file_is_analysed_end_to_end_with_top_and_impact_at_the_labels(s
     # in Python 83 (image landmarks) and 91 (with world landmarks; tests/test_realdata_video.py)
     assert 75 <= swing["kpis_top"]["shoulder_turn"] <= 110
     assert [f["fault_id"] for f in swing["faults"] if f["severity"] >= 0.5] == []
+    # the swing's four pictures, cut from the page's frames: shown in its list item and stored with it
+    moments = ["address", "top", "impact", "finish"]
+    page.wait_for_function("document.querySelectorAll('[data-testid=swing-picture]').length === 4", timeout=10_000)
+    shown = [img.get_attribute("data-moment") for img in page.query_selector_all("[data-testid=swing-picture]")]
+    assert shown == moments
+    server.wait_until(lambda: server.http.get(
+        f"/api/v1/stream/sessions/{record['session_id']}/swings", headers=server.auth("vera")).json()
+        ["swings"][0]["pictures"] == moments)
+    picture = server.http.get(f"/api/v1/stream/sessions/{record['session_id']}/swings/{swing['swing_index']}"
+                              "/pictures/top", headers=server.auth("vera"))
+    assert picture.status_code == 200 and picture.content[:2] == b"\xff\xd8"
 
 
 def sent_frames(page: AppPage) -> int:
