@@ -141,6 +141,7 @@ def test_streamed_to_a_real_server_the_swings_are_the_ones_found_here(serve, loc
     assert [Path(p).parent for p in pictures] == [tmp_path / "pictures"] * 4
     assert [Path(p).read_bytes() for p in pictures] == [
         (out.with_name("annotated-pictures") / Path(p).name).read_bytes() for p in pictures]
+    assert of_type(found, "video_ended")[0]["pictures_stored"] == 4
     # the same float32 frames, analysed by the same kernel: the same swings, to the last digit
     assert of_type(found, "swing_summary") == of_type(here, "swing_summary")
     assert [e["phase"] for e in of_type(found, "swing_event")] == [e["phase"] for e in of_type(here, "swing_event")]
@@ -153,6 +154,13 @@ def test_streamed_to_a_real_server_the_swings_are_the_ones_found_here(serve, loc
     live.wait_until(lambda: len(live.http.get(url, headers=live.auth("golfer")).json()["swings"]) == 1)
     (stored,) = live.http.get(url, headers=live.auth("golfer")).json()["swings"]
     assert stored["summary"] == of_type(found, "swing_summary")[0]
+    # and its pictures, sent by the command as the page sends its own
+    assert stored["pictures"] == list(MOMENTS)
+    for p in pictures:
+        moment = Path(p).stem.split("-")[1]
+        got = live.http.get(f"/api/v1/stream/sessions/{session['session_id']}/swings/1/pictures/{moment}",
+                            headers=live.auth("golfer"))
+        assert got.content == Path(p).read_bytes()
 
 
 def test_streaming_keeps_the_videos_own_pace(serve, swing1):

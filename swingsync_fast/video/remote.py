@@ -174,3 +174,27 @@ def _refusal(body: bytes | None) -> str:
         return f"{data['code']}: {data['message']}"
     except (ValueError, KeyError, TypeError):
         return body.decode("utf-8", "replace")[:200]
+
+
+def send_stills(url: str, token: str | None, session_id: str, stills: list) -> tuple[int, list[str]]:
+    """PUT each still to its swing in the server's session (the REST side of ``url``'s host):
+    how many were stored, and why the others were not."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote, urlsplit
+
+    parts = urlsplit(url if "://" in url else f"ws://{url}")
+    base = f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"
+    headers = {"Content-Type": "image/jpeg", **({"Authorization": f"Bearer {token}"} if token else {})}
+    stored, problems = 0, []
+    for still in stills:
+        path = f"/api/v1/stream/sessions/{quote(session_id)}/swings/{still.swing_index}/pictures/{still.moment}"
+        request = urllib.request.Request(base + path, data=still.jpeg, method="PUT", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                stored += 1
+        except urllib.error.HTTPError as exc:
+            problems.append(f"swing {still.swing_index} {still.moment}: HTTP {exc.code}")
+        except (urllib.error.URLError, OSError) as exc:
+            problems.append(f"swing {still.swing_index} {still.moment}: {exc}")
+    return stored, problems

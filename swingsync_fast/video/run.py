@@ -126,6 +126,8 @@ def _run(options: VideoOptions, out: TextIO, err: TextIO) -> int:
         if pictures_dir is not None:
             stills = _stills(options, report.swings, ring)
             summary["pictures"] = [str(p) for p in write_stills(pictures_dir, stills)]
+            if ended.get("session_id") and stills:
+                summary["pictures_stored"] = _store_stills(options, ended["session_id"], stills, report)
         report.emit(event("video_ended", summary))
     return 0
 
@@ -149,6 +151,17 @@ def _stills(options: VideoOptions, swings: list[dict], ring: StillRing | None) -
         return [still for n, moments in frames for still in ring.stills(n, moments)]
     assert options.file is not None
     return stills_of_file(options.file, wanted_frames(frames))
+
+
+def _store_stills(options: VideoOptions, session_id: str, stills: list[Still], report: Report) -> int:
+    """The pictures sent to the server's session too, as the page sends its own; how many it stored."""
+    from .remote import send_stills
+
+    assert options.url is not None
+    stored, problems = send_stills(options.url, options.token, session_id, stills)
+    for problem in problems:
+        report.note(f"picture not stored: {problem}")
+    return stored
 
 
 def _posed(source: VideoSource, poser: Poser, limit: int | None, counts: _Counts, progress: Progress | None,
