@@ -121,12 +121,12 @@ def test_pictures_are_stored_by_swing_and_moment_replaced_and_deleted_with_their
 # --------------------------------------------------------------------------- a real server: an upload
 
 
-def test_an_uploaded_swing_has_four_pictures_its_owner_may_read(serve, realdata_dir, tmp_path):
+def test_an_uploaded_swing_has_four_pictures_its_owner_may_read(serve, realdata_dir, database_url):
     pytest.importorskip("mediapipe", reason="MediaPipe Pose is the `video` extra (make test installs it)")
     from test_video_upload import upload, wait_for_job
 
     clip = realdata_dir / "video" / "swing1.mp4"
-    live = serve(database_url=f"sqlite:///{tmp_path / 'history.db'}")
+    live = serve(database_url=database_url)  # SQLite and PostgreSQL
     answer = upload(live, "golfer", clip)
     assert answer.status_code == 202, answer.text
     done, _ = wait_for_job(live, "golfer", answer.json()["job_id"])
