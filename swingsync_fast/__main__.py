@@ -48,7 +48,9 @@ def _analyze(args: argparse.Namespace) -> int:
     from .recordings import read_keypoint_csv
 
     data = read_keypoint_csv(args.file)
+    slow_motion = args.capture_fps / args.fps if args.capture_fps else args.slow_motion
     config = SessionConfig(
+        slow_motion=slow_motion,
         club_used=args.club,
         skill_level=args.skill,
         handedness=args.handedness,
@@ -59,10 +61,28 @@ def _analyze(args: argparse.Namespace) -> int:
     recording = analyze_recording(data.keypoints, times, config, frame_indices=data.frames)
     usable = sum(f.usable for f in recording.frames)
     print(f"{args.file}: {len(recording.frames)} frames ({usable} usable), "
-          f"{len(recording.swings)} swing(s)")
+          f"{len(recording.swings)} swing(s){_time_base(config.slow_motion, recording.swings, args.fps)}")
     for swing in recording.swings:
         _print_swing(swing)
     return 0
+
+
+def _time_base(asked: float | str, swings: list, fps: float) -> str:
+    if asked != "auto":
+        return f" at {asked:g}x slow motion" if asked != 1.0 else ""
+    if not swings:
+        return "; slow motion not found (no swing a golfer could make at 1x to 8x)"
+    found = swings[0].slow_motion
+    return f"; slow motion found: {found:g}x ({fps * found:g} FPS filmed)" if found != 1.0 else "; real time found"
+
+
+def _slow_motion(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not 'auto' or a number") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -153,7 +173,14 @@ def main(argv: list[str] | None = None) -> int:
 
     analyze = commands.add_parser("analyze", help="analyse a MediaPipe keypoint CSV (.csv or .csv.gz)")
     analyze.add_argument("file")
-    analyze.add_argument("--fps", type=float, default=30.0, help="real frames per second of the recording")
+    analyze.add_argument("--fps", type=float, default=30.0,
+                         help="frames per second the recording plays at (default 30)")
+    speed = analyze.add_mutually_exclusive_group()
+    speed.add_argument("--slow-motion", type=_slow_motion, default="auto", metavar="auto|FACTOR",
+                       help="how many times slower than real it plays (8 for 240 FPS played at 30); "
+                            "default auto: found from the swing, 1x to 8x")
+    speed.add_argument("--capture-fps", type=float, metavar="FPS",
+                       help="frames per second it was filmed at (slow motion = FPS / --fps)")
     analyze.add_argument("--club", default="driver")
     analyze.add_argument("--skill", default="intermediate")
     analyze.add_argument("--handedness", choices=HANDEDNESS, default="right")

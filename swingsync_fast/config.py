@@ -13,6 +13,9 @@ Handedness = Literal["right", "left"]
 CoordinateSystem = Literal["world_y_up", "mediapipe_world", "mediapipe_image"]
 FeedbackMode = Literal["streaming", "batch", "disabled"]
 CameraView = Literal["auto", "face_on", "down_the_line", "oblique"]
+# A slow-motion factor: 1 is real time; phones film at up to 960 FPS and play at 30 (32x).
+MIN_SLOW_MOTION = 1.0
+MAX_SLOW_MOTION = 32.0
 
 # Words a player might type for a club, mapped to the four threshold families.
 _CLUB_WORDS: tuple[tuple[str, str], ...] = (
@@ -60,6 +63,9 @@ class SessionConfig(msgspec.Struct, kw_only=True):
     image_aspect: float = 1.0
     # Where the camera stands (image landmarks only): detected at each address by default.
     camera_view: CameraView = "auto"
+    # How many times slower than real the timestamps run: capture rate / playback rate
+    # (8 for a 240 FPS phone clip that plays at 30). "auto": found from the first swing.
+    slow_motion: float | Literal["auto"] = 1.0
     feedback_mode: FeedbackMode = "streaming"
     analysis_frequency: int = 1
     feedback_threshold: float = 0.5
@@ -72,6 +78,9 @@ class SessionConfig(msgspec.Struct, kw_only=True):
         self.skill_level = normalize_skill(self.skill_level)
         if not (math.isfinite(self.image_aspect) and 0.1 <= self.image_aspect <= 10.0):
             raise ValueError("image_aspect must be between 0.1 and 10")
+        if self.slow_motion != "auto" and not (
+                math.isfinite(self.slow_motion) and MIN_SLOW_MOTION <= self.slow_motion <= MAX_SLOW_MOTION):
+            raise ValueError(f"slow_motion must be \"auto\" or between {MIN_SLOW_MOTION:g} and {MAX_SLOW_MOTION:g}")
         if not 1 <= self.analysis_frequency <= 240:
             raise ValueError("analysis_frequency must be between 1 and 240")
         if not (math.isfinite(self.feedback_threshold) and 0.0 <= self.feedback_threshold <= 1.0):

@@ -100,7 +100,8 @@ export class AnalysisView {
     const node = el("li", {
       className: "swing",
       textContent: `Swing ${data.swing_index}: tempo ${tempo} · frames takeaway ${data.takeaway_frame}, ` +
-        `top ${data.top_frame}, impact ${data.impact_frame}, finish ${data.finish_frame} · faults: ${faults}`,
+        `top ${data.top_frame}, impact ${data.impact_frame}, finish ${data.finish_frame} · faults: ${faults}` +
+        (data.slow_motion > 1 ? ` · filmed in ${data.slow_motion}× slow motion` : ""),
     });
     Object.assign(node.dataset, {
       testid: "swing",
@@ -110,6 +111,7 @@ export class AnalysisView {
       impactFrame: data.impact_frame,
       finishFrame: data.finish_frame,
       tempo: data.tempo_ratio ?? "",
+      slowMotion: data.slow_motion ?? 1,
     });
     this.swingList.prepend(node);
   }

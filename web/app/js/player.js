@@ -132,9 +132,12 @@ function receive(message) {
   }
 }
 
-function settings(video) {
+function settings(video, source) {
   const field = (name) => form.elements[name].value;
+  const slowMotion = field("slow_motion");
   return {
+    // a camera films in real time; a file may play slower than it was filmed
+    slow_motion: source === "camera" ? 1 : slowMotion === "auto" ? "auto" : Number(slowMotion),
     session_name: "web player",
     club_used: field("club"),
     skill_level: field("skill"),
@@ -150,7 +153,7 @@ function settings(video) {
 async function analyse(pose, frameIndex, timestamp) {
   const landmarks = await pose.estimate(video);
   drawSkeleton(canvas, video.videoWidth, video.videoHeight, landmarks?.image);
-  run.config ??= settings(video);
+  run.config ??= settings(video, run.source);
   const worldOnly = run.config.coordinate_system === "mediapipe_world";
   const chosen = worldOnly ? landmarks?.world : landmarks?.image;
   // image landmarks go with the world ones of the same call: each measures what it sees best
