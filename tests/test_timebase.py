@@ -136,3 +136,22 @@ def test_the_socket_finds_the_slow_motion_of_a_stream(server, new_swing):
     assert summaries[0]["slow_motion"] == 8.0
     assert (summaries[0]["top_frame"], summaries[0]["impact_frame"]) == (expected[0].top_frame,
                                                                        expected[0].impact_frame)
+
+
+# --------------------------------------------------------------------------- the same file, the same answer
+
+
+@pytest.mark.parametrize("name", ["new_swing", "swing1_labeled"])
+def test_analyze_gives_the_same_answer_for_the_same_file(realdata_dir, capsys, name):
+    path = str(realdata_dir / f"{name}.csv.gz")
+    outputs = []
+    for _ in range(2):
+        assert main(["analyze", path, "--aspect", "0.5625"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and "1 swing(s)" in outputs[0]
+
+
+def test_a_recording_analysed_twice_is_identical_frame_by_frame(new_swing):
+    runs = [analyze_recording(new_swing.keypoints, media_times(new_swing.frames), image_config(slow_motion="auto"),
+                              frame_indices=new_swing.frames) for _ in range(2)]
+    assert msgspec.json.encode(runs[0]) == msgspec.json.encode(runs[1])

@@ -324,3 +324,41 @@ def test_the_coach_sees_a_students_mirrored_analysis_and_a_tip_reaches_the_stude
     finally:
         for context in contexts:
             context.close()
+
+
+# --------------------------------------------------------------------------- the same file, the same answer
+
+
+def run_file_to_the_end(page: AppPage, clip: Path) -> None:
+    page.page.set_input_files("[data-testid=video-file]", str(clip))
+    page.page.click("[data-testid=start]")
+    page.page.wait_for_selector("[data-testid=stop]:disabled", timeout=(60 + (LAST - FIRST) * POSE_S_PER_FRAME) * 1000)
+
+
+@needs_pose
+def test_the_same_file_analysed_twice_gives_the_same_answer(server, app_page, realdata_dir, tmp_path):
+    """Every frame on its media time, the pose smoothed on media time: a repeat run is identical."""
+    clip = cut(realdata_dir / "video" / f"{CLIP}.mp4", tmp_path / f"{CLIP}-cut.mp4")
+    open_signed_in(app_page, server, "ida")
+    runs = []
+    for _ in range(2):
+        run_file_to_the_end(app_page, clip)
+        assert "skipped" not in app_page.text("frames"), app_page.text("frames")
+        runs.append(sent_frames(app_page))
+    server.wait_until(lambda: len(server.http.get("/api/v1/stream/sessions", headers=server.auth("ida"))
+                                   .json()["sessions"]) == 2, timeout=10)
+    sessions = server.http.get("/api/v1/stream/sessions", headers=server.auth("ida")).json()["sessions"]
+    assert [s["stats"]["frames_analysed"] for s in sessions] == [LAST - FIRST] * 2 == runs
+
+    def swings(session_id: str) -> list[dict]:
+        return [s["summary"] for s in server.http.get(f"/api/v1/stream/sessions/{session_id}/swings",
+                                                      headers=server.auth("ida")).json()["swings"]]
+
+    def wait_for_swing(session_id: str) -> list[dict]:
+        server.wait_until(lambda: swings(session_id), timeout=10)
+        return swings(session_id)
+
+    first, second = (wait_for_swing(s["session_id"]) for s in sessions)
+    assert len(first) == 1 and first == second  # frames, times, tempo, every KPI and fault severity
+    lines = [node.inner_text() for node in app_page.page.query_selector_all("[data-testid=swing]")]
+    assert len(lines) == 2 and lines[0].split(":", 1)[1] == lines[1].split(":", 1)[1]

@@ -27,7 +27,8 @@ const roundTrips = new RoundTrips();
 
 let session = Session.NONE;
 let sessionWaiters = [];
-let run = null; // {config, source, abort, frames, dropped}
+let run = null; // {config, source, abort, frames, dropped, skipped, clockStartMs}
+let lastStampMs = performance.now(); // the last pose stamp of any run: the next run's start after it
 
 const posePromise = loadPose().then(
   (pose) => {
@@ -151,7 +152,9 @@ function settings(video, source) {
 }
 
 async function analyse(pose, frameIndex, timestamp) {
-  const landmarks = await pose.estimate(video);
+  // MediaPipe needs its stamps to keep increasing across runs; only their differences shape the result
+  run.lastStampMs = run.clockStartMs + timestamp * 1000;
+  const landmarks = await pose.estimate(video, run.lastStampMs);
   drawSkeleton(canvas, video.videoWidth, video.videoHeight, landmarks?.image);
   run.config ??= settings(video, run.source);
   const worldOnly = run.config.coordinate_system === "mediapipe_world";
@@ -192,14 +195,18 @@ async function start() {
   }
   errorLine.textContent = "";
   joinCoaching();
-  run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0 };
+  run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0, skipped: 0,
+    clockStartMs: Math.ceil(lastStampMs) + 1000 };
   startButton.disabled = true;
   stopButton.disabled = false;
   pose.reset();
   const step = (video, frameIndex, timestamp) => analyse(pose, frameIndex, timestamp);
   try {
-    if (source === "file") await playFile(video, file, step, run.abort.signal);
-    else await playCamera(video, step, run.abort.signal, () => (run.dropped += 1));
+    if (source === "file") await playFile(video, file, step, run.abort.signal, () => (run.skipped += 1));
+    else {
+      run.clockStartMs = Math.max(0, run.clockStartMs - performance.now()); // camera stamps are the page's clock
+      await playCamera(video, step, run.abort.signal, () => (run.dropped += 1));
+    }
   } catch (error) {
     errorLine.textContent = `the ${source} stopped: ${error.message}`;
   }
@@ -208,6 +215,7 @@ async function start() {
     socket.send({ type: "end_session" });
   }
   showFrames(run);
+  lastStampMs = Math.max(lastStampMs, run.lastStampMs ?? 0);
   run = null;
   startButton.disabled = false;
   stopButton.disabled = true;
@@ -216,8 +224,10 @@ async function start() {
 startButton.addEventListener("click", start);
 stopButton.addEventListener("click", () => run?.abort.abort());
 
-function showFrames({ frames, dropped }) {
-  byTestId("frames").textContent = `frames sent ${frames} · dropped ${dropped}`;
+function showFrames({ frames, dropped, skipped }) {
+  // A file skips a frame only when the browser did not show it; such a run may differ from another
+  const skip = skipped ? ` · skipped by the browser ${skipped}: a repeat run may differ` : "";
+  byTestId("frames").textContent = `frames sent ${frames} · dropped ${dropped}${skip}`;
 }
 
 setInterval(() => {

@@ -1,14 +1,21 @@
 // Where frames come from. Both call `analyse(video, frameIndex, timestamp)` for a frame and
 // wait for it before taking the next (the file) or drop frames while it runs (the camera).
 
+// Between frames a file plays at this rate: slow enough that the browser shows every frame
+// before the next is due, so a run sees the same frames as the last one.
+const FILE_PLAYBACK_RATE = 0.25;
+
 // A video file, every frame: play muted, stop at each new frame (requestVideoFrameCallback),
 // analyse it, play on. Headless Chromium does not redraw a seeked, paused video, so no seeking.
-// frame_index is the video's frame number (media time × frame rate) and timestamp its media time.
-export function playFile(video, file, analyse, signal) {
+// frame_index is the video's frame number (media time × frame rate) and timestamp its media time,
+// so the same file gives the same frames. A frame the browser never showed is counted (onSkip).
+export function playFile(video, file, analyse, signal, onSkip) {
   return new Promise((resolve, reject) => {
     video.srcObject = null;
     video.src = URL.createObjectURL(file);
     video.muted = true;
+    video.defaultPlaybackRate = FILE_PLAYBACK_RATE;
+    video.playbackRate = FILE_PLAYBACK_RATE;
     let frameStep = Infinity; // smallest media-time step seen: 1 / the file's frame rate
     let lastTime = -1;
     let busy = false;
@@ -24,7 +31,12 @@ export function playFile(video, file, analyse, signal) {
       busy = true;
       const time = meta.mediaTime;
       if (time > lastTime) {
-        if (lastTime >= 0) frameStep = Math.min(frameStep, time - lastTime);
+        if (lastTime >= 0) {
+          const step = time - lastTime;
+          // a step of about n frames: n - 1 were skipped (the first step sets the frame length)
+          if (Number.isFinite(frameStep)) for (let n = Math.round(step / frameStep); n > 1; n -= 1) onSkip?.();
+          frameStep = Math.min(frameStep, step);
+        }
         lastTime = time;
         const fps = Number.isFinite(frameStep) ? 1 / frameStep : 30;
         try {
