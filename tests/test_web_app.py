@@ -362,3 +362,23 @@ def test_the_same_file_analysed_twice_gives_the_same_answer(server, app_page, re
     assert len(first) == 1 and first == second  # frames, times, tempo, every KPI and fault severity
     lines = [node.inner_text() for node in app_page.page.query_selector_all("[data-testid=swing]")]
     assert len(lines) == 2 and lines[0].split(":", 1)[1] == lines[1].split(":", 1)[1]
+
+
+# --------------------------------------------------------------------------- onboarding
+
+
+def test_a_new_user_is_told_what_to_type_and_what_to_do_next(server, app_page):
+    app_page.page.goto(f"http://127.0.0.1:{server.port}/")  # the server's bare address
+    assert app_page.page.url.endswith("/app/")
+    app_page.wait_text("auth", "no token")
+    hint = app_page.page.get_attribute("#sign-in textarea", "placeholder")
+    # commands that work from the repository, outside the venv too
+    assert "make token USER=YOU ROLE=player" in hint and ".venv/bin/python -m swingsync_fast token YOU" in hint
+    open_signed_in(app_page, server, "nora")
+    stage = app_page.page.locator("[data-testid=stage-hint]")
+    assert stage.is_visible() and "Choose a video file" in stage.inner_text() and "Start" in stage.inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    app_page.page.screenshot(path=str(ARTIFACTS / "player-signed-in.png"))
+    app_page.page.click("[data-testid=start]")  # no file chosen: the page says so, the hint stays
+    app_page.wait_text("error", "choose a video file first")
+    assert stage.is_visible()

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from .responses import HTTPError, JSONResponse, error_response, http_error_handler
@@ -28,6 +28,11 @@ from .stream.endpoint import stream_socket
 from .watchers import coaching_socket, monitor
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def to_web_app(request: Request) -> Response:
+    """``/``: the web app, where a person opening the server's address wants to be."""
+    return RedirectResponse("/app/", status_code=307)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", rest.health, methods=["GET"]),
         Route("/api/v1/me", rest.me, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", to_web_app, methods=["GET", "HEAD"]),
         *web_app_routes(settings.web_dir),
     ]
     if settings.metrics_enabled:

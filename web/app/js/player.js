@@ -194,6 +194,7 @@ async function start() {
     return;
   }
   errorLine.textContent = "";
+  byTestId("stage-hint").hidden = true; // the video and skeleton take its place
   joinCoaching();
   run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0, skipped: 0,
     clockStartMs: Math.ceil(lastStampMs) + 1000 };
