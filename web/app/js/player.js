@@ -152,8 +152,10 @@ function settings(video, source) {
 }
 
 async function analyse(pose, frameIndex, timestamp) {
-  // MediaPipe needs its stamps to keep increasing across runs; only their differences shape the result
-  run.lastStampMs = run.clockStartMs + timestamp * 1000;
+  // MediaPipe needs its stamps to keep increasing across runs. Whole milliseconds from a whole
+  // start: the same frame gets the same steps between stamps on every run (fractional sums round
+  // differently with the start, and the smoothing then drifts).
+  run.lastStampMs = Math.max(run.lastStampMs + 1, run.clockStartMs + Math.round(timestamp * 1000));
   const landmarks = await pose.estimate(video, run.lastStampMs);
   drawSkeleton(canvas, video.videoWidth, video.videoHeight, landmarks?.image);
   run.config ??= settings(video, run.source);
@@ -197,7 +199,7 @@ async function start() {
   byTestId("stage-hint").hidden = true; // the video and skeleton take its place
   joinCoaching();
   run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0, skipped: 0,
-    clockStartMs: Math.ceil(lastStampMs) + 1000 };
+    clockStartMs: Math.ceil(lastStampMs) + 1000, lastStampMs: -Infinity };
   startButton.disabled = true;
   stopButton.disabled = false;
   pose.reset();
@@ -205,7 +207,7 @@ async function start() {
   try {
     if (source === "file") await playFile(video, file, step, run.abort.signal, () => (run.skipped += 1));
     else {
-      run.clockStartMs = Math.max(0, run.clockStartMs - performance.now()); // camera stamps are the page's clock
+      run.clockStartMs = Math.max(0, run.clockStartMs - Math.floor(performance.now())); // camera: the page's clock
       await playCamera(video, step, run.abort.signal, () => (run.dropped += 1));
     }
   } catch (error) {
@@ -216,7 +218,7 @@ async function start() {
     socket.send({ type: "end_session" });
   }
   showFrames(run);
-  lastStampMs = Math.max(lastStampMs, run.lastStampMs ?? 0);
+  lastStampMs = Math.max(lastStampMs, run.lastStampMs);
   run = null;
   startButton.disabled = false;
   stopButton.disabled = true;
