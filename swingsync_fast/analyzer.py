@@ -100,7 +100,7 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _kpi_dict(values: Sequence[float]) -> dict[str, float | None]:
+def kpi_dict(values: Sequence[float]) -> dict[str, float | None]:
     return {name: (v if v == v else None) for name, v in zip(KPI_NAMES, values)}
 
 
@@ -249,7 +249,7 @@ class LiveAnalyzer:
             usable=bool(flags & USABLE),
             swing_phase=PHASES[kernel.phase],
             p_position=P_POSITIONS[kernel.p_position],
-            kpis=_kpi_dict(self.kpi_ring[slot].tolist()) if with_kpis else None,
+            kpis=kpi_dict(self.kpi_ring[slot].tolist()) if with_kpis else None,
             faults=faults,
             camera_view=CAMERA_VIEWS[kernel.camera_view],
         )
@@ -290,9 +290,9 @@ class LiveAnalyzer:
             follow_through_s=finish_t - impact_t,
             tempo_ratio=_finite_or_none(r["tempo"]),
             peak_x_factor=_finite_or_none(r["peak_x_factor"]),
-            kpis_address=_kpi_dict(r["address_kpis"]),
-            kpis_top=_kpi_dict(r["top_kpis"]),
-            kpis_impact=_kpi_dict(r["impact_kpis"]),
+            kpis_address=kpi_dict(r["address_kpis"]),
+            kpis_top=kpi_dict(r["top_kpis"]),
+            kpis_impact=kpi_dict(r["impact_kpis"]),
             faults=_faults(r["severities"]),
             fault_metrics={f: _finite_or_none(v) for f, v in zip(FAULT_IDS, r["metrics"])},
             camera=_camera(r["camera"], self.config.coordinate_system),

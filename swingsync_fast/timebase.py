@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .analyzer import DEFAULT_MIN_VISIBILITY, FrameResult, LiveAnalyzer, SwingSummary
+from .analyzer import DEFAULT_MIN_VISIBILITY, FrameResult, LiveAnalyzer, SwingSummary, kpi_dict
 from .config import SessionConfig
 from .thresholds import Thresholds
 
@@ -133,7 +133,9 @@ class SlowMotionSearch:
             other.slot()[:] = row
             if world:
                 other.world_slot()[:] = world_row
-        results = [c.commit(frame_index, timestamp, with_kpis=with_kpis, world=world) for c in self._candidates]
+        # only the result a client sees builds its KPI dict; every kernel fills its KPI ring
+        results = [c.commit(frame_index, timestamp, with_kpis=with_kpis and c is primary, world=world)
+                   for c in self._candidates]
         found = []
         for n, (candidate, result) in enumerate(zip(self._candidates, results)):
             if result.swing is not None and plausible(result.swing):
@@ -150,8 +152,11 @@ class SlowMotionSearch:
                     found.append((_distance(downswing), n))
         if found:
             _, n = min(found)
-            self._choose(self._candidates[n])
-            return results[n]
+            chosen, result = self._candidates[n], results[n]
+            if with_kpis and result.kpis is None:
+                result.kpis = kpi_dict(chosen.last_kpis.tolist())
+            self._choose(chosen)
+            return result
         result = results[0]
         result.swing = None  # a swing at a downswing no golfer has: the factor is not found yet
         return result

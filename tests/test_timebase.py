@@ -155,3 +155,14 @@ def test_a_recording_analysed_twice_is_identical_frame_by_frame(new_swing):
     runs = [analyze_recording(new_swing.keypoints, media_times(new_swing.frames), image_config(slow_motion="auto"),
                               frame_indices=new_swing.frames) for _ in range(2)]
     assert msgspec.json.encode(runs[0]) == msgspec.json.encode(runs[1])
+
+
+def test_every_result_of_a_search_carries_its_kpis_the_decision_frame_too(new_swing):
+    search = new_analyzer(image_config(slow_motion="auto"))
+    results = [search.push(i, t, frame) for i, t, frame in
+               zip(new_swing.frames.tolist(), media_times(new_swing.frames).tolist(), new_swing.keypoints)]
+    assert search.slow_motion == 8.0
+    decided = next(n for n, r in enumerate(results) if r.event and r.event.phase == "impact")
+    assert all(r.kpis is not None for r in results)
+    # the frame the factor is found on reads the chosen analyser's KPIs: a turn well past address
+    assert results[decided].kpis["shoulder_turn"] is not None and abs(results[decided].kpis["shoulder_turn"]) > 10
