@@ -3,7 +3,12 @@
 // Each gauge: KPI, label, meter range, how a value reads (unit and what its sign means), and the
 // hover text explaining it. The server's units: swingsync_fast/catalog.py KPI_UNITS.
 const deg = (v) => `${Math.abs(v).toFixed(0)}°`;
-const turn = (v) => (Math.abs(v) < 0.5 ? "0°" : `${deg(v)} ${v > 0 ? "back" : "through"}`);
+// A turn counts positive back until impact and through after (catalog.py KPI_UNITS).
+const turn = (v, afterImpact) => {
+  if (Math.abs(v) < 0.5) return "0°";
+  return `${deg(v)} ${(v > 0) !== afterImpact ? "back" : "through"}`;
+};
+const AFTER_IMPACT = new Set(["impact", "follow_through", "finish"]);
 const joint = (v) => `${v.toFixed(0)}°${v >= 175 ? " straight" : " bent"}`;
 const GAUGES = [
   ["shoulder_turn", "Shoulder turn", -30, 120, turn,
@@ -89,7 +94,8 @@ export class AnalysisView {
     this.phase.dataset.phase = data.swing_phase;
     this.position.textContent = data.p_position ?? "–";
     const kpis = Array.isArray(data.kpis) ? data.kpis.map((v, i) => [this.kpiNames[i], v]) : Object.entries(data.kpis ?? {});
-    for (const [name, value] of kpis) this.gauge(name, value);
+    const afterImpact = AFTER_IMPACT.has(data.swing_phase);
+    for (const [name, value] of kpis) this.gauge(name, value, afterImpact);
     const active = new Set();
     for (const fault of data.detected_faults) {
       const [id, severity] = Array.isArray(fault) ? fault : [fault.fault_id, fault.severity];
@@ -100,11 +106,11 @@ export class AnalysisView {
     for (const [id, node] of this.faults) node.classList.toggle("active", active.has(id));
   }
 
-  gauge(kpi, value) {
+  gauge(kpi, value, afterImpact = false) {
     const gauge = this.gauges.get(kpi);
     if (!gauge) return;
     gauge.meter.value = value ?? gauge.meter.min;
-    gauge.value.textContent = value == null ? "–" : gauge.format(value);
+    gauge.value.textContent = value == null ? "–" : gauge.format(value, afterImpact);
     gauge.value.dataset.value = value == null ? "" : value.toFixed(1);
   }
 
