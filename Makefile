@@ -16,13 +16,19 @@ endif
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench build clean web-assets-missing
+.PHONY: run test bench build clean token web-assets-missing
 
 run: build $(WEB_ASSETS)
 	$(BIN)/python -m swingsync_fast serve --host $(HOST) --port $(PORT)
 
 test: build $(WEB_ASSETS)
 	$(BIN)/python -m pytest -q tests
+
+# A token for the web app or a client: make token USER=alice ROLE=coach (USER defaults to your login)
+ROLE ?= player
+token: build
+	$(if $(USER),,$(error say whose token: make token USER=alice [ROLE=player|coach|admin]))
+	@$(BIN)/python -m swingsync_fast token "$(USER)" --role "$(ROLE)"
 
 bench: build
 	$(BIN)/python -m pytest -q bench --benchmark-only --benchmark-columns=min,median,mean,max,rounds

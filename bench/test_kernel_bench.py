@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -99,3 +100,26 @@ def test_numpy_reference_step(benchmark, stream):
         reference.step(k % n, k, t)
 
     benchmark.pedantic(step, rounds=2000, iterations=1, warmup_rounds=50)
+
+
+SEARCH_PUSH_BUDGET_S = 4 * PUSH_BUDGET_S  # slow_motion "auto": one analyser per candidate factor
+
+
+def test_slow_motion_search_push(benchmark, source):
+    """slow_motion "auto" before its first swing: every frame goes through all four candidates
+    (the golfer holds the address, so the search never ends)."""
+    from swingsync_fast.timebase import CANDIDATE_FACTORS, SlowMotionSearch
+
+    stream, config = source
+    search = SlowMotionSearch(msgspec.structs.replace(config, slow_motion="auto"))
+    address = stream.keypoints[0]
+    world = stream.world_keypoints[0] if stream.world_keypoints is not None else None
+    times = itertools.count()
+
+    def push():
+        k = next(times)
+        search.push(k, k / 30.0, address, world)
+
+    benchmark.pedantic(push, rounds=20000, iterations=1, warmup_rounds=500)
+    assert search.slow_motion is None and len(CANDIDATE_FACTORS) == 4
+    assert benchmark.stats.stats.median <= SEARCH_PUSH_BUDGET_S

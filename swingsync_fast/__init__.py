@@ -4,11 +4,10 @@ from .analyzer import (
     Fault,
     FrameResult,
     LiveAnalyzer,
-    Recording,
     SwingEvent,
     SwingSummary,
-    analyze_recording,
 )
+from .batch import Recording, analyze_recording
 from .config import SessionConfig
 from .thresholds import Thresholds
 

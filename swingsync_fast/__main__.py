@@ -47,8 +47,14 @@ def _analyze(args: argparse.Namespace) -> int:
     from . import SessionConfig, analyze_recording
     from .recordings import read_keypoint_csv
 
-    data = read_keypoint_csv(args.file)
+    try:
+        data = read_keypoint_csv(args.file)
+    except (OSError, ValueError, EOFError) as exc:  # a missing, unreadable or malformed file
+        print(f"cannot analyse: {exc}", file=sys.stderr)
+        return 2
+    slow_motion = args.capture_fps / args.fps if args.capture_fps else args.slow_motion
     config = SessionConfig(
+        slow_motion=slow_motion,
         club_used=args.club,
         skill_level=args.skill,
         handedness=args.handedness,
@@ -59,10 +65,45 @@ def _analyze(args: argparse.Namespace) -> int:
     recording = analyze_recording(data.keypoints, times, config, frame_indices=data.frames)
     usable = sum(f.usable for f in recording.frames)
     print(f"{args.file}: {len(recording.frames)} frames ({usable} usable), "
-          f"{len(recording.swings)} swing(s)")
+          f"{len(recording.swings)} swing(s){_time_base(config.slow_motion, recording.swings, args.fps)}")
     for swing in recording.swings:
         _print_swing(swing)
     return 0
+
+
+def _time_base(asked: float | str, swings: list, fps: float) -> str:
+    if asked != "auto":
+        return f" at {asked:g}x slow motion" if asked != 1.0 else ""
+    if not swings:
+        return "; slow motion not found (no swing a golfer could make at 1x to 8x)"
+    found = swings[0].slow_motion
+    return f"; slow motion found: {found:g}x ({fps * found:g} FPS filmed)" if found != 1.0 else "; real time found"
+
+
+def _aspect(value: str) -> float:
+    """An aspect ratio: 0.5625, 360x640 or 9:16."""
+    for mark in ("x", ":", "/"):
+        if mark in value:
+            width, _, height = value.partition(mark)
+            break
+    else:
+        width, height = value, "1"
+    try:
+        aspect = float(width) / float(height)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a width / height such as 0.5625, 360x640 or 9:16") from None
+    if not 0.1 <= aspect <= 10.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not between 0.1 and 10")
+    return aspect
+
+
+def _slow_motion(value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not 'auto' or a number") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -95,7 +136,11 @@ def _token(args: argparse.Namespace) -> int:
     except (KeyFileError, ValueError) as exc:
         print(f"cannot mint a token: {exc}", file=sys.stderr)
         return 2
-    print(mint_token(key, args.user, args.role, args.ttl))
+    try:
+        print(mint_token(key, args.user, args.role, args.ttl))
+    except ValueError as exc:
+        print(f"cannot mint a token: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -153,12 +198,23 @@ def main(argv: list[str] | None = None) -> int:
 
     analyze = commands.add_parser("analyze", help="analyse a MediaPipe keypoint CSV (.csv or .csv.gz)")
     analyze.add_argument("file")
-    analyze.add_argument("--fps", type=float, default=30.0, help="real frames per second of the recording")
+    analyze.add_argument("--fps", type=float, default=30.0,
+                         help="frames per second the recording plays at (default 30)")
+    speed = analyze.add_mutually_exclusive_group()
+    speed.add_argument("--slow-motion", type=_slow_motion, default="auto", metavar="auto|FACTOR",
+                       help="how many times slower than real it plays (8 for 240 FPS played at 30); "
+                            "default auto: found from the swing, 1x to 8x")
+    speed.add_argument("--capture-fps", type=float, metavar="FPS",
+                       help="frames per second it was filmed at (slow motion = FPS / --fps)")
     analyze.add_argument("--club", default="driver")
     analyze.add_argument("--skill", default="intermediate")
     analyze.add_argument("--handedness", choices=HANDEDNESS, default="right")
     analyze.add_argument("--coordinates", choices=COORDINATE_SYSTEMS, default="mediapipe_image")
-    analyze.add_argument("--aspect", type=float, default=1.0, help="image width / height")
+    analyze.add_argument("--aspect", type=_aspect, default=1.0, metavar="W/H",
+                         help="width / height of the video the keypoints were posed on, as a number or "
+                              "WIDTHxHEIGHT or W:H (a 360x640 portrait phone clip: 360x640 or 9:16). "
+                              "The CSV's x and y are fractions of the width and the height, so angles need it. "
+                              "Default 1 (a square picture)")
     analyze.set_defaults(run=_analyze)
 
     serve = commands.add_parser("serve", help="run the streaming server")

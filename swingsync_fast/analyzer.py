@@ -82,6 +82,9 @@ class SwingSummary(msgspec.Struct, frozen=True):
     # Each fault rule's measured value in this swing (its metric, see thresholds.py); None = not measured.
     fault_metrics: dict[str, float | None] = {}
     camera: Camera = NO_CAMERA
+    # The time base: the *_time fields are on the client's clock, the *_s durations in real
+    # seconds (client seconds / slow_motion).
+    slow_motion: float = 1.0
 
 
 class FrameResult(msgspec.Struct, gc=False):
@@ -101,7 +104,7 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _kpi_dict(values: Sequence[float]) -> dict[str, float | None]:
+def kpi_dict(values: Sequence[float]) -> dict[str, float | None]:
     return {name: (v if v == v else None) for name, v in zip(KPI_NAMES, values)}
 
 
@@ -132,6 +135,9 @@ class LiveAnalyzer:
 
     Write a frame with :meth:`push`, or decode it straight into
     :meth:`slot` and call :meth:`commit`. Frames must come in time order.
+    Timestamps are the client's; the analysis runs on them divided by the
+    slow-motion factor (``slow_motion``, else the config's), which is real time.
+    A config with ``slow_motion="auto"`` needs ``slowmotion.new_analyzer``.
     """
 
     def __init__(
@@ -141,10 +147,16 @@ class LiveAnalyzer:
         thresholds: Thresholds | None = None,
         capacity: int = DEFAULT_CAPACITY,
         min_visibility: float = DEFAULT_MIN_VISIBILITY,
+        slow_motion: float | None = None,
     ) -> None:
         if capacity < 16:
             raise ValueError("capacity must be at least 16 frames")
         self.config = config or SessionConfig()
+        if slow_motion is None:
+            if self.config.slow_motion == "auto":
+                raise ValueError('slow_motion "auto" is a search over factors: use slowmotion.new_analyzer')
+            slow_motion = float(self.config.slow_motion)
+        self.slow_motion = slow_motion
         self.thresholds = thresholds or Thresholds.for_player(
             self.config.club_used, self.config.skill_level
         )
@@ -229,7 +241,7 @@ class LiveAnalyzer:
         slot = self._next
         self._next = slot + 1 if slot + 1 < len(self.ring) else 0
         kernel = self._kernel
-        flags = kernel.step(slot, frame_index, timestamp, world)
+        flags = kernel.step(slot, frame_index, timestamp / self.slow_motion, world)
         self._last = slot
         if flags & HAS_FAULTS:
             kernel.severities(self._severities)
@@ -242,13 +254,13 @@ class LiveAnalyzer:
             usable=bool(flags & USABLE),
             swing_phase=PHASES[kernel.phase],
             p_position=P_POSITIONS[kernel.p_position],
-            kpis=_kpi_dict(self.kpi_ring[slot].tolist()) if with_kpis else None,
+            kpis=kpi_dict(self.kpi_ring[slot].tolist()) if with_kpis else None,
             faults=faults,
             camera_view=CAMERA_VIEWS[kernel.camera_view],
         )
         if flags & PHASE_BEGAN:
             phase, frame, t = kernel.event
-            result.event = SwingEvent(PHASES[phase], frame, t)
+            result.event = SwingEvent(PHASES[phase], frame, t * self.slow_motion)
         if flags & SWING_ENDED:
             result.swing = self._summary(kernel.swing_record())
             self.swings.append(result.swing)
@@ -267,63 +279,27 @@ class LiveAnalyzer:
         top_frame, top_t = r["top"]
         impact_frame, impact_t = r["impact"]
         finish_frame, finish_t = r["finish"]
+        scale = self.slow_motion
         return SwingSummary(
             swing_index=r["number"],
             takeaway_frame=takeaway_frame,
             top_frame=top_frame,
             impact_frame=impact_frame,
             finish_frame=finish_frame,
-            takeaway_time=takeaway_t,
-            top_time=top_t,
-            impact_time=impact_t,
-            finish_time=finish_t,
+            takeaway_time=takeaway_t * scale,
+            top_time=top_t * scale,
+            impact_time=impact_t * scale,
+            finish_time=finish_t * scale,
             backswing_s=top_t - takeaway_t,
             downswing_s=impact_t - top_t,
             follow_through_s=finish_t - impact_t,
             tempo_ratio=_finite_or_none(r["tempo"]),
             peak_x_factor=_finite_or_none(r["peak_x_factor"]),
-            kpis_address=_kpi_dict(r["address_kpis"]),
-            kpis_top=_kpi_dict(r["top_kpis"]),
-            kpis_impact=_kpi_dict(r["impact_kpis"]),
+            kpis_address=kpi_dict(r["address_kpis"]),
+            kpis_top=kpi_dict(r["top_kpis"]),
+            kpis_impact=kpi_dict(r["impact_kpis"]),
             faults=_faults(r["severities"]),
             fault_metrics={f: _finite_or_none(v) for f, v in zip(FAULT_IDS, r["metrics"])},
             camera=_camera(r["camera"], self.config.coordinate_system, r["right_handed"]),
+            slow_motion=scale,
         )
-
-
-class Recording(msgspec.Struct):
-    frames: list[FrameResult]
-    swings: list[SwingSummary]
-
-
-def analyze_recording(
-    keypoints: np.ndarray,
-    timestamps: Sequence[float] | np.ndarray,
-    config: SessionConfig | None = None,
-    *,
-    world_keypoints: np.ndarray | None = None,
-    frame_indices: Sequence[int] | np.ndarray | None = None,
-    thresholds: Thresholds | None = None,
-    min_visibility: float = DEFAULT_MIN_VISIBILITY,
-) -> Recording:
-    """Analyse a recorded sequence (N, 33, 4) exactly as a live stream of it would be."""
-    keypoints = np.asarray(keypoints, dtype=np.float32)
-    if keypoints.ndim != 3 or keypoints.shape[1:] != FRAME_SHAPE:
-        raise ValueError(f"keypoints must have shape (N, 33, 4), got {keypoints.shape}")
-    times = np.asarray(timestamps, dtype=np.float64)
-    if times.shape != (len(keypoints),):
-        raise ValueError("need one timestamp per frame")
-    indices = np.arange(len(keypoints)) if frame_indices is None else np.asarray(frame_indices)
-    if indices.shape != (len(keypoints),):
-        raise ValueError("need one frame index per frame")
-    if world_keypoints is not None:
-        world_keypoints = np.asarray(world_keypoints, dtype=np.float32)
-        if world_keypoints.shape != keypoints.shape:
-            raise ValueError(f"world_keypoints must have shape {keypoints.shape}, got {world_keypoints.shape}")
-    analyzer = LiveAnalyzer(config, thresholds=thresholds, min_visibility=min_visibility)
-    frames = [
-        analyzer.push(int(i), float(t), frame, None if world_keypoints is None else world_keypoints[n])
-        for n, (i, t, frame) in enumerate(zip(indices.tolist(), times.tolist(), keypoints))
-    ]
-    analyzer.close()
-    return Recording(frames=frames, swings=analyzer.swings)

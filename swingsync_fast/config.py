@@ -28,6 +28,10 @@ ImageAspect = Annotated[float, msgspec.Meta(ge=0.1, le=10.0)]
 AnalysisFrequency = Annotated[float, msgspec.Meta(ge=1, le=240, multiple_of=1)]
 FeedbackThreshold = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 TargetLatencyMs = Annotated[float, msgspec.Meta(ge=0.1, le=10_000)]
+# A slow-motion factor: 1 is real time; phones film at up to 960 FPS and play at 30 (32x).
+MIN_SLOW_MOTION = 1.0
+MAX_SLOW_MOTION = 32.0
+SlowMotion = Annotated[float, msgspec.Meta(ge=MIN_SLOW_MOTION, le=MAX_SLOW_MOTION)]
 
 # Words a player might type for a club, mapped to the four threshold families.
 _CLUB_WORDS: tuple[tuple[str, str], ...] = (
@@ -91,6 +95,9 @@ class SessionConfig(msgspec.Struct, kw_only=True):
     image_aspect: ImageAspect = 1.0
     # Where the camera stands (image landmarks only): detected at each address by default.
     camera_view: CameraView = "auto"
+    # How many times slower than real the timestamps run: capture rate / playback rate
+    # (8 for a 240 FPS phone clip that plays at 30). "auto": found from the first swing.
+    slow_motion: SlowMotion | Literal["auto"] = 1.0
     feedback_mode: FeedbackMode = "streaming"
     analysis_frequency: AnalysisFrequency = 1
     feedback_threshold: FeedbackThreshold = 0.5
@@ -103,6 +110,9 @@ class SessionConfig(msgspec.Struct, kw_only=True):
         self.skill_level = normalize_skill(self.skill_level)
         if not (math.isfinite(self.image_aspect) and 0.1 <= self.image_aspect <= 10.0):
             raise ValueError("image_aspect must be between 0.1 and 10")
+        if self.slow_motion != "auto" and not (
+                math.isfinite(self.slow_motion) and MIN_SLOW_MOTION <= self.slow_motion <= MAX_SLOW_MOTION):
+            raise ValueError(f"slow_motion must be \"auto\" or between {MIN_SLOW_MOTION:g} and {MAX_SLOW_MOTION:g}")
         if not (1 <= self.analysis_frequency <= 240 and self.analysis_frequency == int(self.analysis_frequency)):
             raise ValueError("analysis_frequency must be a whole number between 1 and 240")
         self.analysis_frequency = int(self.analysis_frequency)

@@ -16,7 +16,8 @@ import numpy as np
 
 from pathlib import Path
 
-from .analyzer import FrameResult, Recording, SwingSummary, analyze_recording
+from .analyzer import FrameResult, SwingSummary
+from .batch import Recording, analyze_recording
 from .catalog import FAULT_IDS, SKILL_LEVELS
 from .config import SessionConfig
 from .recordings import KeypointCsv, read_keypoint_csv

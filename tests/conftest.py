@@ -1,3 +1,4 @@
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -7,14 +8,24 @@ import pytest
 from live_server import LiveServer, settings_for_tests
 from postgres import pg_database  # noqa: F401  (a fixture)
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "dtl-phone-swings"
+# The real swing clips (CSV keypoints and videos): $SWINGSYNC_REALDATA, else ../shared beside the clone.
+REALDATA_ENV = "SWINGSYNC_REALDATA"
+DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "dtl-phone-swings"
+
+
+def realdata_path() -> Path:
+    return Path(os.environ[REALDATA_ENV]).expanduser() if os.environ.get(REALDATA_ENV) else DEFAULT_REALDATA
 
 
 @pytest.fixture(scope="session")
 def realdata_dir() -> Path:
-    if not REALDATA.is_dir():
-        pytest.skip(f"real swing recordings not present at {REALDATA} (a fresh clone has no ../shared)")
-    return REALDATA
+    path = realdata_path()
+    if not path.is_dir():
+        pytest.skip(f"real swing recordings not present at {path}: set {REALDATA_ENV} to the folder "
+                    "holding swing1_labeled.csv.gz and video/")
+    if not (path / "swing1_labeled.csv.gz").is_file():
+        pytest.fail(f"{REALDATA_ENV}={path} has no swing1_labeled.csv.gz: point it at the dtl-phone-swings folder")
+    return path
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -153,7 +153,9 @@ def test_serve_makes_an_owner_only_key_token_reuses_it_and_sigterm_closes_with_1
                 break
         text = "".join(banner)
         port = int(re.search(r"listening on http://127\.0\.0\.1:(\d+)", text).group(1))
-        assert "python -m swingsync_fast token USER --role player" in text
+        # a command that works from where the server runs (this test's Python, by its path)
+        assert f"{sys.executable} -m swingsync_fast token USER --role player" in text
+        assert f"web app     : http://127.0.0.1:{port}/app/" in text
         assert ".secret_key (created, owner-only)" in text
 
         key_file = tmp_path / ".secret_key"

@@ -291,3 +291,10 @@ def test_a_plain_http_client_gets_the_denial_body(server):
                          headers={"Connection": "Upgrade", "Upgrade": "websocket",
                                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
     assert response.status_code == 401 and response.json()["data"]["code"] == "missing_token"
+
+
+def test_the_root_sends_a_person_to_the_web_app(server):
+    response = server.http.get("/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/app/"
+    landed = server.http.get("/", follow_redirects=True)
+    assert landed.status_code == 200 and "SwingSync" in landed.text and str(landed.url).endswith("/app/")

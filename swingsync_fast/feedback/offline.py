@@ -24,7 +24,7 @@ _STAGES = ("address", "top", "impact")
 
 def severity_label(severity: float) -> str:
     if severity < 1 / 3:
-        return "slight"
+        return "mild"
     if severity < 2 / 3:
         return "moderate"
     return "strong"

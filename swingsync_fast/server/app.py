@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from . import access_log
@@ -39,6 +39,11 @@ def _route(path: str, **endpoints: Callable[[Request], Awaitable[Response]]) -> 
         return await endpoints["GET" if request.method == "HEAD" else request.method](request)
 
     return Route(path, by_method, methods=list(endpoints))
+
+
+async def to_web_app(request: Request) -> Response:
+    """``/``: the web app, where a person opening the server's address wants to be."""
+    return RedirectResponse("/app/", status_code=307)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", rest.health, methods=["GET"]),
         Route("/api/v1/me", rest.me, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", to_web_app, methods=["GET", "HEAD"]),
         *web_app_routes(settings.web_dir),
     ]
     if settings.metrics_enabled:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -87,6 +88,7 @@ def _banner(host: str, port: int, runtime: Runtime) -> str:
             else f"JWT HS256, signed with {runtime.key_source}")
     return (
         f"SwingSync fast is listening on {base}\n"
+        f"  web app     : {base}/app/   (coaches: {base}/app/coach.html)\n"
         f"  auth        : {auth}\n"
         f"  main socket : ws://{shown}:{port}{STREAM_PATH}?token=TOKEN\n"
         f"  coaching    : ws://{shown}:{port}{COACHING_PATH}?user_id=USER&token=TOKEN\n"
@@ -95,10 +97,22 @@ def _banner(host: str, port: int, runtime: Runtime) -> str:
         f"  health      : {base}/health\n"
         f"  metrics     : {f'{base}/metrics (Prometheus, no token)' if runtime.settings.metrics_enabled else 'off'}\n"
         f"  processes   : {bus}\n"
-        f"  get a token : python -m swingsync_fast token USER --role player   (or coach, admin)\n"
+        f"  get a token : {python_command()} -m swingsync_fast token USER --role player   (or coach, admin;"
+        f" in the repository: make token USER=...)\n"
         f"  protocol    : docs/protocol.md\n"
         f"  stop        : Ctrl+C (live sockets are closed with 1001)"
     )
+
+
+def python_command() -> str:
+    """This Python as a user can type it from here: ``.venv/bin/python`` in the repository, else its full path.
+
+    A bare ``python`` outside the venv has no swingsync_fast to run."""
+    executable = Path(sys.executable)
+    try:
+        return str(executable.relative_to(Path.cwd()))
+    except ValueError:
+        return str(executable)
 
 
 def run(host: str, port: int, settings: Settings | None = None, *, log_level: str = "info") -> None:

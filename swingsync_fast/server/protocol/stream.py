@@ -224,6 +224,8 @@ class SessionStartedData(Struct):
     kpi_names: tuple[str, ...]
     limits: ConnectionLimits
     server_time: float
+    # fault id -> its name, as swing summaries name it: one name per fault in every client
+    fault_names: dict[str, str] = {}
 
 
 class AnalysisResult(Struct, gc=False):

@@ -18,9 +18,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...analyzer import LiveAnalyzer, SwingSummary
+from ...analyzer import SwingSummary
 from ...feedback.request import FeedbackRequest
 from ...thresholds import Thresholds
+from ...timebase import new_analyzer
 from ..protocol.rest import AnalyzeRequest, AnalyzeResponse, SwingFeedback
 from ..protocol.stream import ErrorCode
 from ..responses import HTTPError, JSONResponse
@@ -53,7 +54,7 @@ def decode_request(body: bytes, max_frames: int) -> AnalyzeRequest:
 
 def analyse(request: AnalyzeRequest, thresholds: Thresholds) -> BatchResult:
     """The live session's steps over the uploaded frames (see StreamSession.frame)."""
-    analyzer = LiveAnalyzer(request, thresholds=thresholds)
+    analyzer = new_analyzer(request, thresholds=thresholds)
     every = request.analysis_frequency
     previous = -math.inf
     analysed = unusable = 0

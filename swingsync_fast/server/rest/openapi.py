@@ -247,6 +247,10 @@ def openapi_document() -> dict[str, Any]:
                            {"200": _json(Health, "Serving"), "503": _json(Health, "Shutting down")},
                            secured=False),
             },
+            "/": {
+                "get": _op("The web app: a redirect to /app/",
+                           {"307": {"description": "Location: /app/"}}, secured=False),
+            },
         },
         "components": {
             "schemas": components,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from ...catalog import KPI_NAMES
+from ...catalog import FAULTS, KPI_NAMES
 from ..auth import Principal
 from ..protocol.stream import (
     CLIENT_TYPES,
@@ -61,6 +61,8 @@ class SessionRefused(Refused):
     """A session that cannot start as asked."""
 
 RAW_MAGICS = (RAW_MAGIC, RAW_WORLD_MAGIC)  # raw float32 frames: image landmarks, or image then world
+
+FAULT_NAMES = {f.fault_id: f.name for f in FAULTS}  # in session_started: one name per fault in every client
 
 
 class SessionHost(Protocol):
@@ -254,6 +256,7 @@ class Connection:
             kpi_names=KPI_NAMES,
             limits=self._limits,
             server_time=time.time(),
+            fault_names=FAULT_NAMES,
         ))))
 
     async def end_session(self, reason: str) -> list[Payload]:

@@ -17,6 +17,7 @@ import msgspec
 
 from ...analyzer import FrameResult, LiveAnalyzer, SwingSummary
 from ...thresholds import Thresholds
+from ...timebase import SlowMotionSearch, new_analyzer
 from ..protocol.figures import SessionStats
 from ..protocol.stream import ErrorCode, FrameLayout, Payload, SessionEnded, SessionEndedData, SwingSummaryMessage
 from ..storage.base import SessionStore
@@ -41,7 +42,7 @@ class FrameTap(Protocol):
 
     watching: bool  # a coach is in the room: frames are worth handing over
 
-    def frame(self, result: FrameResult, analyzer: LiveAnalyzer) -> None: ...
+    def frame(self, result: FrameResult, analyzer: LiveAnalyzer | SlowMotionSearch) -> None: ...
 
     def swing_ended(self, summary: SwingSummary) -> None: ...
 
@@ -99,7 +100,7 @@ class StreamSession:
         self.record = record
         self.session_id = record.session_id
         self.layout = layout
-        self.analyzer = LiveAnalyzer(config, thresholds=thresholds)
+        self.analyzer = new_analyzer(config, thresholds=thresholds)
         self.latency = LatencyHistogram()
         # Swing events and summaries of the last frame, sent after its result.
         self.outbox: list[Payload] = []

@@ -45,7 +45,9 @@ export async function whoAmI(token) {
 // Fills and wires a sign-in panel: shows who is signed in, or why not, with a paste box.
 // Resolves with {token, user_id, role} once a token the server accepts is in hand.
 export function signIn(panel, { role } = {}) {
-  const hint = `paste a token (python -m swingsync_fast token YOU --role ${role ?? "player"})`;
+  // the venv's Python: a bare `python` outside it has no swingsync_fast
+  const hint = `paste a token: in the repository run \`make token USER=YOU ROLE=${role ?? "player"}\` ` +
+    `or \`.venv/bin/python -m swingsync_fast token YOU --role ${role ?? "player"}\``;
   panel.innerHTML = `<p data-testid="auth">Checking sign-in…</p>
     <form hidden><textarea rows="2"></textarea> <button type="submit">Sign in</button></form>
     <button class="sign-out" type="button" hidden>Sign out</button>`;

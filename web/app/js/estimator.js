@@ -28,9 +28,12 @@ export async function loadPose(modelComplexity = 1) {
   await pose.initialize();
   return {
     // Landmarks of the frame now shown by `image` (a <video>): {image, world}, null when no one is seen.
-    async estimate(image) {
+    // `atMs`: the frame's time in whole milliseconds, increasing. The landmark smoothing filters
+    // by the time between frames, so a file stamped with its media time is smoothed the same way
+    // on every run (left out, MediaPipe takes the wall clock, which differs run to run).
+    async estimate(image, atMs) {
       const results = new Promise((resolve) => (deliver = resolve));
-      await pose.send({ image });
+      await pose.send({ image }, atMs);
       const { poseLandmarks, poseWorldLandmarks } = await results;
       return poseLandmarks ? { image: poseLandmarks, world: poseWorldLandmarks } : null;
     },

@@ -32,7 +32,8 @@ let sessionId = null; // the live session's, which its swings' pictures are sent
 
 let session = Session.NONE;
 let sessionWaiters = [];
-let run = null; // {config, source, abort, frames, dropped}
+let run = null; // {config, source, abort, frames, dropped, skipped, clockStartMs}
+let lastStampMs = performance.now(); // the last pose stamp of any run: the next run's start after it
 
 const posePromise = loadPose().then(
   (pose) => {
@@ -146,9 +147,12 @@ async function pictures(session, summary) {
   if (session && cut.length) await sendPictures(session, summary.swing_index, cut, user.token);
 }
 
-function settings(video) {
+function settings(video, source) {
   const field = (name) => form.elements[name].value;
+  const slowMotion = field("slow_motion");
   return {
+    // a camera films in real time; a file may play slower than it was filmed
+    slow_motion: source === "camera" ? 1 : slowMotion === "auto" ? "auto" : Number(slowMotion),
     session_name: "web player",
     club_used: field("club"),
     skill_level: field("skill"),
@@ -162,10 +166,14 @@ function settings(video) {
 }
 
 async function analyse(pose, frameIndex, timestamp) {
-  const landmarks = await pose.estimate(video);
+  // MediaPipe needs its stamps to keep increasing across runs. Whole milliseconds from a whole
+  // start: the same frame gets the same steps between stamps on every run (fractional sums round
+  // differently with the start, and the smoothing then drifts).
+  run.lastStampMs = Math.max(run.lastStampMs + 1, run.clockStartMs + Math.round(timestamp * 1000));
+  const landmarks = await pose.estimate(video, run.lastStampMs);
   frameRing.keep(video, video.videoWidth, video.videoHeight, frameIndex);
   drawSkeleton(canvas, video.videoWidth, video.videoHeight, landmarks?.image);
-  run.config ??= settings(video);
+  run.config ??= settings(video, run.source);
   const worldOnly = run.config.coordinate_system === "mediapipe_world";
   const chosen = worldOnly ? landmarks?.world : landmarks?.image;
   // image landmarks go with the world ones of the same call: each measures what it sees best
@@ -203,15 +211,20 @@ async function start() {
     return;
   }
   errorLine.textContent = "";
+  byTestId("stage-hint").hidden = true; // the video and skeleton take its place
   joinCoaching();
-  run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0 };
+  run = { source, config: null, abort: new AbortController(), frames: 0, dropped: 0, skipped: 0,
+    clockStartMs: Math.ceil(lastStampMs) + 1000, lastStampMs: -Infinity };
   startButton.disabled = true;
   stopButton.disabled = false;
   pose.reset();
   const step = (video, frameIndex, timestamp) => analyse(pose, frameIndex, timestamp);
   try {
-    if (source === "file") await playFile(video, file, step, run.abort.signal);
-    else await playCamera(video, step, run.abort.signal, () => (run.dropped += 1));
+    if (source === "file") await playFile(video, file, step, run.abort.signal, () => (run.skipped += 1));
+    else {
+      run.clockStartMs = Math.max(0, run.clockStartMs - Math.floor(performance.now())); // camera: the page's clock
+      await playCamera(video, step, run.abort.signal, () => (run.dropped += 1));
+    }
   } catch (error) {
     errorLine.textContent = `the ${source} stopped: ${error.message}`;
   }
@@ -220,6 +233,7 @@ async function start() {
     socket.send({ type: "end_session" });
   }
   showFrames(run);
+  lastStampMs = Math.max(lastStampMs, run.lastStampMs);
   run = null;
   startButton.disabled = false;
   stopButton.disabled = true;
@@ -228,8 +242,10 @@ async function start() {
 startButton.addEventListener("click", start);
 stopButton.addEventListener("click", () => run?.abort.abort());
 
-function showFrames({ frames, dropped }) {
-  byTestId("frames").textContent = `frames sent ${frames} · dropped ${dropped}`;
+function showFrames({ frames, dropped, skipped }) {
+  // A file skips a frame only when the browser did not show it; such a run may differ from another
+  const skip = skipped ? ` · skipped by the browser ${skipped}: a repeat run may differ` : "";
+  byTestId("frames").textContent = `frames sent ${frames} · dropped ${dropped}${skip}`;
 }
 
 setInterval(() => {
