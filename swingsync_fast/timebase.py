@@ -8,7 +8,9 @@ so it needs real time: media time / slow-motion factor.
 When the client does not know the factor (``slow_motion="auto"``) the same
 frames go through one analyser per candidate factor until one of them
 reaches impact (or ends a swing) after a downswing of a real golfer's time
-(top to impact 0.2-0.4 s; GolfDB's median is 0.27 s). That factor is kept for
+(top to impact 0.2-0.4 s; GolfDB's median is 0.27 s). Real time wins whenever
+its own reading is one a golfer makes, a slow beginner's 0.4-0.6 s too: read
+at 2x that would be a tour pro's, and half of every duration. That factor is kept for
 the rest of the stream. Until then the frames' results are real time's
 (factor 1), with any swing it ends held back as implausible: a client sees the
 first swing's phases from impact on at the factor found.
@@ -29,13 +31,18 @@ CANDIDATE_FACTORS = (1.0, 2.0, 4.0, 8.0)
 # A real downswing: top to impact, seconds. Candidates 2x apart put at most one inside.
 DOWNSWING_S = (0.2, 0.4)
 TYPICAL_DOWNSWING_S = 0.27
+# Real time is kept for any downswing up to this: slow motion needs a slower real-time reading
+# (a 2x clip of a fast swing, rare on phones, reads as a slow real-time one).
+REAL_TIME_DOWNSWING_S = (0.2, 0.6)
 # At the end of a stream with no factor found, the best swing is taken if its downswing is
 # within these: slower than any golfer's means the factor was never found.
 LAST_RESORT_DOWNSWING_S = (0.1, 0.8)
 
 
-def plausible(summary: SwingSummary) -> bool:
-    return DOWNSWING_S[0] <= summary.downswing_s <= DOWNSWING_S[1]
+def plausible(downswing_s: float, factor: float) -> bool:
+    """A downswing (real seconds) a golfer makes, read at ``factor``."""
+    low, high = REAL_TIME_DOWNSWING_S if factor == 1.0 else DOWNSWING_S
+    return low <= downswing_s <= high
 
 
 def new_analyzer(
@@ -138,8 +145,8 @@ class SlowMotionSearch:
                    for c in self._candidates]
         found = []
         for n, (candidate, result) in enumerate(zip(self._candidates, results)):
-            if result.swing is not None and plausible(result.swing):
-                found.append((_distance(result.swing.downswing_s), n))
+            if result.swing is not None and plausible(result.swing.downswing_s, candidate.slow_motion):
+                found.append((_rank(result.swing.downswing_s, candidate.slow_motion), n))
             event = result.event
             if event is None:
                 continue
@@ -148,8 +155,8 @@ class SlowMotionSearch:
             elif event.phase == "impact" and self._tops[n] is not None:
                 # decided at impact, so the rest of this swing is shown at its own time base
                 downswing = (event.timestamp - self._tops[n]) / candidate.slow_motion
-                if DOWNSWING_S[0] <= downswing <= DOWNSWING_S[1]:
-                    found.append((_distance(downswing), n))
+                if plausible(downswing, candidate.slow_motion):
+                    found.append((_rank(downswing, candidate.slow_motion), n))
         if found:
             _, n = min(found)
             chosen, result = self._candidates[n], results[n]
@@ -179,6 +186,11 @@ class SlowMotionSearch:
     def _choose(self, analyzer: LiveAnalyzer) -> None:
         self.chosen = analyzer
         self._candidates = [analyzer]
+
+
+def _rank(downswing_s: float, factor: float) -> tuple[bool, float]:
+    """Real time first, then the factor whose downswing is nearest a typical one."""
+    return factor != 1.0, _distance(downswing_s)
 
 
 def _distance(downswing_s: float) -> float:

@@ -166,3 +166,19 @@ def test_every_result_of_a_search_carries_its_kpis_the_decision_frame_too(new_sw
     assert all(r.kpis is not None for r in results)
     # the frame the factor is found on reads the chosen analyser's KPIs: a turn well past address
     assert results[decided].kpis["shoulder_turn"] is not None and abs(results[decided].kpis["shoulder_turn"]) > 10
+
+
+def test_a_slow_real_time_downswing_is_not_taken_for_slow_motion():
+    """A beginner's 0.5 s downswing at real time would be a pro's 0.25 s at 2x: real time wins."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(5)
+    spec = replace(random_swing_spec(rng, club="iron"), backswing_s=1.2, tempo_ratio=2.4)  # 0.5 s down
+    stream = simulate([spec], club="iron", noise_m=0.003, seed=5)
+    truth = analyze_recording(stream.keypoints, stream.timestamps, SessionConfig(),
+                              frame_indices=stream.frame_indices).swings
+    found = analyze_recording(stream.keypoints, stream.timestamps, SessionConfig(slow_motion="auto"),
+                              frame_indices=stream.frame_indices).swings
+    assert len(truth) == len(found) == 1 and 0.4 < truth[0].downswing_s <= 0.6
+    assert found[0].slow_motion == 1.0
+    assert found[0].downswing_s == pytest.approx(truth[0].downswing_s)
