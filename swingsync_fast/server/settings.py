@@ -121,6 +121,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # slow_consumer_s is closed with 1013 (counted), so it never delays anyone else.
     outlet_queue: PositiveInt = 256
     slow_consumer_s: Positive = 5.0
+    # Below each such queue, the socket's kernel send buffer and its transport hold at most
+    # about this many bytes each, so a peer that stops reading backs up into the queue within
+    # a few messages rather than a few MB (ws_transport.py). Linux's floor is about 2 KiB.
+    outlet_send_buffer_bytes: PositiveInt = 32 * 1024
     # Coaching messages replayed to a member who joins.
     coaching_history: PositiveInt = 50
     # analysis_result messages mirrored to a coach per second and student, unless the coach asks

@@ -5,6 +5,12 @@ bounded queue and returns at once; the outlet's own writer task sends. A
 message that finds the queue full is dropped and counted. A consumer whose
 oldest queued message has waited ``slow_consumer_s`` is closed with 1013 and
 counted: a stuck socket costs the others nothing but a length check.
+
+Below the queue, the socket's kernel send buffer and its transport are held
+to ``send_buffer_bytes`` each (``ws_transport``): left alone, the kernel
+would take megabytes for a peer that has stopped reading, every send would
+return at once, and the queue would never age. A peer that does not take
+even the close frame within the grace is aborted.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from starlette.websockets import WebSocket
 
 from ..protocol.stream import CloseCode, Payload
 from ..stream.codec import SOCKET_GONE, send_event
+from ..ws_transport import transport_control
 
 logger = logging.getLogger("swingsync_fast.server")
 
@@ -48,13 +55,16 @@ class Outlet:
     """One coaching or monitor socket: its bounded outgoing queue, its writer, its reader."""
 
     def __init__(
-        self, websocket: WebSocket, user_id: str, *, capacity: int, slow_after_s: float, stats: BroadcastStats
+        self, websocket: WebSocket, user_id: str, *, capacity: int, slow_after_s: float, send_buffer_bytes: int,
+        stats: BroadcastStats,
     ) -> None:
         self.websocket = websocket
+        self.transport = transport_control(websocket)  # None off our uvicorn protocol (no bounds, no abort)
         self.user_id = user_id
         self.state = OutletState.OPEN
         self.stats = stats
         self._capacity = capacity
+        self._send_buffer_bytes = send_buffer_bytes
         self._slow_ns = int(slow_after_s * 1e9)
         self._grace_s = max(CLOSE_GRACE_S, slow_after_s)
         self._queue: deque[tuple[int, Payload]] = deque()  # (queued at, message)
@@ -92,6 +102,8 @@ class Outlet:
 
     async def run(self, handle: Callable[[str | bytes], Awaitable[None]]) -> None:
         """Accept, then write the queue and read the peer until either side ends."""
+        if self.transport is not None:
+            self.transport.bound_writes(self._send_buffer_bytes)
         await self.websocket.accept()
         loop = asyncio.get_running_loop()
         self._writer = loop.create_task(self._write())
@@ -159,7 +171,12 @@ class Outlet:
             writer.cancel()  # it only ever waits before a send, so no message is cut
         try:
             await asyncio.wait_for(self.websocket.close(code, reason), self._grace_s)
-        except (asyncio.TimeoutError, *SOCKET_GONE):
+        except asyncio.TimeoutError:
+            # Its buffers are still full: it would hold them (and the connection) until the
+            # ping timeout, and a transport closed with unsent bytes waits for them forever.
+            if self.transport is not None:
+                self.transport.abort()
+        except SOCKET_GONE:
             pass
         self._closed.set()
 
