@@ -485,9 +485,8 @@ def test_the_club_query_pattern_is_what_the_server_accepts(server):
 
 # --------------------------------------------------------------------------- item 7: consumers that stop reading
 
-# A tiny socket buffer below the outlet, and pings far off: only the 1013 can close the socket.
-STALL_SETTINGS = dict(slow_consumer_s=1.0, outlet_send_buffer_bytes=4096, ping_interval_s=600.0,
-                      ping_timeout_s=600.0)
+# Pings far off: only the 1013 can close the socket.
+STALL_SETTINGS = dict(slow_consumer_s=1.0, ping_interval_s=600.0, ping_timeout_s=600.0)
 TCP_ESTABLISHED = 1  # tcpi_state, the first byte of Linux's TCP_INFO
 
 
@@ -515,11 +514,16 @@ def _slow_closed(live) -> int:
     return stats["slow_consumers_closed"]
 
 
-def test_a_monitor_that_stops_reading_is_closed_with_1013_and_reset(serve):
-    """A monitor at 10 messages a second whose client never reads: the server's socket buffers
-    fill within a few messages, its queue ages, and it is closed as too slow (counted), then
-    reset, since it will not read the close frame either; nothing of it is left on the server."""
-    live = serve(**STALL_SETTINGS)
+@pytest.mark.parametrize("buffer_bytes", [None, 2**20], ids=["default_buffers", "1_MiB_buffers"])
+def test_a_monitor_that_stops_reading_is_closed_with_1013_and_reset(serve, buffer_bytes):
+    """A monitor at 10 messages a second whose client never reads: once its receive buffer is full,
+    what the server has written for it goes unacknowledged, its oldest message ages, and it is
+    closed as too slow (counted), then reset, since it will not take the close frame either;
+    nothing of it is left on the server. The wait counts from the first byte the client's TCP did
+    not take, so socket buffers far bigger than the default change nothing: what they would take
+    at this rate would last minutes."""
+    extra = {} if buffer_bytes is None else {"outlet_send_buffer_bytes": buffer_bytes}
+    live = serve(**STALL_SETTINGS, **extra)
     with _non_reader(live, f"/api/v1/stream/ws/monitor/w?interval=0.1&token={live.token('w')}") as sock:
         live.wait_until(lambda: _slow_closed(live) == 1, timeout=30)
         live.wait_until(lambda: _tcp_state(sock) != TCP_ESTABLISHED, timeout=10)

@@ -1,18 +1,18 @@
-"""uvicorn's WebSocket protocol, offering the app its connection's transport: bounded writes, abort.
+"""uvicorn's WebSocket protocol, offering the app its connection's transport: bounds, backlog, abort.
 
 ASGI gives an app no way to see how much of what it sent is still buffered
 below it. uvicorn's ``send`` returns once a message is in the transport,
-and the kernel takes a few MB more for a peer that has stopped reading (its
-send buffer grows on its own), so a coaching or monitor socket's queue never
-ages and its 1013 never comes. A socket that must notice a stalled peer asks
-for ``bound_writes``: a fixed kernel send buffer and a transport that pauses
-``send`` past the same number of bytes, so what the peer has not taken
-backs up into the app's own queue, where its age is seen. ``abort`` ends a
-connection whose peer will not take even the close frame.
+and the kernel takes megabytes more for a peer that has stopped reading
+(its send buffer grows on its own), so a coaching or monitor socket's queue
+never ages and its 1013 never comes. Through a ``TransportControl`` such a
+socket can fix its kernel send buffer and its transport's high-water mark
+(``bound_writes``: what a stalled peer holds), see the bytes written that
+the peer has not acknowledged (``unacknowledged``: how long it lags), and
+drop a peer that will not take even the close frame (``abort``).
 
-``ControlledWebSocketProtocol`` is the class for ``uvicorn.Config(ws=...)``; the
-app finds the control in its scope with ``transport_control(websocket)``
-(None under any other server, where both are simply not done).
+``ControlledWebSocketProtocol`` is the class for ``uvicorn.Config(ws=...)``;
+the app finds the control in its scope with ``transport_control(websocket)``
+(None under any other server, where none of this is done).
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ from starlette.websockets import WebSocket
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 EXTENSION = "swingsync.transport"
+try:
+    import fcntl
+    import termios
+    SIOCOUTQ: int | None = termios.TIOCOUTQ  # on a TCP socket, Linux's bytes sent but not acknowledged
+except (ImportError, AttributeError):  # not POSIX
+    SIOCOUTQ = None
 LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets and drops unsent data
 
 
@@ -38,20 +44,36 @@ class TransportControl:
         self._transport = transport
 
     def bound_writes(self, max_bytes: int) -> None:
-        """At most about ``max_bytes`` queued in the kernel for the peer (Linux books twice the
-        figure, for its own overhead) and as many in the transport, past which ``send`` waits."""
+        """A kernel send buffer of ``max_bytes`` (Linux doubles it: about twice that of data) and
+        as many in the transport, past which ``send`` waits."""
+        self._setsockopt(socket.SO_SNDBUF, max_bytes)
+        self._transport.set_write_buffer_limits(high=max_bytes, low=max_bytes // 4)
+
+    def _setsockopt(self, option: int, value: int | bytes) -> None:
         sock = self._transport.get_extra_info("socket")
         if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, max_bytes)
-        self._transport.set_write_buffer_limits(high=max_bytes, low=max_bytes // 4)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, value)
+            except OSError:  # already closed: nothing left to bound
+                pass
+
+    def unacknowledged(self) -> int:
+        """Bytes written that the peer has not acknowledged: those in the transport, and those in
+        the kernel's send queue (Linux's SIOCOUTQ; elsewhere the kernel's count as taken)."""
+        pending = self._transport.get_write_buffer_size()
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None and SIOCOUTQ is not None:
+            try:
+                pending += struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQ, b"\0\0\0\0"))[0]
+            except OSError:
+                pass
+        return pending
 
     def abort(self) -> None:
         """Drop the connection now, with whatever is still buffered for it, in the kernel too: a
         reset, not a FIN queued behind bytes the peer will never read (the kernel would keep
         those, probing its closed window, for minutes)."""
-        sock = self._transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        self._setsockopt(socket.SO_LINGER, LINGER_RESET)
         self._transport.abort()
 
 
