@@ -38,10 +38,11 @@ LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets and 
 class TransportControl:
     """One WebSocket connection's transport, as far as the app may touch it."""
 
-    __slots__ = ("_transport",)
+    __slots__ = ("_transport", "lost")
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
+        self.lost = False  # the connection is gone: its socket's number may be another's now
 
     def bound_writes(self, max_bytes: int) -> None:
         """A kernel send buffer of ``max_bytes`` (Linux doubles it: about twice that of data) and
@@ -51,7 +52,7 @@ class TransportControl:
 
     def _setsockopt(self, option: int, value: int | bytes) -> None:
         sock = self._transport.get_extra_info("socket")
-        if sock is not None:
+        if sock is not None and not self._transport.is_closing():
             try:
                 sock.setsockopt(socket.SOL_SOCKET, option, value)
             except OSError:  # already closed: nothing left to bound
@@ -60,6 +61,8 @@ class TransportControl:
     def unacknowledged(self) -> int:
         """Bytes written that the peer has not acknowledged: those in the transport, and those in
         the kernel's send queue (Linux's SIOCOUTQ; elsewhere the kernel's count as taken)."""
+        if self.lost:
+            return 0
         pending = self._transport.get_write_buffer_size()
         sock = self._transport.get_extra_info("socket")
         if sock is not None and SIOCOUTQ is not None:
@@ -72,7 +75,8 @@ class TransportControl:
     def abort(self) -> None:
         """Drop the connection now, with whatever is still buffered for it, in the kernel too: a
         reset, not a FIN queued behind bytes the peer will never read (the kernel would keep
-        those, probing its closed window, for minutes)."""
+        those, probing its closed window, for minutes). A transport already closing keeps its
+        FIN: its socket is no longer ours to set."""
         self._setsockopt(socket.SO_LINGER, LINGER_RESET)
         self._transport.abort()
 
@@ -80,11 +84,18 @@ class TransportControl:
 class ControlledWebSocketProtocol(WebSocketsSansIOProtocol):
     """The ``websockets-sansio`` protocol, putting a ``TransportControl`` in each socket's scope."""
 
+    control: TransportControl | None = None
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # set only for a handshake that goes on to the app
         if scope is not None:
-            scope["extensions"][EXTENSION] = TransportControl(self.transport)
+            self.control = scope["extensions"][EXTENSION] = TransportControl(self.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.control is not None:
+            self.control.lost = True
+        super().connection_lost(exc)
 
 
 def transport_control(websocket: WebSocket) -> TransportControl | None:
