@@ -531,3 +531,4 @@ def test_a_monitor_that_stops_reading_is_closed_with_1013_and_reset(serve, buffe
             while sock.recv(65536):  # what its buffer held; then the reset, no orderly end
                 pass
     live.wait_until(lambda: not live.runtime.registry.watchers)
+

@@ -37,6 +37,7 @@ logger = logging.getLogger("swingsync_fast.server")
 # does not read, at least; a slow consumer gets as long as it was allowed to lag.
 CLOSE_GRACE_S = 1.0
 CLOSE_POLL_S = 0.02  # how often a close looks whether the peer has taken its close frame
+CONTROL_FRAMES_SLACK_BYTES = 512  # a few pings or pongs (at most 131 bytes each) the outlet did not write
 
 
 class BroadcastStats:
@@ -113,11 +114,13 @@ class Outlet:
     def _oldest_unacknowledged(self) -> int | None:
         """When the oldest message written but not acknowledged was queued. The last bytes written
         are the unacknowledged ones, so counting back from the newest message needs no running
-        total (a protocol ping among them shifts the count by a few bytes, no more)."""
+        total. The protocol's own pings and pongs are written below the outlet: a few of them in
+        flight must not make a message read long ago look unacknowledged, so that many bytes are
+        not counted (a stalled peer leaves far more)."""
         written = self._written
         if not written or self.transport is None:
             return None
-        pending = self.transport.unacknowledged()
+        pending = self.transport.unacknowledged() - CONTROL_FRAMES_SLACK_BYTES
         kept = covered = 0
         for _, size in reversed(written):
             if covered >= pending:
