@@ -12,11 +12,13 @@ beside them, each reconnecting as soon as it is refused:
   ``SWINGSYNC_HEADER_TIMEOUT_S``);
 - *header flood*: an endless header, 16 KiB every 50 ms (431 past 32 KiB);
 - *non-reader*: a monitor socket at ``?interval=0.1`` with a 4 KiB receive
-  buffer that never reads (1013 once it lags ``SWINGSYNC_SLOW_CONSUMER_S``).
+  buffer that never reads (1013 once what it was sent has gone unacknowledged
+  for ``SWINGSYNC_SLOW_CONSUMER_S``, then a reset as long again later).
 
-The server's RSS is sampled every half second; the table gives its peak per
-phase, the golfers' RTT percentiles, late and lost frames, and what the
-hostile clients were answered.
+The server's RSS and the bytes in its connections' kernel send queues (``ss``)
+are sampled every half second; the table gives their peaks per phase, the
+golfers' RTT percentiles, late and lost frames, and what the hostile
+clients were answered.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Hostile:
         self.port, self.secret, self.count = port, secret, count
         self.stop = threading.Event()
         self.answers: Counter[str] = Counter()
+        self.non_reader_lives: list[float] = []  # seconds from the request to the server's reset
         self._lock = threading.Lock()
         self.threads = [threading.Thread(target=fn, args=(i,), daemon=True)
                         for fn in (self._slowloris, self._flood, self._non_reader) for i in range(count)]
@@ -134,11 +137,14 @@ class Hostile:
                 sock.close()
                 time.sleep(0.2)
                 continue
-            with sock:  # never reads: the server's queue for it fills, and it is closed
-                closed = False
-                while not closed and not self.stop.wait(0.5):
+            with sock:  # never reads: what the server sent it goes unacknowledged, and it is closed
+                opened, closed = time.monotonic(), False
+                while not closed and not self.stop.wait(0.1):
                     closed = _tcp_state(sock) != TCP_ESTABLISHED
                 self._count("non-reader", "closed by the server" if closed else "open at the end")
+                if closed:
+                    with self._lock:
+                        self.non_reader_lives.append(time.monotonic() - opened)
 
 
 TCP_ESTABLISHED = 1  # tcpi_state, the first byte of Linux's TCP_INFO
@@ -151,9 +157,21 @@ def _tcp_state(sock: socket.socket) -> int:
         return 0
 
 
-def _rss_sampler(pid: int, stop: threading.Event, peaks: list[float]) -> None:
+def _rss_sampler(pid: int, port: int, stop: threading.Event, peaks: list[float], queued: list[int]) -> None:
     while not stop.wait(0.5):
         peaks.append(_rss_mib(pid))
+        queued.append(_server_send_queues(port))
+
+
+def _server_send_queues(port: int) -> int:
+    """Bytes in the kernel's send queues of the server's connections (``ss``'s Send-Q): what it
+    holds there for clients that do not read."""
+    try:
+        out = subprocess.run(["ss", "-tnH", "state", "established", f"( sport = :{port} )"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(int(line.split()[1]) for line in out.splitlines() if line.strip())
 
 
 def _rss_mib(pid: int) -> float:
@@ -164,8 +182,8 @@ def _rss_mib(pid: int) -> float:
 
 
 def run_phase(port: int, pid: int, secret: str, opts: argparse.Namespace, hostile: Hostile | None) -> dict:
-    stop, peaks = threading.Event(), []
-    sampler = threading.Thread(target=_rss_sampler, args=(pid, stop, peaks), daemon=True)
+    stop, peaks, queued = threading.Event(), [], []
+    sampler = threading.Thread(target=_rss_sampler, args=(pid, port, stop, peaks, queued), daemon=True)
     sampler.start()
     if hostile is not None:
         hostile.start()
@@ -181,9 +199,10 @@ def run_phase(port: int, pid: int, secret: str, opts: argparse.Namespace, hostil
         hostile.finish()
     stop.set()
     sampler.join()
-    return {"rss_peak_mib": round(max(peaks), 1), "rtt_ms": run["rtt_ms"], "late": run["frames_late"],
+    return {"rss_peak_mib": round(max(peaks), 1), "send_queues_peak_kib": round(max(queued) / 1024), "rtt_ms": run["rtt_ms"], "late": run["frames_late"],
             "lost": run["frames_lost"], "answered_per_s": run["answered_per_s"],
-            "answers": dict(sorted(hostile.answers.items())) if hostile else {}}
+            "answers": dict(sorted(hostile.answers.items())) if hostile else {},
+            "non_reader_lives": sorted(hostile.non_reader_lives) if hostile else []}
 
 
 def main() -> None:
@@ -216,13 +235,18 @@ def main() -> None:
             server.wait(30)
     print(f"{opts.golfers} golfers at 30 FPS for {opts.duration:g} s; {opts.hostile} clients of each hostile kind; "
           f"server RSS idle {idle_rss:.1f} MiB\n")
-    print("| phase | server RSS peak MiB | RTT p50 ms | p99 | max | late | lost | answered/s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| phase | server RSS peak MiB | kernel send queues peak KiB | RTT p50 ms | p99 | max | late | lost "
+          "| answered/s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, phase in (("clean", clean), ("hostile", hostile)):
         rtt = phase["rtt_ms"]
-        print(f"| {name} | {phase['rss_peak_mib']} | {rtt['p50']} | {rtt['p99']} | {rtt['max']} | {phase['late']} "
-              f"| {phase['lost']} | {phase['answered_per_s']} |")
+        print(f"| {name} | {phase['rss_peak_mib']} | {phase['send_queues_peak_kib']} | {rtt['p50']} | {rtt['p99']} "
+              f"| {rtt['max']} | {phase['late']} | {phase['lost']} | {phase['answered_per_s']} |")
     print("\nhostile clients were answered:", json.dumps(hostile["answers"]))
+    lives = hostile["non_reader_lives"]
+    if lives:
+        print(f"non-readers reset by the server {lives[len(lives) // 2]:.1f} s after their request "
+              f"(median; {lives[0]:.1f} to {lives[-1]:.1f} s)")
 
 
 if __name__ == "__main__":

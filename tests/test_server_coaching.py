@@ -272,7 +272,7 @@ def test_deleting_the_coaching_session_closes_its_sockets(server):
 # --------------------------------------------------------------------------- broadcast that never stalls
 
 
-TIPS = 2400  # ~4.8 MB: more than the kernel buffers a stuck socket (about 3 MB here), so its queue fills
+TIPS = 2400  # ~4.8 MB: far more than a stuck socket's buffers below its queue (about 96 KiB), so its queue fills
 
 
 def stuck_member(server: LiveServer, session_id: str, user: str, role: str):

@@ -481,3 +481,54 @@ def test_the_club_query_pattern_is_what_the_server_accepts(server):
                                    headers=server.auth("club-a"))
         documented = re.search(club["schema"]["pattern"], word) is not None
         assert (response.status_code == 200) == documented, (word, response.status_code, response.text)
+
+
+# --------------------------------------------------------------------------- item 7: consumers that stop reading
+
+# Pings far off: only the 1013 can close the socket.
+STALL_SETTINGS = dict(slow_consumer_s=1.0, ping_interval_s=600.0, ping_timeout_s=600.0)
+TCP_ESTABLISHED = 1  # tcpi_state, the first byte of Linux's TCP_INFO
+
+
+def _tcp_state(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+def _non_reader(live, path: str) -> socket.socket:
+    """A WebSocket client with a 4 KiB receive buffer that reads its handshake's answer and then nothing."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", live.port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        head += sock.recv(1)  # a byte at a time: nothing after the head is read
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _slow_closed(live) -> int:
+    stats = live.http.get("/api/v1/stream/system/stats", headers=live.auth("root", "admin")).json()
+    return stats["slow_consumers_closed"]
+
+
+@pytest.mark.parametrize("buffer_bytes", [None, 2**20], ids=["default_buffers", "1_MiB_buffers"])
+def test_a_monitor_that_stops_reading_is_closed_with_1013_and_reset(serve, buffer_bytes):
+    """A monitor at 10 messages a second whose client never reads: once its receive buffer is full,
+    what the server has written for it goes unacknowledged, its oldest message ages, and it is
+    closed as too slow (counted), then reset, since it will not take the close frame either;
+    nothing of it is left on the server. The wait counts from the first byte the client's TCP did
+    not take, so socket buffers far bigger than the default change nothing: what they would take
+    at this rate would last minutes."""
+    extra = {} if buffer_bytes is None else {"outlet_send_buffer_bytes": buffer_bytes}
+    live = serve(**STALL_SETTINGS, **extra)
+    with _non_reader(live, f"/api/v1/stream/ws/monitor/w?interval=0.1&token={live.token('w')}") as sock:
+        live.wait_until(lambda: _slow_closed(live) == 1, timeout=30)
+        live.wait_until(lambda: _tcp_state(sock) != TCP_ESTABLISHED, timeout=10)
+        with pytest.raises(ConnectionResetError):
+            while sock.recv(65536):  # what its buffer held; then the reset, no orderly end
+                pass
+    live.wait_until(lambda: not live.runtime.registry.watchers)
+

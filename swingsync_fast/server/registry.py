@@ -79,7 +79,7 @@ class Registry:
         self._admit(user_id)
         settings = self.settings
         outlet = Outlet(websocket, user_id, capacity=settings.outlet_queue, slow_after_s=settings.slow_consumer_s,
-                        stats=self.broadcast)
+                        send_buffer_bytes=settings.outlet_send_buffer_bytes, stats=self.broadcast)
         self.watchers.add(outlet)
         self.by_user[user_id].add(outlet)
         return outlet

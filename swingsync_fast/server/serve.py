@@ -24,6 +24,7 @@ from .settings import Settings
 from .stream.endpoint import PATH as STREAM_PATH
 from .watchers.coaching_socket import PATH as COACHING_PATH
 from .watchers.monitor import PATH as MONITOR_PATH
+from .ws_transport import ControlledWebSocketProtocol
 
 
 def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int, *, log_level: str = "info") -> uvicorn.Config:
@@ -34,7 +35,7 @@ def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int, *, 
         port=port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http=guarded_http(settings),  # httptools, with limits on a request's head
-        ws="websockets-sansio",
+        ws=ControlledWebSocketProtocol,  # websockets-sansio, its transport offered to the app
         ws_max_size=settings.protocol_max_bytes,
         ws_ping_interval=settings.ping_interval_s,
         ws_ping_timeout=settings.ping_timeout_s,

@@ -117,10 +117,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     video_jobs_kept: PositiveInt = 1000
 
     # Coaching and monitor sockets send through a bounded queue each: a message that finds
-    # it full is dropped (counted); a consumer whose oldest queued message has waited
-    # slow_consumer_s is closed with 1013 (counted), so it never delays anyone else.
+    # it full is dropped (counted); a consumer whose oldest message not yet acknowledged by its
+    # TCP (queued, or sent) has waited slow_consumer_s is closed with 1013 (counted), so it
+    # never delays anyone else.
     outlet_queue: PositiveInt = 256
     slow_consumer_s: Positive = 5.0
+    # Below each such queue, the socket's kernel send buffer (doubled by Linux) and its
+    # transport hold at most about this many bytes each: what a peer that stops reading holds
+    # there, rather than the MBs the kernel would grow its buffer to (ws_transport.py).
+    outlet_send_buffer_bytes: PositiveInt = 32 * 1024
     # Coaching messages replayed to a member who joins.
     coaching_history: PositiveInt = 50
     # analysis_result messages mirrored to a coach per second and student, unless the coach asks
