@@ -102,6 +102,15 @@ def test_a_real_swing_is_found_measured_and_coached_here(local_run):
     assert kinds.index("feedback") > kinds.index("swing_summary")
 
 
+def test_a_phone_s_slow_motion_clip_is_timed_as_filmed(realdata_dir):
+    """new_swing.mp4 is 240 FPS played at 30: at face value its backswing lasts 6 s and no swing
+    is found; the video command finds the factor from the swing, as `analyze` and the page do."""
+    found = events(video_cli("--local", "--json", "--no-progress", realdata_dir / "video" / "new_swing.mp4"))
+    (swing,) = [msgspec.convert(s, SwingSummary) for s in of_type(found, "swing_summary")]
+    assert swing.slow_motion == 8.0
+    assert 0.2 <= swing.downswing_s <= 0.4 and abs(swing.top_frame - 256) <= 3 and abs(swing.impact_frame - 329) <= 3
+
+
 def test_the_annotated_video_is_the_clip_with_the_analysis_drawn_on_it(local_run, swing1):
     _, out = local_run
     drawn, fps = read_video(out)

@@ -26,8 +26,9 @@ from typing import Protocol
 
 import msgspec
 
-from ..analyzer import LiveAnalyzer, SwingSummary
+from ..analyzer import SwingSummary
 from ..thresholds import Thresholds
+from ..timebase import new_analyzer
 from ..pictures import jpeg_size, moment_frames
 from ..video.job import PosedVideo, VideoInfo, VideoRefused, init_worker, run_job, run_stills
 from ..video.stills import wanted_frames
@@ -328,8 +329,8 @@ def _end_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def analyse(posed: PosedVideo, config: StreamConfig, thresholds: Thresholds) -> list[SwingSummary]:
-    """The posed frames through ``LiveAnalyzer`` in order, as the socket analyses a stream of them."""
-    analyzer = LiveAnalyzer(config, thresholds=thresholds)
+    """The posed frames in order, as the socket analyses a stream of them."""
+    analyzer = new_analyzer(config, thresholds=thresholds)
     for frame in posed.frames:
         analyzer.push(frame.index, frame.timestamp, frame.keypoints, frame.world_keypoints)
     analyzer.close()

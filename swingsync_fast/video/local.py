@@ -1,12 +1,13 @@
-"""Analyse posed frames here, with ``LiveAnalyzer``, and the offline coach for the text after each swing."""
+"""Analyse posed frames here, as the server would (slow motion found for a file), and the offline coach for the text after each swing."""
 
 from __future__ import annotations
 
 import msgspec
 
-from ..analyzer import LiveAnalyzer, SwingSummary
+from ..analyzer import SwingSummary
 from ..config import SessionConfig
 from ..feedback import FeedbackRequest, OfflineCoach
+from ..timebase import new_analyzer
 from .events import Event, FaultOnsets, FrameState, event
 from .posed import PosedFrame
 
@@ -16,7 +17,7 @@ RECENT_SWINGS = 5  # earlier swings the coach looks back on, as the server's fee
 class LocalAnalysis:
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
-        self._analyzer = LiveAnalyzer(config)
+        self._analyzer = new_analyzer(config)
         self._coach = OfflineCoach()
         self._faults = FaultOnsets()
 

@@ -60,6 +60,9 @@ def session_config(source: VideoSource, options: VideoOptions) -> SessionConfig:
         coordinate_system="mediapipe_image",
         image_aspect=source.aspect,
         camera_view=options.view,
+        # a file's media time may run slow (a phone's 240 FPS played at 30): found from the swing,
+        # unless --fps gave the real rate; a camera is real time
+        slow_motion="auto" if not (source.live or source.fixed_fps) else 1.0,
         feedback_threshold=0.0,
         feedback_mode="batch",
     )

@@ -27,7 +27,7 @@ from .common import caller, runtime_of
 SUFFIXES = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".webm": ".webm"}
 CONTENT_TYPES = {"video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm"}
 # Form fields besides `file` that set the analysis (as in the session config).
-CONFIG_FIELDS = ("club_used", "skill_level", "handedness", "camera_view")
+CONFIG_FIELDS = ("club_used", "skill_level", "handedness", "camera_view", "slow_motion")
 
 
 def jobs_of(request: Request) -> VideoJobs:
@@ -96,8 +96,11 @@ async def get_job(request: Request) -> Response:
 def _config(fields: dict[str, str], aspect: float) -> StreamConfig:
     """The analysis of an upload: its image landmarks at the video's aspect, as the page asks for a file."""
     try:
+        if "slow_motion" in fields and fields["slow_motion"] != "auto":
+            fields = {**fields, "slow_motion": float(fields["slow_motion"])}
+        # a file's media time may run slow (a phone's 240 FPS played at 30): found from the swing
         return StreamConfig(coordinate_system="mediapipe_image", image_aspect=aspect, feedback_mode="disabled",
-                            **fields)
+                            **{"slow_motion": "auto", **fields})
     except (TypeError, ValueError) as exc:
         raise HTTPError(422, "invalid_config", str(exc)) from None
 
