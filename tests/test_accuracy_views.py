@@ -129,10 +129,10 @@ def test_addresses_with_both_wrists_unsure_are_found(view):
     assert card.top_ok / card.swings >= 0.95 and card.impact_ok / card.swings >= 0.95, report
 
 
-@pytest.mark.parametrize("view", ["down_the_line", "oblique"])
+@pytest.mark.parametrize("view", VIEWS)
 def test_a_session_set_to_the_wrong_hand_reads_as_if_set_right(view):
     """A left-handed golfer left on the right-handed default, or a mirrored video: from behind
-    or beside, the address says which hand it is. (Face-on it cannot: the setting stands.)"""
+    or beside the address says which hand it is, face-on the backswing does."""
     from swingsync_fast.evaluation import ViewScorecard, run_view_plan, view_grid
 
     wrong = ViewScorecard(view=view)

@@ -989,10 +989,11 @@ def test_filmed_swings_with_the_hands_lost_at_address_agree(view, handedness):
 
 
 @pytest.mark.parametrize("view, golfer", [("down_the_line", "left"), ("oblique", "left"),
-                                          ("down_the_line", "right"), ("face_on", "left")])
+                                          ("down_the_line", "right"), ("face_on", "left"),
+                                          ("face_on", "right")])
 def test_a_golfer_set_with_the_wrong_hand_is_read_the_same_way(view, golfer):
-    """From behind or beside, the address says which hand it is (tuning.HANDEDNESS_DEPTH); face-on
-    it cannot, and the configured hand stands."""
+    """From behind or beside the address says which hand it is (tuning.HANDEDNESS_DEPTH), face-on
+    the backswing does (tuning.HANDEDNESS_BACKSWING)."""
     from swingsync_fast.simulator import random_swing_spec, simulate
 
     rng = np.random.default_rng(8)
@@ -1005,8 +1006,7 @@ def test_a_golfer_set_with_the_wrong_hand_is_read_the_same_way(view, golfer):
     assert_kernel_agrees(cython, numpy)
     records = [s.record for s in numpy if s.record is not None]
     assert len(records) == 2
-    read_right = golfer == "right" if view != "face_on" else golfer != "right"
-    assert all(r["right_handed"] == read_right for r in records)
+    assert all(r["right_handed"] == (golfer == "right") for r in records)
 
 
 # --- the same scene, described differently ---------------------------------------------------

@@ -17,6 +17,7 @@ cdef bint read_body(const float[:, ::1] kp, int convention, double aspect, bint 
                     Body* out) noexcept nogil
 cdef void grip_reset(Grip* grip) noexcept nogil
 cdef bint other_hand(const Body* b) noexcept nogil
+cdef void swap_sides(Body* b) noexcept nogil
 cdef bint make_reference(Body* body, bint right_handed, int convention, Reference* out) noexcept nogil
 cdef bint fit_camera(Reference* ref, int convention, int forced_view) noexcept nogil
 cdef void blend_body(Body* acc, const Body* b, double alpha) noexcept nogil

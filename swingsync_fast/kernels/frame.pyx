@@ -181,6 +181,31 @@ cdef bint other_hand(const Body* b) noexcept nogil:
     return s > HANDEDNESS_DEPTH * b.torso and h > 0.5 * HANDEDNESS_DEPTH * b.torso
 
 
+cdef void swap_sides(Body* b) noexcept nogil:
+    """The same body read the other way round: lead and trail exchanged. The trail index finger
+    is never read, so the lead one is lost."""
+    cdef int[6] leads = [LEAD_SHOULDER, LEAD_ELBOW, LEAD_WRIST, LEAD_HIP, LEAD_KNEE, LEAD_ANKLE]
+    cdef int i, lead, k   # each trail point follows its lead one (body.pxd)
+    cdef double x
+    cdef bint ok
+    for i in range(6):
+        lead = leads[i]
+        for k in range(3):
+            x = b.p[lead][k]
+            b.p[lead][k] = b.p[lead + 1][k]
+            b.p[lead + 1][k] = x
+        ok = b.ok[lead]
+        b.ok[lead] = b.ok[lead + 1]
+        b.ok[lead + 1] = ok
+        x = b.vis[lead]
+        b.vis[lead] = b.vis[lead + 1]
+        b.vis[lead + 1] = x
+    for k in range(3):
+        b.p[LEAD_INDEX][k] = NAN
+    b.ok[LEAD_INDEX] = False
+    b.vis[LEAD_INDEX] = 0.0
+
+
 cdef bint make_reference(Body* body, bint right_handed, int convention, Reference* out) noexcept nogil:
     """Axes of the address pose; False when 3-D input gives no target line.
 

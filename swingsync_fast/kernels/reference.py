@@ -572,6 +572,19 @@ def other_hand(body: Body) -> bool:
     return bool(depth > limit and hip_depth > 0.5 * limit)
 
 
+_SIDES = np.array([Point.HEAD, Point.TRAIL_SHOULDER, Point.LEAD_SHOULDER, Point.TRAIL_ELBOW, Point.LEAD_ELBOW,
+                   Point.TRAIL_WRIST, Point.LEAD_WRIST, Point.LEAD_INDEX, Point.TRAIL_HIP, Point.LEAD_HIP,
+                   Point.TRAIL_KNEE, Point.LEAD_KNEE, Point.TRAIL_ANKLE, Point.LEAD_ANKLE])
+
+
+def swap_sides(body: Body) -> Body:
+    """The same body read the other way round (mirrors frame.pyx swap_sides): lead and trail
+    exchanged; the trail index finger is never read, so the lead one is lost."""
+    points, ok, vis = body.points[_SIDES].copy(), body.ok[_SIDES].copy(), body.vis[_SIDES].copy()
+    points[Point.LEAD_INDEX], ok[Point.LEAD_INDEX], vis[Point.LEAD_INDEX] = np.nan, False, 0.0
+    return replace(body, points=points, ok=ok, vis=vis)
+
+
 def make_reference(body: Body, right_handed: bool, convention: int, forced_view: int = VIEW_NONE,
                    keep: Reference | None = None) -> Reference | None:
     """The address reference of a pose (mirrors make_reference + fit_camera).
@@ -1510,6 +1523,11 @@ class ReferenceKernel:
             self._grip, self._world_grip = Grip(), Grip()
             body, world_body = self._read(slot, world, hands_floor, alpha)
             m.arm(body, now)
+        elif (m.event_phase == Phase.BACKSWING and self._convention == MEDIAPIPE_IMAGE
+              and m.ref.camera.view == FACE_ON and self._toward_target()):
+            # face-on only the backswing tells the hand: this swing, from its address, is the other's
+            self._swap_hands()
+            body, world_body = self._read(slot, world, hands_floor, alpha)
         self._world_address(world_body)
 
         if body.usable:
@@ -1551,6 +1569,23 @@ class ReferenceKernel:
     def right_handed(self) -> bool:
         """The hand the golfer is read with: the configured one until an address says otherwise."""
         return self._right_handed
+
+    def _toward_target(self) -> bool:
+        """The hands went toward the target side of the picture (tuning.HANDEDNESS_BACKSWING)."""
+        m = self._machine
+        return bool((m.hands[0] - m.ref.body.hands[0]) * m.ref.camera.target_x
+                    > tuning.HANDEDNESS_BACKSWING * float(m.ref.body.torso))
+
+    def _swap_hands(self) -> None:
+        """Read the swing in progress the other way round, from its address on (mirrors _swap_hands)."""
+        m = self._machine
+        self._right_handed = m.right_handed = not self._right_handed
+        self._grip, self._world_grip = Grip(), Grip()
+        m.ref = make_reference(swap_sides(m.ref.body), self._right_handed, self._convention, m.forced_view)
+        if self._world_ref is not None:
+            self._world_ref = make_reference(swap_sides(self._world_ref.body), self._right_handed,
+                                             MEDIAPIPE_WORLD)
+        self._begin_swing()
 
     def _read(self, slot: int, world: bool, hands_floor: float | None,
               alpha: float) -> tuple[Body, Body | None]:
@@ -1600,17 +1635,22 @@ class ReferenceKernel:
             flags |= HAS_FAULTS
         return flags
 
+    def _begin_swing(self) -> None:
+        """A swing's record starts from its address (mirrors _begin_swing)."""
+        m, record = self._machine, self._record
+        record.address_kpis = frame_kpis(m.ref.body, m.ref, 0.0, self._right_handed, self._convention)
+        self._faults.begin(record.address_kpis)
+        record.x_factor = HeldPeak()
+        record.takeaway = m.takeaway
+        record.tempo = math.nan
+        record.camera = m.ref.camera
+        record.measured = m.ref.camera.measured
+        record.right_handed = self._right_handed
+
     def _on_phase(self, phase: Phase) -> None:
         m, record = self._machine, self._record
         if phase == Phase.TAKEAWAY:
-            record.address_kpis = frame_kpis(m.ref.body, m.ref, 0.0, self._right_handed, self._convention)
-            self._faults.begin(record.address_kpis)
-            record.x_factor = HeldPeak()
-            record.takeaway = m.takeaway
-            record.tempo = math.nan
-            record.camera = m.ref.camera
-            record.measured = m.ref.camera.measured
-            record.right_handed = self._right_handed
+            self._begin_swing()
         elif phase == Phase.TOP_OF_SWING:
             record.top, record.top_time = m.top, m.top_time
             self._faults.at_top(m.highest.value)

@@ -14,8 +14,8 @@ from libc.string cimport memcpy
 from .body cimport (Body, Grip, NUM_KPIS, SHOULDER_TURN, HIP_TURN, X_FACTOR, HEAD_SWAY, HEAD_LIFT,
                     PELVIS_SWAY, PELVIS_THRUST, HAND_HEIGHT, MEDIAPIPE_WORLD, MEDIAPIPE_IMAGE)
 from .frame cimport (Reference, read_body, grip_reset, make_reference, blend_body, compute_kpis,
-                     shoulder_turn, other_hand)
-from .camera cimport Camera, VIEW_NONE, OBLIQUE
+                     shoulder_turn, other_hand, swap_sides, fit_camera)
+from .camera cimport Camera, VIEW_NONE, FACE_ON, OBLIQUE
 from .phase cimport (PhaseMachine, Marker, machine_reset, machine_step, machine_close, machine_rearm,
                      hands_rise,
                      IDLE, SETUP, TAKEAWAY, BACKSWING, TOP, DOWNSWING, IMPACT, FOLLOW_THROUGH, FINISH)
@@ -30,6 +30,7 @@ from . import tuning
 cdef double HAND_SPEED_SMOOTH_S = tuning.HAND_SPEED_SMOOTH_S
 cdef double GAP_MAX_S = tuning.GAP_MAX_S
 cdef double HANDS_GUESSED_MIN = tuning.HANDS_GUESSED_MIN
+cdef double HANDEDNESS_BACKSWING = tuning.HANDEDNESS_BACKSWING
 cdef double IMAGE_TORSO_METRES = tuning.IMAGE_TORSO_METRES
 cdef double GRIP_OFFSET_S = tuning.GRIP_OFFSET_S
 cdef double Z_MIN_SIN = tuning.Z_MIN_SIN
@@ -77,6 +78,12 @@ cdef inline void _turn_through(double* k) noexcept nogil:
 cdef dict _camera_dict(const Camera* c):
     return {"view": c.view, "angle": c.angle / RADIAN, "target_x": c.target_x, "ball_x": c.ball_x,
             "tilt": c.tilt / RADIAN, "measured": c.measured}
+
+
+cdef inline bint _toward_target(const PhaseMachine* m) noexcept nogil:
+    """The hands went toward the target side of the picture (tuning.HANDEDNESS_BACKSWING)."""
+    return ((m.hands[0] - m.ref.body.hands[0]) * m.ref.camera.target_x
+            > HANDEDNESS_BACKSWING * m.ref.body.torso)
 
 
 cdef class Kernel:
@@ -210,6 +217,11 @@ cdef class Kernel:
             grip_reset(&self.world_grip)
             self._read(slot, world, hands_floor, grip_alpha, &world_usable)
             machine_rearm(m, &self.body, frame, t, slot, self.right_handed, self.convention)
+        elif (m.event_phase == BACKSWING and self.convention == MEDIAPIPE_IMAGE
+              and m.ref.camera.view == FACE_ON and _toward_target(m)):
+            # face-on only the backswing tells the hand: this swing, from its address, is the other's
+            self._swap_hands(m)
+            self._read(slot, world, hands_floor, grip_alpha, &world_usable)
         self._world_address(world_usable)
 
         if usable:
@@ -257,6 +269,20 @@ cdef class Kernel:
                        self.world_kpis[X_FACTOR] if BACKSWING <= m.phase <= IMPACT else NAN)
         return self._after_machine(flags)
 
+    cdef void _swap_hands(self, PhaseMachine* m) noexcept nogil:
+        """Read the swing in progress the other way round, from its address on."""
+        self.right_handed = not self.right_handed
+        grip_reset(&self.grip)
+        grip_reset(&self.world_grip)
+        swap_sides(&m.ref.body)
+        make_reference(&m.ref.body, self.right_handed, self.convention, &m.ref)
+        fit_camera(&m.ref, self.convention, m.forced_view)
+        if self.world_has_ref:
+            swap_sides(&self.world_ref.body)
+            self.world_has_ref = make_reference(&self.world_ref.body, self.right_handed, MEDIAPIPE_WORLD,
+                                                &self.world_ref)
+        self._begin_swing(m)
+
     cdef bint _read(self, int slot, bint world, double hands_floor, double grip_alpha,
                     bint* world_usable) noexcept nogil:
         """Read the slot's image (and world) landmarks into the bodies; whether the image one is usable."""
@@ -296,20 +322,23 @@ cdef class Kernel:
                 return flags | _HAS_FAULTS
         return flags
 
+    cdef void _begin_swing(self, PhaseMachine* m) noexcept nogil:
+        """A swing's record starts from its address."""
+        cdef Body address = m.ref.body
+        compute_kpis(&address, &m.ref, True, 0.0, self.right_handed, self.convention,
+                     self.record.address_kpis)
+        faults_begin(&self.faults, self.record.address_kpis)
+        held_reset(&self.record.x_factor)
+        self.record.takeaway = m.takeaway
+        self.record.tempo = NAN
+        self.record.camera = m.ref.camera
+        self.record.measured = m.ref.camera.measured
+        self.record.right_handed = self.right_handed
+
     cdef void _on_phase(self, PhaseMachine* m) noexcept nogil:
         cdef int phase = m.event_phase
-        cdef Body address
         if phase == TAKEAWAY:
-            address = m.ref.body
-            compute_kpis(&address, &m.ref, True, 0.0, self.right_handed, self.convention,
-                         self.record.address_kpis)
-            faults_begin(&self.faults, self.record.address_kpis)
-            held_reset(&self.record.x_factor)
-            self.record.takeaway = m.takeaway
-            self.record.tempo = NAN
-            self.record.camera = m.ref.camera
-            self.record.measured = m.ref.camera.measured
-            self.record.right_handed = self.right_handed
+            self._begin_swing(m)
         elif phase == TOP:
             self.record.top = m.top
             self.record.top_time = m.top_time

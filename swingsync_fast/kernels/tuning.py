@@ -63,6 +63,10 @@ HANDS_GUESSED_MIN = 0.2
 # farther: real down-the-line addresses read 2.1-2.7 and 1.3-1.7 the other way). A left-handed
 # golfer analysed as right-handed, or a mirrored video, reads +2.6 and +1.5.
 HANDEDNESS_DEPTH = 1.0
+# Face-on the address cannot tell (both ends at one depth), the backswing can: the hands go away
+# from the target. Hands this far toward the target side (torso lengths) as the backswing begins
+# belong to the other hand's swing.
+HANDEDNESS_BACKSWING = 0.2
 
 # --- the camera model (camera.pyx), for mediapipe_image --------------------------------------
 # Fitted once per swing at address from the 2-D widths of the shoulder and hip lines against
