@@ -1519,8 +1519,7 @@ class ReferenceKernel:
         if m.armed and self._convention == MEDIAPIPE_IMAGE and other_hand(m.ref.body):
             # a left-handed golfer taken for a right-handed one, or a mirrored video: the swing
             # is read the other way round from this address on (mirrors _step)
-            self._right_handed = m.right_handed = not self._right_handed
-            self._grip, self._world_grip = Grip(), Grip()
+            self._other_hand()
             body, world_body = self._read(slot, world, hands_floor, alpha)
             m.arm(body, now)
         elif (m.event_phase == Phase.BACKSWING and self._convention == MEDIAPIPE_IMAGE
@@ -1576,11 +1575,15 @@ class ReferenceKernel:
         return bool((m.hands[0] - m.ref.body.hands[0]) * m.ref.camera.target_x
                     > tuning.HANDEDNESS_BACKSWING * float(m.ref.body.torso))
 
+    def _other_hand(self) -> None:
+        """Read the golfer with the other hand from now on (mirrors _other_hand)."""
+        self._right_handed = self._machine.right_handed = not self._right_handed
+        self._grip, self._world_grip = Grip(), Grip()
+
     def _swap_hands(self) -> None:
         """Read the swing in progress the other way round, from its address on (mirrors _swap_hands)."""
         m = self._machine
-        self._right_handed = m.right_handed = not self._right_handed
-        self._grip, self._world_grip = Grip(), Grip()
+        self._other_hand()
         m.ref = make_reference(swap_sides(m.ref.body), self._right_handed, self._convention, m.forced_view)
         if self._world_ref is not None:
             self._world_ref = make_reference(swap_sides(self._world_ref.body), self._right_handed,

@@ -56,4 +56,5 @@ cdef class Kernel:
     cdef int _after_machine(self, int flags) noexcept nogil
     cdef void _on_phase(self, PhaseMachine* m) noexcept nogil
     cdef void _begin_swing(self, PhaseMachine* m) noexcept nogil
+    cdef void _other_hand(self) noexcept nogil
     cdef void _swap_hands(self, PhaseMachine* m) noexcept nogil

@@ -212,16 +212,14 @@ cdef class Kernel:
         if m.armed and self.convention == MEDIAPIPE_IMAGE and other_hand(&m.ref.body):
             # a left-handed golfer taken for a right-handed one, or a mirrored video: the swing
             # is read the other way round from this address on
-            self.right_handed = not self.right_handed
-            grip_reset(&self.grip)
-            grip_reset(&self.world_grip)
-            self._read(slot, world, hands_floor, grip_alpha, &world_usable)
+            self._other_hand()
+            usable = self._read(slot, world, hands_floor, grip_alpha, &world_usable)
             machine_rearm(m, &self.body, frame, t, slot, self.right_handed, self.convention)
         elif (m.event_phase == BACKSWING and self.convention == MEDIAPIPE_IMAGE
               and m.ref.camera.view == FACE_ON and _toward_target(m)):
             # face-on only the backswing tells the hand: this swing, from its address, is the other's
             self._swap_hands(m)
-            self._read(slot, world, hands_floor, grip_alpha, &world_usable)
+            usable = self._read(slot, world, hands_floor, grip_alpha, &world_usable)
         self._world_address(world_usable)
 
         if usable:
@@ -269,11 +267,15 @@ cdef class Kernel:
                        self.world_kpis[X_FACTOR] if BACKSWING <= m.phase <= IMPACT else NAN)
         return self._after_machine(flags)
 
-    cdef void _swap_hands(self, PhaseMachine* m) noexcept nogil:
-        """Read the swing in progress the other way round, from its address on."""
+    cdef void _other_hand(self) noexcept nogil:
+        """Read the golfer with the other hand from now on; the grips learnt so far were the other's."""
         self.right_handed = not self.right_handed
         grip_reset(&self.grip)
         grip_reset(&self.world_grip)
+
+    cdef void _swap_hands(self, PhaseMachine* m) noexcept nogil:
+        """Read the swing in progress the other way round, from its address on."""
+        self._other_hand()
         swap_sides(&m.ref.body)
         make_reference(&m.ref.body, self.right_handed, self.convention, &m.ref)
         fit_camera(&m.ref, self.convention, m.forced_view)
