@@ -20,6 +20,7 @@ from .analyzer import FrameResult, SwingSummary
 from .batch import Recording, analyze_recording
 from .catalog import FAULT_IDS, SKILL_LEVELS
 from .config import SessionConfig
+from .landmarks import LANDMARK_INDEX
 from .recordings import KeypointCsv, read_keypoint_csv
 
 if TYPE_CHECKING:
@@ -467,9 +468,9 @@ def score_unsure_hands(view: str, lead_hiding: float, trail_hiding: float, swing
         card.add(stream, seen.swings)
         address = stream.keypoints[max(0, stream.swings[0].takeaway_frame - round(0.5 * stream.fps)):
                                    stream.swings[0].takeaway_frame]
-        lead, trail = (15, 16) if handedness == "right" else (16, 15)
-        card.lead_visibility.append(float(np.median(address[:, lead, 3])))
-        card.trail_visibility.append(float(np.median(address[:, trail, 3])))
+        lead, trail = ("left", "right") if handedness == "right" else ("right", "left")
+        card.lead_visibility.append(float(np.median(address[:, LANDMARK_INDEX[f"{lead}_wrist"], 3])))
+        card.trail_visibility.append(float(np.median(address[:, LANDMARK_INDEX[f"{trail}_wrist"], 3])))
     return card
 
 
