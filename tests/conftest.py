@@ -45,6 +45,20 @@ def database_url(request, tmp_path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An unopened store of each kind (the server's SessionStore implementations)."""
+    from swingsync_fast.server.storage.memory import MemorySessionStore
+    from swingsync_fast.server.storage.postgres import PostgresSessionStore
+    from swingsync_fast.server.storage.sqlite import SQLiteSessionStore
+
+    if request.param == "memory":
+        return MemorySessionStore()
+    if request.param == "sqlite":
+        return SQLiteSessionStore(tmp_path / "s.db")
+    return PostgresSessionStore(request.getfixturevalue("pg_url"))
+
+
 # --------------------------------------------------------------------------- servers
 
 

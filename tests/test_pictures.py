@@ -18,10 +18,7 @@ from swings import CLEAN_THEN_FAULTED, driver_swings
 from swingsync_fast.pictures import MAX_PICTURE_BYTES, MOMENTS, PictureRefused, jpeg_size, moment_frames
 from swingsync_fast.server.protocol.stream import StreamConfig
 from swingsync_fast.server.sessions import new_record
-from swingsync_fast.server.storage.memory import MemorySessionStore
-from swingsync_fast.server.storage.postgres import PostgresSessionStore
 from swingsync_fast.server.storage.records import SessionState, StoredPicture
-from swingsync_fast.server.storage.sqlite import SQLiteSessionStore
 
 cv2 = pytest.importorskip("cv2", reason="OpenCV comes with the `video` extra (make test installs it)")
 
@@ -71,15 +68,6 @@ def test_the_address_is_the_frame_before_the_takeaway(tmp_path):
 
 
 # --------------------------------------------------------------------------- every store
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        return MemorySessionStore()
-    if request.param == "sqlite":
-        return SQLiteSessionStore(tmp_path / "s.db")
-    return PostgresSessionStore(request.getfixturevalue("pg_url"))
 
 
 def test_pictures_are_stored_by_swing_and_moment_replaced_and_deleted_with_their_session(store):

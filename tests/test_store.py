@@ -51,16 +51,6 @@ def _store_at(url: str, **options):
     return PostgresSessionStore(url, **options)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request, tmp_path):
-    """An unopened store: ``run_open`` opens it, runs a scenario and closes it on one event loop."""
-    if request.param == "memory":
-        return MemorySessionStore()
-    if request.param == "sqlite":
-        return SQLiteSessionStore(tmp_path / "s.db")
-    return PostgresSessionStore(request.getfixturevalue("pg_url"))
-
-
 def run(coro):
     return asyncio.run(coro)
 
