@@ -91,34 +91,26 @@ class Hostile:
             time.sleep(0.2)
             return None
 
-    def _slowloris(self, _: int) -> None:
+    def _trickle(self, kind: str, head: bytes, piece: bytes, every_s: float) -> None:
+        """Open connections that send ``head``, then ``piece`` every ``every_s``, never ending it."""
         while not self.stop.is_set():
             sock = self._connect()
             if sock is None:
                 continue
             with sock:
                 try:
-                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-                    while not self.stop.wait(1.0):
-                        sock.sendall(b"X")
+                    sock.sendall(head)
+                    while not self.stop.wait(every_s):
+                        sock.sendall(piece)
                 except OSError:
                     pass
-                self._count("slowloris", _status(sock))
+                self._count(kind, _status(sock))
+
+    def _slowloris(self, _: int) -> None:
+        self._trickle("slowloris", b"GET /health HTTP/1.1\r\nHost: x\r\n", b"X", 1.0)
 
     def _flood(self, _: int) -> None:
-        chunk = b"a" * 16384
-        while not self.stop.is_set():
-            sock = self._connect()
-            if sock is None:
-                continue
-            with sock:
-                try:
-                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
-                    while not self.stop.wait(0.05):
-                        sock.sendall(chunk)
-                except OSError:
-                    pass
-                self._count("flood", _status(sock))
+        self._trickle("flood", b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ", b"a" * 16384, 0.05)
 
     def _non_reader(self, i: int) -> None:
         user = f"watcher-{i}"
