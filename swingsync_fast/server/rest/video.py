@@ -12,6 +12,7 @@ import shutil
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
+import msgspec
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -95,13 +96,14 @@ async def get_job(request: Request) -> Response:
 
 def _config(fields: dict[str, str], aspect: float) -> StreamConfig:
     """The analysis of an upload: its image landmarks at the video's aspect, as the page asks for a file."""
+    # form fields are text: converted, not strict, so "4" is a number and the config's types check
+    # every field as a JSON body's would; a file's media time may run slow (a phone's 240 FPS played
+    # at 30), so its factor is found from the swing unless the form says
     try:
-        if "slow_motion" in fields and fields["slow_motion"] != "auto":
-            fields = {**fields, "slow_motion": float(fields["slow_motion"])}
-        # a file's media time may run slow (a phone's 240 FPS played at 30): found from the swing
-        return StreamConfig(coordinate_system="mediapipe_image", image_aspect=aspect, feedback_mode="disabled",
-                            **{"slow_motion": "auto", **fields})
-    except (TypeError, ValueError) as exc:
+        return msgspec.convert({"slow_motion": "auto", **fields, "coordinate_system": "mediapipe_image",
+                                "image_aspect": aspect, "feedback_mode": "disabled"},
+                               StreamConfig, strict=False)
+    except (msgspec.ValidationError, TypeError, ValueError) as exc:
         raise HTTPError(422, "invalid_config", str(exc)) from None
 
 
